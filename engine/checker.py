@@ -1,0 +1,289 @@
+"""Load-time checks of a rule set; every problem is collected with its file:line:column.
+
+Checks: duplicate rule ids; unknown predicates and wrong arity; unknown builtins and wrong
+builtin arity; rules that try to define an input predicate; unsafe variables (a variable of the
+head, of a negation, of a comparison or of a builtin input that no positive literal binds);
+recursion through negation or aggregation; constants outside their vocabulary; `because`
+templates naming variables the rule does not have; the shape of the decision predicates.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .builtins import BUILTINS
+from .errors import Problems
+from .facts import CATALOG_PREDICATES, INPUT_PREDICATES
+from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var,
+                     clause_vars, literal_vars, term_vars)
+from .vocabulary import Vocabulary
+
+# Predicates the decision stage reads, with their arity.
+DECISION_PREDICATES = {
+    "deny": 1,               # deny(Line): the line is not supportable as billed; the rule id is the reason
+    "suggest": 2,            # suggest(Line, Code): the documented intent calls for another code
+    "supportable_units": 2,  # supportable_units(Line, Units)
+    "unit_method": 1,        # unit_method(Method): how this policy set counts timed units
+}
+
+TEMPLATE_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Unschedulable(Exception):
+    def __init__(self, literal: Literal, unbound: set[str]):
+        self.literal, self.unbound = literal, unbound
+
+
+def needs_and_binds(lit: Literal, bound: set[str], outer: set[str]) -> tuple[set[str], set[str]]:
+    """Variables a literal needs bound before it can run, and those it binds."""
+    if isinstance(lit, Positive):
+        return set(), lit.atom.vars()
+    if isinstance(lit, Negative):
+        return lit.atom.vars(), set()
+    if isinstance(lit, Compare):
+        lv, rv = term_vars(lit.left), term_vars(lit.right)
+        if lit.op == "==":
+            if lv <= bound or isinstance(lit.left, Const):
+                return lv, rv
+            if rv <= bound or isinstance(lit.right, Const):
+                return rv, lv
+            return lv | rv, set()
+        return lv | rv, set()
+    if isinstance(lit, Arith):
+        return term_vars(lit.left, lit.right), term_vars(lit.result)
+    if isinstance(lit, Call):
+        spec = BUILTINS.get(lit.name)
+        if spec is None or spec.arity != len(lit.args):
+            return set(), term_vars(*lit.args)
+        return (term_vars(*(lit.args[i] for i in spec.inputs)),
+                term_vars(*(lit.args[i] for i in spec.outputs)))
+    if isinstance(lit, Aggregate):
+        return lit.inner_vars() & outer, term_vars(lit.result)
+    raise TypeError(lit)
+
+
+def aggregate_groups(lit: Aggregate, clause_literals: list[Literal], head: Atom) -> list[str]:
+    """Variables of an aggregate's body that also occur outside it (they group the aggregate)."""
+    outside = set(head.vars())
+    for other in clause_literals:
+        if other is not lit:
+            outside |= literal_vars(other)
+    return sorted(lit.inner_vars() & outside)
+
+
+def schedule_body(body: tuple[Literal, ...], head: Atom | None, initially: set[str] = frozenset()) -> list[Literal]:
+    """Order a body so each literal runs once what it needs is bound (pyDatalog evaluates left to
+    right). Positive atoms keep their written order; tests move as early as they can."""
+    bound = set(initially)
+    pending = list(body)
+    ordered: list[Literal] = []
+    while pending:
+        for i, lit in enumerate(pending):
+            outer = set(head.vars()) if head else set()
+            for other in body:
+                if other is not lit:
+                    outer |= literal_vars(other)
+            needs, binds = needs_and_binds(lit, bound, outer)
+            if needs <= bound:
+                ordered.append(pending.pop(i))
+                bound |= binds
+                break
+        else:
+            lit = pending[0]
+            outer = set()
+            for other in body:
+                if other is not lit:
+                    outer |= literal_vars(other)
+            needs, _ = needs_and_binds(lit, bound, outer)
+            raise Unschedulable(lit, needs - bound)
+    return ordered
+
+
+def bound_by(ordered: list[Literal], head: Atom | None) -> set[str]:
+    """Variables bound once an ordered body has run."""
+    bound: set[str] = set()
+    for lit in ordered:
+        outer = set(head.vars()) if head else set()
+        for other in ordered:
+            if other is not lit:
+                outer |= literal_vars(other)
+        _, binds = needs_and_binds(lit, bound, outer)
+        bound |= binds
+    return bound
+
+
+@dataclass
+class ProgramInfo:
+    derived: dict[str, list[Rule]] = field(default_factory=dict)   # pred key -> rules defining it
+    arities: dict[str, int] = field(default_factory=dict)          # pred name -> arity
+
+
+def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems) -> ProgramInfo:
+    info = ProgramInfo()
+    known_inputs = {**INPUT_PREDICATES, **CATALOG_PREDICATES}
+    input_names = {p.name: p for p in known_inputs.values()}
+
+    seen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in seen:
+            problems.error("duplicate_rule_id", f"rule id `{rule.id}` is already used at {seen[rule.id].location}",
+                           rule.location)
+        else:
+            seen[rule.id] = rule
+
+    # Heads: what the policy derives.
+    for rule in rules:
+        head = rule.clause.head
+        if head.pred in input_names:
+            problems.error("defines_input_predicate", f"`{head.pred}` is an input predicate; rules cannot define it",
+                           head.loc)
+            continue
+        if head.pred in DECISION_PREDICATES and DECISION_PREDICATES[head.pred] != len(head.args):
+            problems.error("wrong_arity", f"`{head.pred}` takes {DECISION_PREDICATES[head.pred]} argument(s), "
+                           f"not {len(head.args)}", head.loc)
+            continue
+        if head.pred in info.arities and info.arities[head.pred] != len(head.args):
+            problems.error("wrong_arity", f"`{head.pred}` is defined with {info.arities[head.pred]} argument(s) "
+                           f"elsewhere, here with {len(head.args)}", head.loc)
+            continue
+        info.arities[head.pred] = len(head.args)
+        info.derived.setdefault(head.key, []).append(rule)
+
+    graph: dict[str, set[tuple[str, bool]]] = {}
+    for rule in rules:
+        _check_rule(rule, info, input_names, vocab, problems, graph)
+    _check_stratification(graph, info, problems)
+    return info
+
+
+def _atoms(body: tuple[Literal, ...]):
+    """(atom, negated, inside_aggregate) for every atom of a body, aggregates included."""
+    for lit in body:
+        if isinstance(lit, Positive):
+            yield lit.atom, False, False
+        elif isinstance(lit, Negative):
+            yield lit.atom, True, False
+        elif isinstance(lit, Aggregate):
+            for atom, neg, _ in _atoms(lit.body):
+                yield atom, neg, True
+
+
+def _check_rule(rule, info, input_names, vocab, problems, graph) -> None:
+    clause = rule.clause
+    edges = graph.setdefault(clause.head.pred, set())
+    for atom, negated, in_agg in _atoms(clause.body):
+        if atom.pred in input_names:
+            spec = input_names[atom.pred]
+            if len(spec.params) != len(atom.args):
+                problems.error("wrong_arity", f"`{atom.pred}` takes {len(spec.params)} argument(s) "
+                               f"({', '.join(spec.params)}), not {len(atom.args)}", atom.loc)
+                continue
+            for arg, typ in zip(atom.args, spec.types):
+                if isinstance(arg, Const) and typ and str(arg.value) not in vocab.ids(typ):
+                    problems.error("unknown_constant", f"`{arg.value}` is not a known {typ.replace('_', ' ')}",
+                                   atom.loc)
+        elif atom.pred in info.arities:
+            if info.arities[atom.pred] != len(atom.args):
+                problems.error("wrong_arity", f"`{atom.pred}` is defined with {info.arities[atom.pred]} "
+                               f"argument(s), not {len(atom.args)}", atom.loc)
+                continue
+            edges.add((atom.pred, negated or in_agg))
+        elif atom.pred in DECISION_PREDICATES:
+            continue  # read but never derived: simply empty
+        else:
+            problems.error("unknown_predicate", f"unknown predicate `{atom.pred}/{len(atom.args)}`: no rule "
+                           f"defines it and the encounter does not provide it", atom.loc)
+    for lit in _all_literals(clause.body):
+        if isinstance(lit, Call):
+            spec = BUILTINS.get(lit.name)
+            if spec is None:
+                problems.error("unknown_builtin", f"unknown builtin `@{lit.name}`; known: "
+                               f"{', '.join('@' + n for n in sorted(BUILTINS))}", lit.loc)
+            elif spec.arity != len(lit.args):
+                problems.error("wrong_arity", f"`@{lit.name}` takes {spec.arity} argument(s) "
+                               f"({', '.join(spec.params)}), not {len(lit.args)}", lit.loc)
+    _check_safety(rule, problems)
+    names = clause_vars(clause)
+    for name in TEMPLATE_VAR.findall(rule.because):
+        if name not in names:
+            problems.error("unknown_template_variable", f"`because` names `{{{name}}}` but rule `{rule.id}` "
+                           f"has no variable `{name}`", rule.location)
+
+
+def _all_literals(body):
+    for lit in body:
+        yield lit
+        if isinstance(lit, Aggregate):
+            yield from _all_literals(lit.body)
+
+
+def _check_safety(rule: Rule, problems: Problems) -> None:
+    clause = rule.clause
+    try:
+        ordered = schedule_body(clause.body, clause.head)
+    except Unschedulable as exc:
+        names = ", ".join(f"`{v}`" for v in sorted(exc.unbound))
+        problems.error("unsafe_variable", f"{names} in `{exc.literal}` is not bound by a positive literal "
+                       f"of rule `{rule.id}`", exc.literal.loc or rule.location)
+        return
+    bound = bound_by(ordered, clause.head)
+    missing = clause.head.vars() - bound
+    if missing:
+        names = ", ".join(f"`{v}`" for v in sorted(missing))
+        problems.error("unsafe_variable", f"head variable {names} of rule `{rule.id}` is not bound by its body",
+                       clause.head.loc)
+    for lit in clause.body:
+        if isinstance(lit, Aggregate):
+            if lit.func != "count" and lit.target is None:
+                problems.error("aggregate_target", f"`{lit.func}` needs a variable to aggregate", lit.loc)
+            try:
+                schedule_body(lit.body, None)
+            except Unschedulable as exc:
+                names = ", ".join(f"`{v}`" for v in sorted(exc.unbound))
+                problems.error("unsafe_variable", f"{names} in `{exc.literal}` is not bound inside the aggregate",
+                               exc.literal.loc or lit.loc)
+            if lit.target is not None and lit.target.name not in lit.inner_vars():
+                problems.error("aggregate_target", f"`{lit.target}` does not occur in the aggregate's body", lit.loc)
+
+
+def _check_stratification(graph: dict[str, set[tuple[str, bool]]], info: ProgramInfo, problems: Problems) -> None:
+    """Tarjan's SCCs; a negative (or aggregate) edge inside one SCC is recursion through negation."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    sccs: list[set[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w, _ in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.add(w)
+                if w == v:
+                    break
+            sccs.append(comp)
+
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    for comp in sccs:
+        for v in comp:
+            for w, negative in graph.get(v, ()):
+                if negative and w in comp:
+                    rules = info.derived.get(f"{v}/{info.arities.get(v, 0)}", [])
+                    loc = rules[0].location if rules else None
+                    problems.error("negation_cycle", f"`{v}` depends on `{w}` through negation or an aggregate "
+                                   f"while `{w}` depends on `{v}`: the rules have no stratified meaning", loc)

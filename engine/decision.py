@@ -1,0 +1,247 @@
+"""Verdicts, units, reasons and fixes for each line, computed from the model and its proofs.
+
+A line's verdict follows from the proofs of ``deny(Line)``:
+- no derivation: ``supportable``;
+- every derivation can be defeated by documenting more (it rests on the absence of a
+  documentation fact): ``needs_documentation``;
+- otherwise ``not_supportable``.
+
+Fixes are computed, not written by hand: for each derivation of ``deny``, the premises about the
+line that a person could change — an absent documentation element or modifier (add it), a
+present modifier (remove it), the billed code where a better one is suggested (bill that one) —
+and, for a supportable line billed above its supportable units, reducing the units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .encounter import Encounter
+from .evaluator import Model
+from .explain import Attempt, Explainer, ProofNode, fill, rule_ref
+from .facts import INPUT_PREDICATES
+from .syntax import Const, Negative, Positive, Rule, Var
+
+SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE = "supportable", "needs_documentation", "not_supportable"
+_DOC_PREDS = {p.name for p in INPUT_PREDICATES.values() if p.documentation_fact}
+
+
+@dataclass
+class Fix:
+    action: str                # add_documentation, add_modifier, remove_modifier, bill_instead, reduce_units
+    value: object              # element, modifier(s), code or units
+    rule: Rule
+
+    def to_dict(self) -> dict:
+        key = {"add_documentation": "element", "add_modifier": "modifier", "remove_modifier": "modifier",
+               "bill_instead": "code", "reduce_units": "units"}[self.action]
+        out = {"action": self.action, key: self.value, "satisfies": self.rule.id}
+        if self.action == "add_modifier" and isinstance(self.value, list):
+            out = {"action": self.action, "one_of": self.value, "satisfies": self.rule.id}
+        return out
+
+    def text(self) -> str:
+        v = self.value
+        return {"add_documentation": f"document `{v}`",
+                "add_modifier": f"add modifier {' or '.join(v) if isinstance(v, list) else v}",
+                "remove_modifier": f"remove modifier {v}",
+                "bill_instead": f"bill {v} instead",
+                "reduce_units": f"reduce the billed units to {v}"}[self.action]
+
+
+@dataclass
+class Reason:
+    rule: Rule
+    kind: str
+    message: str
+    bindings: dict
+
+    def to_dict(self) -> dict:
+        return {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
+                "source": {"file": self.rule.source, "section": self.rule.section}}
+
+
+@dataclass
+class LineDecision:
+    line: str
+    code: str
+    verdict: str
+    billed_units: int
+    supportable_units: int
+    computed_units: int | None
+    reasons: list[Reason] = field(default_factory=list)
+    missing_documentation: list[str] = field(default_factory=list)
+    suggestions: list[tuple[str, ProofNode]] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+    proofs: list[ProofNode] = field(default_factory=list)      # deny derivations, units derivation
+    why_not: list[Attempt] = field(default_factory=list)       # why deny(L) failed (supportable lines)
+
+    def to_dict(self, method: str | None, explain: str = "full") -> dict:
+        out = {"line": self.line, "code": self.code, "verdict": self.verdict,
+               "units": {"billed": self.billed_units, "supportable": self.supportable_units, "method": method},
+               "reasons": [r.to_dict() for r in self.reasons],
+               "missing_documentation": self.missing_documentation,
+               "suggested_codes": [{"code": c, "rule": p.rule.id, "message": p.message} for c, p in self.suggestions],
+               "fixes": [f.to_dict() for f in self.fixes]}
+        if explain == "full":
+            out["proof"] = {"verdict": self.verdict, "derivations": [p.to_dict() for p in self.proofs],
+                            "why_not_denied": [a.to_dict() for a in self.why_not]}
+        elif explain == "summary":
+            out["proof"] = {"verdict": self.verdict, "rules": [p.rule.id for p in self.proofs]}
+        return out
+
+
+def _kind(rule: Rule, fixes: list[Fix]) -> str:
+    if rule.kind:
+        return rule.kind
+    if fixes:
+        return {"add_documentation": "documentation", "add_modifier": "modifier", "remove_modifier": "modifier",
+                "bill_instead": "coding", "reduce_units": "units"}[fixes[0].action]
+    return "denial"
+
+
+class Decider:
+    def __init__(self, explainer: Explainer, model: Model):
+        self.ex = explainer
+        self.model = model
+
+    def _fixes_for(self, line: str, proof: ProofNode) -> list[Fix]:
+        """Changeable premises of one derivation of deny(line)."""
+        rule, b = proof.rule, dict(proof.bindings)
+        fixes: list[Fix] = []
+        index = next(i for i, r in self.ex.by_head["deny"] if r is rule)
+        for lit in self.ex._order(index, rule):
+            if not isinstance(lit, (Positive, Negative)):
+                continue
+            atom = lit.atom
+            args = [a.value if isinstance(a, Const) else b.get(a.name) for a in atom.args]
+            if not args or args[0] != line:
+                continue
+            if isinstance(lit, Negative):
+                if atom.pred in _DOC_PREDS and args[1] is not None:
+                    fixes.append(Fix("add_documentation", args[1], rule))
+                elif atom.pred == "has_modifier" and args[1] is not None:
+                    fixes.append(Fix("add_modifier", [args[1]], rule))
+                elif atom.pred in self.ex.by_head:
+                    fixes += self._fixes_through(line, atom.pred, tuple(args), rule)
+            else:
+                if atom.pred == "line_code":
+                    for (l, better) in sorted(self.model.rows("suggest")):
+                        if l == line and better != args[1]:
+                            fixes.append(Fix("bill_instead", better, rule))
+                elif atom.pred == "has_modifier" and args[1] is not None:
+                    fixes.append(Fix("remove_modifier", args[1], rule))
+        return fixes
+
+    def _fixes_through(self, line: str, pred: str, args: tuple, deny_rule: Rule) -> list[Fix]:
+        """An absent derived premise (e.g. distinct_modifier): what would derive it."""
+        fixes = []
+        for attempt in self.ex.why_not(pred, args, depth=0):
+            lit = attempt.failed
+            if not isinstance(lit, Positive):
+                continue
+            b = dict(attempt.bindings)
+            atom = lit.atom
+            if atom.pred in ("has_modifier",) + tuple(_DOC_PREDS) and len(atom.args) == 2:
+                val = atom.args[1]
+                if isinstance(val, Const):
+                    options = [val.value]
+                elif val.name in b:
+                    options = [b[val.name]]
+                else:
+                    options = self._candidates(attempt, val.name)
+                action = "add_modifier" if atom.pred == "has_modifier" else "add_documentation"
+                if options:
+                    fixes.append(Fix(action, options if action == "add_modifier" else options[0], deny_rule))
+        return fixes
+
+    def _candidates(self, attempt: Attempt, var: str) -> list:
+        """Values of ``var`` that satisfy the rest of the failed rule's body (catalog lookups)."""
+        rule = attempt.rule
+        index = next(i for i, r in self.ex.by_head[rule.clause.head.pred] if r is rule)
+        lits = self.ex._order(index, rule)
+        rest = [l for l in lits if l is not attempt.failed and isinstance(l, Positive) and
+                any(isinstance(a, Var) and a.name == var for a in l.atom.args)]
+        values = None
+        for lit in rest:
+            found = {nb[var] for nb in self.ex._rows(lit.atom, dict(attempt.bindings)) if var in nb}
+            values = found if values is None else values & found
+        return sorted(values or [])
+
+    def decide_line(self, line) -> LineDecision:
+        lid = line.id
+        units_rows = sorted(u for (l, u) in self.model.rows("supportable_units") if l == lid)
+        computed = min(units_rows) if units_rows else None
+        denials = self.ex.derivations("deny", (lid,))
+        suggestions = []
+        for (l, code) in sorted(self.model.rows("suggest")):
+            if l == lid:
+                proof = self.ex.prove("suggest", (lid, code))
+                if proof is not None:
+                    suggestions.append((code, proof))
+        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, computed, suggestions=suggestions)
+        per_derivation = []
+        for proof in denials:
+            fixes = self._fixes_for(lid, proof)
+            per_derivation.append((proof, fixes))
+            decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message, dict(proof.bindings)))
+            for fix in fixes:
+                if fix.action == "add_documentation" and fix.value not in decision.missing_documentation:
+                    decision.missing_documentation.append(fix.value)
+        decision.proofs = denials
+        if not denials:
+            decision.supportable_units = computed or 0
+            decision.why_not = self.ex.why_not("deny", (lid,))
+            unit_proof = self.ex.prove("supportable_units", (lid, computed)) if computed is not None else None
+            if unit_proof is not None:
+                decision.proofs = [unit_proof]
+                if line.units > (computed or 0):
+                    decision.reasons.append(Reason(unit_proof.rule, "units",
+                                                   f"{line.units} unit(s) billed but only {computed} supportable: "
+                                                   f"{unit_proof.message}", dict(unit_proof.bindings)))
+                    decision.fixes.append(Fix("reduce_units", computed, unit_proof.rule))
+            return decision
+        if all(any(f.action == "add_documentation" for f in fixes) for _, fixes in per_derivation):
+            decision.verdict = NEEDS_DOCUMENTATION
+            chosen = [next(f for f in fixes if f.action == "add_documentation") for _, fixes in per_derivation]
+        else:
+            decision.verdict = NOT_SUPPORTABLE
+            preference = ["bill_instead", "add_modifier", "remove_modifier", "add_documentation"]
+            chosen = []
+            for _, fixes in per_derivation:
+                if fixes:
+                    chosen.append(min(fixes, key=lambda f: preference.index(f.action)))
+        seen = set()
+        for fix in chosen:
+            key = (fix.action, repr(fix.value))
+            if key not in seen:
+                seen.add(key)
+                decision.fixes.append(fix)
+        return decision
+
+
+def unit_method(model: Model) -> str | None:
+    rows = sorted(model.rows("unit_method"))
+    return rows[0][0] if rows else None
+
+
+@dataclass
+class Decision:
+    encounter_id: str
+    payer: str
+    policy_version: str
+    date_of_service: str
+    method: str | None
+    lines: list[LineDecision]
+
+    def to_dict(self, explain: str = "full") -> dict:
+        return {"encounter": self.encounter_id, "payer": self.payer, "policy_version": self.policy_version,
+                "date_of_service": self.date_of_service,
+                "summary": {v: sum(1 for l in self.lines if l.verdict == v)
+                            for v in (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)},
+                "lines": [l.to_dict(self.method, explain) for l in self.lines]}
+
+
+def decide(encounter: Encounter, model: Model, explainer: Explainer, payer: str, version: str) -> Decision:
+    decider = Decider(explainer, model)
+    return Decision(encounter.id, payer, version, encounter.date_of_service.isoformat(), unit_method(model),
+                    [decider.decide_line(line) for line in encounter.lines])

@@ -1,0 +1,102 @@
+"""Evaluate a compiled program on one encounter's facts, with nothing leaking between encounters.
+
+pyDatalog keeps its state per thread, and copies of a ``Logic`` share their fact stores, so each
+(thread, program) pair gets an engine of its own, built once from the compiled clause specs and
+then reused. Per encounter: the encounter's facts are asserted through the engine API, every
+derived predicate is asked once (with variables only), and the facts are retracted in a
+``finally`` block whatever happens. The result is a :class:`Model`: every fact that holds.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from pyDatalog import pyEngine
+from pyDatalog.Logic import Logic
+
+from .compiler import CompiledProgram, LitSpec
+
+
+@dataclass(frozen=True)
+class Model:
+    """All facts that hold for one encounter: predicate name -> set of argument tuples."""
+    facts: dict[str, frozenset[tuple]]
+
+    def holds(self, pred: str, args: tuple) -> bool:
+        return args in self.facts.get(pred, ())
+
+    def rows(self, pred: str) -> frozenset[tuple]:
+        return self.facts.get(pred, frozenset())
+
+
+class _ThreadEngine:
+    """One pyDatalog engine holding one program, owned by one thread."""
+
+    def __init__(self, program: CompiledProgram):
+        pyEngine.Python_resolvers.update(program.resolvers)
+        self.logic = object.__new__(Logic)
+        Logic.tl.logic = self.logic
+        pyEngine.clear()
+        self.preds: dict[tuple[str, int], pyEngine.Pred] = {}
+        for head, body in program.clauses:
+            pyEngine.assert_(pyEngine.Clause(self._literal(head), [self._literal(b) for b in body]))
+        for name, args in program.static_facts:
+            pyEngine.assert_(self.fact(name, args))
+        self.queries = [(name, pyEngine.Literal(self._pred(name, arity),
+                                                [pyEngine.Var(f"Q{i}_") for i in range(arity)]))
+                        for name, arity in program.derived]
+
+    def _pred(self, name: str, arity: int):
+        key = (name, arity)
+        pred = self.preds.get(key)
+        if pred is None:
+            # Creating the literal by name sets up negation and primitives the way pyDatalog expects.
+            pred = pyEngine.Literal(name, [pyEngine.Var("X")] * arity).pred
+            pyEngine.insert(pred) if not pred.prim and not name.startswith("~") else None
+            self.preds[key] = pred
+        return pred
+
+    def _literal(self, spec: LitSpec):
+        name, terms = spec
+        made = [pyEngine.Var(v) if kind == "v" else pyEngine.Const(v) for kind, v in terms]
+        return pyEngine.Literal(self._pred(name, len(made)), made)
+
+    def fact(self, name: str, args: tuple):
+        return pyEngine.Clause(pyEngine.Literal(self._pred(name, len(args)),
+                                                [pyEngine.Const(a) for a in args]), [])
+
+
+class Evaluator:
+    """Evaluates one compiled program; safe to share between threads."""
+
+    def __init__(self, program: CompiledProgram):
+        self.program = program
+        self._local = threading.local()
+
+    def _engine(self) -> _ThreadEngine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = _ThreadEngine(self.program)
+            self._local.engine = engine
+        Logic.tl.logic = engine.logic
+        return engine
+
+    def evaluate(self, facts: list[tuple[str, tuple]]) -> Model:
+        engine = self._engine()
+        clauses = [engine.fact(name, args) for name, args in facts]
+        for clause in clauses:
+            pyEngine.assert_(clause)
+        try:
+            out: dict[str, set] = {}
+            for name, args in facts:
+                out.setdefault(name, set()).add(args)
+            for name, args in self.program.static_facts:
+                out.setdefault(name, set()).add(args)
+            for name, query in engine.queries:
+                answer = query.ask()
+                if answer and answer is not True:
+                    out.setdefault(name, set()).update(answer)
+            return Model({k: frozenset(v) for k, v in out.items()})
+        finally:
+            for clause in clauses:
+                pyEngine.retract(clause)

@@ -1,0 +1,312 @@
+"""Proofs and why-nots, built after evaluation from the rules and the model.
+
+pyDatalog says *what* holds; this module says *why*. For a fact that holds, :func:`Explainer.prove`
+finds the rule instances that derive it by matching each rule's body against the model (a
+provenance search in the manner of AbcDatalog), and recurses into derived premises. For a fact
+that does not hold, :func:`Explainer.why_not` lists each rule that could have derived it and the
+first premise that failed, with the bindings at that point. Both only read the model; a derived
+fact that no rule can justify is an internal error, not a silent gap.
+"""
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .builtins import ARITHMETIC, BUILTINS
+from .checker import schedule_body
+from .compiler import CompiledProgram, aggregate_rows
+from .evaluator import Model
+from .facts import CATALOG_PREDICATES, INPUT_PREDICATES
+from .syntax import Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var
+
+Bindings = dict[str, object]
+_INPUT_NAMES = {p.name for p in INPUT_PREDICATES.values()}
+_CATALOG_NAMES = {p.name for p in CATALOG_PREDICATES.values()}
+_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def show_value(value: object) -> str:
+    return str(value)
+
+
+def ground(atom: Atom, b: Bindings) -> str:
+    parts = []
+    for a in atom.args:
+        if isinstance(a, Var):
+            parts.append(repr(b[a.name]) if a.name in b else "_")
+        else:
+            parts.append(repr(a.value))
+    return f"{atom.pred}({', '.join(parts)})"
+
+
+def fill(template: str, b: Bindings) -> str:
+    return _TEMPLATE.sub(lambda m: show_value(b.get(m.group(1), "{" + m.group(1) + "}")), template)
+
+
+@dataclass(frozen=True)
+class ProofNode:
+    """One step of a proof. ``kind`` is rule, fact, absent, comparison, builtin or aggregate."""
+    kind: str
+    statement: str
+    rule: Rule | None = None
+    bindings: tuple[tuple[str, object], ...] = ()
+    premises: tuple["ProofNode", ...] = ()
+    origin: str = ""          # for facts: encounter, catalog or policy
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return fill(self.rule.because, dict(self.bindings)) if self.rule else ""
+
+    def to_dict(self) -> dict:
+        out: dict = {"kind": self.kind, "statement": self.statement}
+        if self.rule is not None:
+            out["rule"] = rule_ref(self.rule)
+            out["because"] = self.message
+            out["bindings"] = {k: v for k, v in self.bindings if not k.endswith("_")}
+        if self.origin:
+            out["origin"] = self.origin
+        if self.detail:
+            out.update(self.detail)
+        if self.premises:
+            out["premises"] = [p.to_dict() for p in self.premises]
+        return out
+
+
+def rule_ref(rule: Rule) -> dict:
+    return {"id": rule.id, "layer": rule.layer, "source": {"file": rule.source, "section": rule.section},
+            "location": str(rule.location)}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A rule that could have derived a conclusion, and the first premise that failed."""
+    rule: Rule
+    bindings: tuple[tuple[str, object], ...]
+    failed: Literal | None
+    failed_statement: str
+    reason: str               # missing, present, false, no_result
+    nested: tuple["Attempt", ...] = ()
+
+    def to_dict(self) -> dict:
+        out = {"rule": rule_ref(self.rule), "bindings": {k: v for k, v in self.bindings if not k.endswith("_")},
+               "failed_premise": self.failed_statement, "reason": self.reason}
+        if self.nested:
+            out["because_not"] = [a.to_dict() for a in self.nested]
+        return out
+
+
+class Explainer:
+    def __init__(self, program: CompiledProgram, model: Model):
+        self.program = program
+        self.model = model
+        self.by_head: dict[str, list[tuple[int, Rule]]] = {}
+        for i, rule in enumerate(program.rules):
+            self.by_head.setdefault(rule.clause.head.pred, []).append((i, rule))
+        self._ordered: dict[int, list[Literal]] = {}
+        self._memo: dict[tuple, ProofNode | None] = {}
+
+    # -- matching -----------------------------------------------------------------------------
+    def _order(self, index: int, rule: Rule) -> list[Literal]:
+        if index not in self._ordered:
+            self._ordered[index] = schedule_body(rule.clause.body, rule.clause.head,
+                                                 rule.clause.head.vars())
+        return self._ordered[index]
+
+    def _rows(self, atom: Atom, b: Bindings) -> Iterator[Bindings]:
+        for row in self.model.rows(atom.pred):
+            if len(row) != len(atom.args):
+                continue
+            nb = dict(b)
+            for arg, value in zip(atom.args, row):
+                if isinstance(arg, Const):
+                    if arg.value != value:
+                        break
+                elif arg.anonymous:
+                    continue
+                elif arg.name in nb:
+                    if nb[arg.name] != value:
+                        break
+                else:
+                    nb[arg.name] = value
+            else:
+                yield nb
+
+    def _value(self, term, b: Bindings):
+        return term.value if isinstance(term, Const) else b.get(term.name)
+
+    def _solve(self, index: int, rule: Rule, lits: list[Literal], b: Bindings, proofs: bool
+               ) -> Iterator[tuple[Bindings, list[ProofNode]]]:
+        if not lits:
+            yield b, []
+            return
+        lit, rest = lits[0], lits[1:]
+        for nb, node in self._step(index, rule, lit, b, proofs):
+            for fb, nodes in self._solve(index, rule, rest, nb, proofs):
+                yield fb, ([node] + nodes if proofs else nodes)
+
+    def _step(self, index, rule, lit, b, proofs) -> Iterator[tuple[Bindings, ProofNode | None]]:
+        if isinstance(lit, Positive):
+            for nb in self._rows(lit.atom, b):
+                yield nb, (self._premise(lit.atom, nb) if proofs else None)
+        elif isinstance(lit, Negative):
+            if next(self._rows(lit.atom, b), None) is None:
+                yield b, (ProofNode("absent", "not " + ground(lit.atom, b),
+                                    detail={"explanation": f"no fact {ground(lit.atom, b)} holds"}) if proofs else None)
+        elif isinstance(lit, Compare):
+            left, right = self._value(lit.left, b), self._value(lit.right, b)
+            if lit.op == "==" and (left is None or right is None):
+                nb = dict(b)
+                if left is None:
+                    nb[lit.left.name] = right
+                else:
+                    nb[lit.right.name] = left
+                yield nb, (ProofNode("comparison", f"{_show(lit.left, nb)} = {_show(lit.right, nb)}") if proofs else None)
+            elif _compare(left, lit.op, right):
+                yield b, (ProofNode("comparison", f"{_show(lit.left, b)} {lit.op} {_show(lit.right, b)}") if proofs else None)
+        elif isinstance(lit, (Call, Arith)):
+            spec, args = (BUILTINS[lit.name], lit.args) if isinstance(lit, Call) else \
+                (ARITHMETIC[lit.op], (lit.left, lit.right, lit.result))
+            values = tuple(None if isinstance(a, Var) and (a.anonymous or a.name not in b) else self._value(a, b)
+                           for a in args)
+            for full in spec.solve(values):
+                nb = dict(b)
+                for a, v in zip(args, full):
+                    if isinstance(a, Var) and not a.anonymous:
+                        nb[a.name] = v
+                name = f"@{spec.name}" if isinstance(lit, Call) else "arithmetic"
+                yield nb, (ProofNode("builtin", f"{name}({', '.join(map(repr, full))})", detail={
+                    "builtin": spec.name, "inputs": {spec.params[i]: full[i] for i in spec.inputs},
+                    "outputs": {spec.params[i]: full[i] for i in spec.outputs},
+                    "description": spec.description}) if proofs else None)
+        elif isinstance(lit, Aggregate):
+            spec = self.program.aggregates[index][lit]
+            key = tuple(b.get(g) for g in spec.groups)
+            rows = [r for r in self.model.rows(spec.aux_pred) if r[:len(key)] == key]
+            value = aggregate_rows(spec, rows)
+            current = b.get(lit.result.name)
+            if value is not None and (current is None or current == value):
+                nb = dict(b)
+                nb[lit.result.name] = value
+                over = [dict(zip(spec.locals_, r[len(key):-1])) for r in rows]
+                yield nb, (ProofNode("aggregate", f"{lit.result} = {lit.func} = {value!r}", detail={
+                    "function": lit.func, "over": ", ".join(map(str, lit.body)), "matches": over,
+                    "result": value}) if proofs else None)
+
+    def _premise(self, atom: Atom, b: Bindings) -> ProofNode:
+        args = tuple(a.value if isinstance(a, Const) else b[a.name] for a in atom.args if not (isinstance(a, Var) and a.anonymous))
+        if atom.pred in self.by_head:
+            values = tuple(self._value(a, b) for a in atom.args)
+            node = self.prove(atom.pred, values)
+            if node is not None:
+                return node
+        origin = "encounter" if atom.pred in _INPUT_NAMES else "catalog" if atom.pred in _CATALOG_NAMES else "policy"
+        return ProofNode("fact", ground(atom, b), origin=origin)
+
+    # -- proofs -------------------------------------------------------------------------------
+    def derivations(self, pred: str, args: tuple, limit: int | None = None) -> list[ProofNode]:
+        """Every rule instance deriving ``pred(args)`` (one per rule and distinct bindings)."""
+        out: list[ProofNode] = []
+        for index, rule in self.by_head.get(pred, []):
+            b = self._unify_head(rule.clause.head, args)
+            if b is None:
+                continue
+            seen = set()
+            for fb, nodes in self._solve(index, rule, self._order(index, rule), b, True):
+                key = tuple(sorted((k, repr(v)) for k, v in fb.items()))
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(ProofNode("rule", f"{pred}({', '.join(map(repr, args))})", rule=rule,
+                                     bindings=tuple(sorted(fb.items())), premises=tuple(nodes)))
+                if limit and len(out) >= limit:
+                    return out
+        return out
+
+    def prove(self, pred: str, args: tuple) -> ProofNode | None:
+        key = (pred, args)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # guards recursion
+        found = self.derivations(pred, args, limit=1)
+        self._memo[key] = found[0] if found else None
+        return self._memo[key]
+
+    @staticmethod
+    def _unify_head(head: Atom, args: tuple) -> Bindings | None:
+        b: Bindings = {}
+        for arg, value in zip(head.args, args):
+            if isinstance(arg, Const):
+                if arg.value != value:
+                    return None
+            elif not arg.anonymous:
+                if arg.name in b and b[arg.name] != value:
+                    return None
+                b[arg.name] = value
+        return b
+
+    # -- why not ------------------------------------------------------------------------------
+    def why_not(self, pred: str, args: tuple, depth: int = 1) -> list[Attempt]:
+        attempts = []
+        for index, rule in self.by_head.get(pred, []):
+            b = self._unify_head(rule.clause.head, args)
+            if b is None:
+                continue
+            attempts.append(self._deepest_failure(index, rule, b, depth))
+        return attempts
+
+    def _deepest_failure(self, index: int, rule: Rule, b: Bindings, depth: int) -> Attempt:
+        lits = self._order(index, rule)
+        best: tuple[int, Bindings, Literal | None] = (-1, b, None)
+
+        def walk(i: int, cur: Bindings) -> bool:
+            nonlocal best
+            if i == len(lits):
+                return True
+            progressed = False
+            for nb, _ in self._step(index, rule, lits[i], cur, False):
+                progressed = True
+                if walk(i + 1, nb):
+                    return True
+            if not progressed and i > best[0]:
+                best = (i, cur, lits[i])
+            return False
+
+        walk(0, b)
+        _, fb, lit = best
+        if lit is None:
+            return Attempt(rule, tuple(sorted(b.items())), None, "", "holds")
+        nested: tuple[Attempt, ...] = ()
+        if isinstance(lit, Positive):
+            statement, reason = ground(lit.atom, fb), "missing"
+            if depth > 0 and lit.atom.pred in self.by_head and all(
+                    not isinstance(a, Var) or a.name in fb for a in lit.atom.args):
+                nested = tuple(self.why_not(lit.atom.pred, tuple(self._value(a, fb) for a in lit.atom.args), depth - 1))
+        elif isinstance(lit, Negative):
+            statement, reason = ground(lit.atom, fb), "present"
+        elif isinstance(lit, Compare):
+            statement, reason = f"{_show(lit.left, fb)} {lit.op} {_show(lit.right, fb)}", "false"
+        else:
+            statement, reason = str(lit), "no_result"
+        return Attempt(rule, tuple(sorted(fb.items())), lit, statement, reason, nested)
+
+
+def _show(term, b: Bindings) -> str:
+    if isinstance(term, Const):
+        return repr(term.value)
+    return repr(b[term.name]) if term.name in b else term.name
+
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
+
+
+def _compare(left, op, right) -> bool:
+    if left is None or right is None:
+        return False
+    try:
+        return bool(_OPS[op](left, right))
+    except TypeError:
+        return False

@@ -1,0 +1,121 @@
+"""What an encounter says, as facts: the input predicates every rule can read.
+
+``INPUT_PREDICATES`` is the schema (name -> argument names and the vocabulary each argument's
+constants come from); ``encounter_facts`` turns a validated encounter into those facts. Catalog
+facts from the vocabulary (``code_kind``, ``timed_code``…) are declared here too. Dates are ISO
+strings (they compare correctly as text); money is whole cents.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .encounter import Encounter
+
+
+@dataclass(frozen=True)
+class Predicate:
+    name: str
+    params: tuple[str, ...]
+    types: tuple[str | None, ...]   # vocabulary name per argument, or None
+    description: str
+    documentation_fact: bool = False  # absence is fixed by documenting more
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}/{len(self.params)}"
+
+
+def _p(name, params, description, types=None, **kw):
+    params = tuple(params.split())
+    return Predicate(name, params, tuple(types or (None,) * len(params)), description, **kw)
+
+
+INPUT_PREDICATES = {p.key: p for p in [
+    _p("date_of_service", "Date", "the visit's date of service (ISO date)"),
+    _p("provider", "Type", "the type of provider who furnished the visit", ("provider_type",)),
+    _p("diagnosis", "Code Position", "an ICD-10-CM diagnosis on the claim; position 1 is primary"),
+    _p("primary_diagnosis", "Code", "the first-listed diagnosis"),
+    _p("condition_status", "Status", "whether the patient is improving, at a plateau or regressing",
+       ("condition_status",)),
+    _p("poc_certified_by", "Type", "the provider type who certified the plan of care", ("provider_type",)),
+    _p("poc_certified_on", "Date", "the date the plan of care was certified"),
+    _p("start_of_care", "Date", "the start of the episode of care"),
+    _p("prior_visit", "Date DaysBefore", "an earlier visit of this patient, and how many days before this one"),
+    _p("prior_visit_code", "Date Code", "a code billed at an earlier visit", (None, "code")),
+    _p("ytd_amount", "Category Cents", "therapy amounts already incurred this calendar year (cents)",
+       ("ytd_category", None)),
+    _p("line", "Line", "a billed line of the encounter"),
+    _p("line_code", "Line Code", "the code billed on a line", (None, "code")),
+    _p("line_minutes", "Line Minutes", "direct minutes recorded for a line"),
+    _p("billed_units", "Line Units", "units billed on a line"),
+    _p("has_modifier", "Line Modifier", "a modifier on a line", (None, "modifier")),
+    _p("one_on_one", "Line", "the provider was in direct one-on-one contact for the line's minutes"),
+    _p("patients_in_session", "Line Count", "patients treated at once during the line's service"),
+    _p("time_block", "Line Block", "the line's time block (lines sharing a block overlapped in time)"),
+    _p("line_region", "Line Region", "the anatomic region a line treated", (None, "region")),
+    _p("intended_outcome", "Line Outcome", "an intended outcome documented for a line", (None, "outcome")),
+    _p("documented", "Line Element", "a documentation element present for a line (the visit's note "
+       "plus the line's own)", (None, "documentation"), documentation_fact=True),
+]}
+
+CATALOG_PREDICATES = {p.key: p for p in [
+    _p("code_kind", "Code Kind", "a code is a procedure, modality, evaluation or other",
+       ("code", "code_kind")),
+    _p("timed_code", "Code", "a code billed in 15-minute units", ("code",)),
+    _p("one_on_one_code", "Code", "a code whose descriptor requires direct one-on-one contact", ("code",)),
+    _p("therapist_type", "Type", "a provider type that is a therapist", ("provider_type",)),
+    _p("assistant_type", "Type", "a provider type that is a therapy assistant", ("provider_type",)),
+    _p("spinal_region", "Region", "one of the five spinal regions used for CMT", ("region",)),
+    _p("modifier_category", "Modifier Category", "what a modifier is for", ("modifier", None)),
+    _p("neurologic_diagnosis", "Code", "a diagnosis of nervous-system disease or injury"),
+]}
+
+
+def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
+    dos = enc.date_of_service
+    facts: list[tuple[str, tuple]] = [
+        ("date_of_service", (dos.isoformat(),)),
+        ("provider", (enc.provider.type,)),
+    ]
+    for pos, code in enumerate(enc.diagnoses, start=1):
+        facts.append(("diagnosis", (code, pos)))
+    if enc.diagnoses:
+        facts.append(("primary_diagnosis", (enc.diagnoses[0],)))
+    if enc.patient.condition_status:
+        facts.append(("condition_status", (enc.patient.condition_status,)))
+    poc = enc.plan_of_care
+    if poc:
+        if poc.certified_by:
+            facts.append(("poc_certified_by", (poc.certified_by,)))
+        if poc.certified_on:
+            facts.append(("poc_certified_on", (poc.certified_on.isoformat(),)))
+        if poc.start_of_care:
+            facts.append(("start_of_care", (poc.start_of_care.isoformat(),)))
+    for visit in enc.patient.history:
+        if visit.date < dos:
+            day = visit.date.isoformat()
+            facts.append(("prior_visit", (day, (dos - visit.date).days)))
+            for code in visit.codes:
+                facts.append(("prior_visit_code", (day, code)))
+    ytd = enc.patient.year_to_date
+    facts.append(("ytd_amount", ("pt_slp", round(ytd.pt_slp * 100))))
+    facts.append(("ytd_amount", ("ot", round(ytd.ot * 100))))
+    visit_docs = list(dict.fromkeys(enc.documentation))
+    for line in enc.lines:
+        lid = line.id
+        facts += [("line", (lid,)), ("line_code", (lid, line.code)),
+                  ("line_minutes", (lid, line.minutes)), ("billed_units", (lid, line.units)),
+                  ("patients_in_session", (lid, line.patients_in_session))]
+        if line.one_on_one:
+            facts.append(("one_on_one", (lid,)))
+        for m in dict.fromkeys(line.modifiers):
+            facts.append(("has_modifier", (lid, m)))
+        if line.time_block is not None:
+            facts.append(("time_block", (lid, line.time_block)))
+        if line.region is not None:
+            facts.append(("line_region", (lid, line.region)))
+        for o in dict.fromkeys(line.intended_outcomes):
+            facts.append(("intended_outcome", (lid, o)))
+        for d in dict.fromkeys(visit_docs + line.documentation):
+            facts.append(("documented", (lid, d)))
+    return facts

@@ -1,0 +1,198 @@
+"""Abstract syntax of the rule language: terms, literals, rules.
+
+These are plain frozen values. The parser builds them from rule text, the checker reads them, the
+compiler turns them into pyDatalog clauses, and the explainer matches them against a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import Location
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+    @property
+    def anonymous(self) -> bool:
+        return self.name.startswith("_")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[str, int]
+
+    def __str__(self) -> str:
+        if isinstance(self.value, int):
+            return str(self.value)
+        if self.value.isidentifier() and self.value[0].islower():
+            return self.value
+        return '"' + self.value.replace('"', '\\"') + '"'
+
+
+Term = Union[Var, Const]
+
+
+@dataclass(frozen=True)
+class Atom:
+    pred: str
+    args: tuple[Term, ...]
+    loc: Location | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.pred}/{len(self.args)}"
+
+    def vars(self) -> set[str]:
+        return {a.name for a in self.args if isinstance(a, Var) and not a.anonymous}
+
+    def __str__(self) -> str:
+        return f"{self.pred}({', '.join(map(str, self.args))})"
+
+
+@dataclass(frozen=True)
+class Positive:
+    atom: Atom
+
+    @property
+    def loc(self):
+        return self.atom.loc
+
+    def __str__(self) -> str:
+        return str(self.atom)
+
+
+@dataclass(frozen=True)
+class Negative:
+    atom: Atom
+
+    @property
+    def loc(self):
+        return self.atom.loc
+
+    def __str__(self) -> str:
+        return f"not {self.atom}"
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``L op R`` with op one of == != < <= > >=; ``X = Y`` is parsed as ``==``."""
+    left: Term
+    op: str
+    right: Term
+    loc: Location | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
+
+
+@dataclass(frozen=True)
+class Arith:
+    """``Result = L op R`` with op one of + - * //."""
+    result: Var
+    left: Term
+    op: str
+    right: Term
+    loc: Location | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.result} = {self.left} {self.op} {self.right}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """``@name(args)``: a registered builtin (see :mod:`engine.builtins`)."""
+    name: str
+    args: tuple[Term, ...]
+    loc: Location | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"@{self.name}({', '.join(map(str, self.args))})"
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``Result = count : { body }`` or ``Result = sum X : { body }`` (also min, max).
+
+    The aggregate ranges over the distinct bindings of the body's local variables (those that
+    occur nowhere else in the rule); variables shared with the rest of the rule group it.
+    """
+    result: Var
+    func: str
+    target: Var | None
+    body: tuple["Literal", ...]
+    loc: Location | None = field(default=None, compare=False)
+
+    def inner_vars(self) -> set[str]:
+        out: set[str] = set()
+        for lit in self.body:
+            out |= literal_vars(lit)
+        return out
+
+    def __str__(self) -> str:
+        target = f" {self.target}" if self.target else ""
+        return f"{self.result} = {self.func}{target} : {{ {', '.join(map(str, self.body))} }}"
+
+
+Literal = Union[Positive, Negative, Compare, Arith, Call, Aggregate]
+
+
+@dataclass(frozen=True)
+class Clause:
+    head: Atom
+    body: tuple[Literal, ...]
+
+    def __str__(self) -> str:
+        if not self.body:
+            return f"{self.head}."
+        return f"{self.head} :- {', '.join(map(str, self.body))}."
+
+
+def term_vars(*terms: Term) -> set[str]:
+    return {t.name for t in terms if isinstance(t, Var) and not t.anonymous}
+
+
+def literal_vars(lit: Literal) -> set[str]:
+    """Named (non-anonymous) variables a literal mentions."""
+    if isinstance(lit, (Positive, Negative)):
+        return lit.atom.vars()
+    if isinstance(lit, Compare):
+        return term_vars(lit.left, lit.right)
+    if isinstance(lit, Arith):
+        return term_vars(lit.result, lit.left, lit.right)
+    if isinstance(lit, Call):
+        return term_vars(*lit.args)
+    if isinstance(lit, Aggregate):
+        return term_vars(lit.result) | lit.inner_vars()
+    raise TypeError(lit)
+
+
+def clause_vars(clause: Clause) -> set[str]:
+    out = clause.head.vars()
+    for lit in clause.body:
+        out |= literal_vars(lit)
+    return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A policy rule: a clause plus what a person needs to audit it."""
+    id: str
+    clause: Clause
+    because: str
+    source: str
+    section: str
+    layer: str
+    location: Location
+    effective_from: str | None = None   # ISO date, inclusive
+    effective_to: str | None = None     # ISO date, exclusive
+    kind: str | None = None
+
+    @property
+    def head_key(self) -> str:
+        return self.clause.head.key
