@@ -66,6 +66,42 @@ class _ThreadEngine:
                                                 [pyEngine.Const(a) for a in args]), [])
 
 
+def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
+    """Ask every query with one subgoal table shared across them.
+
+    ``Literal.ask`` starts each query with an empty table, so a predicate used by several others
+    is derived again for each of them. Within one encounter the facts do not change between
+    queries, and every subgoal is complete when a query returns (the programs are stratified), so
+    the table can be kept for the whole encounter: each subgoal is solved once. This follows
+    ``pyEngine.Literal.ask`` step for step, except that it keeps the table.
+    """
+    ts = Logic.tl.logic
+    saved = ts.Tasks, ts.Recursive_Tasks, ts.Recursive, ts.Subgoals, ts.Goal
+    ts.Subgoals = {}
+    results = []
+    try:
+        for name, literal in queries:
+            known = ts.Subgoals.get(literal.get_tag())
+            if known is not None and not known.tasks and not known.clauses:
+                goal = known
+            else:
+                ts.Tasks, ts.Recursive_Tasks = pyEngine.TaskList(), pyEngine.TaskDeque()
+                ts.Goal = goal = pyEngine.Subgoal(literal)
+                ts.gc_uncollected, ts.Recursive = True, False
+                todo, arg = pyEngine.SEARCH, (goal,)
+                while todo is not None:
+                    res = todo(*arg)
+                    if res is None:
+                        break
+                    todo, arg = res
+            facts = goal.facts
+            rows = [tuple(t.id for t in lit.terms) for lit in facts.values()] if isinstance(facts, dict) else []
+            results.append((name, rows))
+    finally:
+        ts.Tasks, ts.Recursive_Tasks, ts.Recursive, ts.Subgoals, ts.Goal = saved
+    return results
+
+
 class Evaluator:
     """Evaluates one compiled program; safe to share between threads."""
 
@@ -92,10 +128,9 @@ class Evaluator:
                 out.setdefault(name, set()).add(args)
             for name, args in self.program.static_facts:
                 out.setdefault(name, set()).add(args)
-            for name, query in engine.queries:
-                answer = query.ask()
-                if answer and answer is not True:
-                    out.setdefault(name, set()).update(answer)
+            for name, rows in _ask_all(engine.queries):
+                if rows:
+                    out.setdefault(name, set()).update(rows)
             return Model({k: frozenset(v) for k, v in out.items()})
         finally:
             for clause in clauses:

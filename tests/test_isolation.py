@@ -43,13 +43,12 @@ def test_facts_are_retracted_after_each_encounter(base_policy, example):
 
 
 def test_failure_during_evaluation_still_retracts(base_policy, example, monkeypatch):
-    from engine import evaluator as ev
     enc = base_policy.parse(example("mixed_visit"))
     engine = base_policy.evaluator._engine()
     query_name, query = engine.queries[0]
 
     class Boom:
-        def ask(self):
+        def get_tag(self):
             raise RuntimeError("boom")
 
     engine.queries[0] = (query_name, Boom())
