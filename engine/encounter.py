@@ -56,7 +56,7 @@ class Line(_Strict):
     id: LineId
     code: str = Field(min_length=1)
     minutes: int = Field(ge=0, le=24 * 60)
-    units: int = Field(ge=0, le=96)
+    units: int = Field(ge=1, le=96)
     modifiers: list[str] = Field(default_factory=list, max_length=8)
     one_on_one: bool = True
     patients_in_session: int = Field(default=1, ge=1, le=100)
