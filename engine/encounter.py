@@ -11,12 +11,18 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from .errors import FieldProblem, InputError
 from .vocabulary import Vocabulary
 
-ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+def _icd10(value: str) -> str:
+    if not ICD10CM.match(value):
+        raise ValueError(f"`{value}` is not an ICD-10-CM code (like `M54.50`)")
+    return value
+
+
 LineId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -30,19 +36,22 @@ class Provider(_Strict):
 
 
 class PlanOfCare(_Strict):
-    certified_by: Optional[str] = None
+    certified_by: str
     certified_on: Optional[date] = None
-    start_of_care: Optional[date] = None
+    start_of_care: date
 
 
 class PriorVisit(_Strict):
     date: date
-    codes: list[str] = Field(default_factory=list)
+    codes: list[str]
+
+
+Money = Annotated[float, Field(default=0, ge=0, le=100_000_000, allow_inf_nan=False)]
 
 
 class YearToDate(_Strict):
-    pt_slp: float = Field(default=0, ge=0, description="PT and SLP amounts incurred this year, USD")
-    ot: float = Field(default=0, ge=0, description="OT amounts incurred this year, USD")
+    pt_slp: Money = 0
+    ot: Money = 0
 
 
 class Patient(_Strict):
@@ -55,11 +64,11 @@ class Patient(_Strict):
 class Line(_Strict):
     id: LineId
     code: str = Field(min_length=1)
-    minutes: int = Field(ge=0, le=24 * 60)
-    units: int = Field(ge=1, le=96)
+    minutes: StrictInt = Field(ge=0, le=24 * 60)
+    units: StrictInt = Field(ge=1, le=96)
     modifiers: list[str] = Field(default_factory=list, max_length=8)
-    one_on_one: bool = True
-    patients_in_session: int = Field(default=1, ge=1, le=100)
+    one_on_one: StrictBool = True
+    patients_in_session: StrictInt = Field(default=1, ge=1, le=100)
     time_block: Optional[str] = Field(default=None, max_length=64)
     region: Optional[str] = None
     intended_outcomes: list[str] = Field(default_factory=list)
@@ -71,19 +80,11 @@ class Encounter(_Strict):
     date_of_service: date
     payer: Optional[str] = None
     provider: Provider
-    diagnoses: list[str] = Field(default_factory=list)
+    diagnoses: list[Annotated[str, AfterValidator(_icd10)]] = Field(default_factory=list)
     documentation: list[str] = Field(default_factory=list)
     plan_of_care: Optional[PlanOfCare] = None
     patient: Patient
     lines: list[Line] = Field(min_length=1, max_length=50)
-
-    @field_validator("diagnoses")
-    @classmethod
-    def _icd10(cls, value: list[str]) -> list[str]:
-        bad = [d for d in value if not ICD10CM.match(d)]
-        if bad:
-            raise ValueError(f"not an ICD-10-CM code: {', '.join(bad)}")
-        return value
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -109,46 +110,81 @@ def _pydantic_problems(exc: ValidationError) -> list[FieldProblem]:
 
 
 def parse_encounter(data: Any, vocab: Vocabulary) -> Encounter:
-    """Validate a decoded JSON document; raise :class:`InputError` listing every problem."""
+    """Validate a decoded JSON document; raise :class:`InputError` listing every problem.
+
+    Structural problems (pydantic) and vocabulary problems are collected together, so one pass
+    reports everything wrong with the document.
+    """
     if not isinstance(data, dict):
         raise InputError([FieldProblem("", "an encounter is a JSON object", "invalid_type")])
+    problems = check_vocabulary(data, vocab)
     try:
         enc = Encounter.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc)) from None
-    problems = check_vocabulary(enc, vocab)
+        found = _pydantic_problems(exc)
+        taken = {p.path for p in found}
+        raise InputError(found + [p for p in problems if p.path not in taken]) from None
+    problems += _check_consistency(enc)
     if problems:
         raise InputError(problems)
     return enc
 
 
-def check_vocabulary(enc: Encounter, vocab: Vocabulary) -> list[FieldProblem]:
+def _items(data: Any, key: str) -> list[tuple[int, Any]]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
+    """Values that must come from a vocabulary, checked on the raw document."""
     problems: list[FieldProblem] = []
 
-    def check(path: str, value: str | None, name: str, label: str) -> None:
-        if value is not None and value not in vocab.ids(name):
+    def check(path: str, value: Any, name: str, label: str) -> None:
+        if isinstance(value, str) and value not in vocab.ids(name):
             problems.append(FieldProblem(path, f"unknown {label} `{value}`", f"unknown_{name}"))
 
-    check("provider.type", enc.provider.type, "provider_type", "provider type")
-    if enc.plan_of_care:
-        check("plan_of_care.certified_by", enc.plan_of_care.certified_by, "provider_type", "provider type")
-    for i, element in enumerate(enc.documentation):
+    provider = data.get("provider")
+    if isinstance(provider, dict):
+        check("provider.type", provider.get("type"), "provider_type", "provider type")
+    poc = data.get("plan_of_care")
+    if isinstance(poc, dict):
+        check("plan_of_care.certified_by", poc.get("certified_by"), "provider_type", "provider type")
+    for i, element in _items(data, "documentation"):
         check(f"documentation[{i}]", element, "documentation", "documentation element")
-    for v, visit in enumerate(enc.patient.history):
-        for c, code in enumerate(visit.codes):
+    patient = data.get("patient")
+    for v, visit in _items(patient, "history"):
+        for c, code in _items(visit, "codes"):
             check(f"patient.history[{v}].codes[{c}]", code, "code", "code")
+    for i, line in _items(data, "lines"):
+        if not isinstance(line, dict):
+            continue
+        base = f"lines[{i}]"
+        check(f"{base}.code", line.get("code"), "code", "code")
+        check(f"{base}.region", line.get("region"), "region", "region")
+        for j, m in _items(line, "modifiers"):
+            check(f"{base}.modifiers[{j}]", m, "modifier", "modifier")
+        for j, o in _items(line, "intended_outcomes"):
+            check(f"{base}.intended_outcomes[{j}]", o, "outcome", "intended outcome")
+        for j, d in _items(line, "documentation"):
+            check(f"{base}.documentation[{j}]", d, "documentation", "documentation element")
+    return problems
+
+
+def _check_consistency(enc: Encounter) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for v, visit in enumerate(enc.patient.history):
+        if visit.date >= enc.date_of_service:
+            problems.append(FieldProblem(f"patient.history[{v}].date", f"prior visit on {visit.date} is not before "
+                                         f"the date of service {enc.date_of_service}", "invalid_value"))
     seen: set[str] = set()
     for i, line in enumerate(enc.lines):
-        base = f"lines[{i}]"
         if line.id in seen:
-            problems.append(FieldProblem(f"{base}.id", f"line id `{line.id}` is used twice", "duplicate_line_id"))
+            problems.append(FieldProblem(f"lines[{i}].id", f"line id `{line.id}` is used twice", "duplicate_line_id"))
         seen.add(line.id)
-        check(f"{base}.code", line.code, "code", "code")
-        check(f"{base}.region", line.region, "region", "region")
+        mods: set[str] = set()
         for j, m in enumerate(line.modifiers):
-            check(f"{base}.modifiers[{j}]", m, "modifier", "modifier")
-        for j, o in enumerate(line.intended_outcomes):
-            check(f"{base}.intended_outcomes[{j}]", o, "outcome", "intended outcome")
-        for j, d in enumerate(line.documentation):
-            check(f"{base}.documentation[{j}]", d, "documentation", "documentation element")
+            if m in mods:
+                problems.append(FieldProblem(f"lines[{i}].modifiers[{j}]", f"modifier `{m}` is repeated",
+                                             "duplicate_modifier"))
+            mods.add(m)
     return problems

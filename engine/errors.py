@@ -49,7 +49,7 @@ class PolicyError(Exception):
     """Raised when a policy set cannot be loaded; carries every problem found."""
 
     def __init__(self, problems: Iterable[Problem]):
-        self.problems = sorted(problems, key=lambda p: (str(p.location or ""), p.code))
+        self.problems = sorted(problems, key=lambda p: (p.location or Location(""), p.code))
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -55,7 +55,10 @@ def _text(node: Node | None) -> str | None:
 def _date(node: Node | None, what: str, problems: Problems) -> str | None:
     if node is None:
         return None
-    value = node.value()
+    try:
+        value = node.value()
+    except ValueError:  # YAML saw a date shape but the day does not exist (2025-02-30)
+        value = node.scalar_text()
     if isinstance(value, _dt.date):
         return value.isoformat()
     try:

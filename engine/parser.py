@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from .errors import Location, Problem
 from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Positive,
@@ -30,6 +30,12 @@ class TextOrigin:
         if text_line == 1:
             return Location(self.file, self.line, self.column + text_column - 1)
         return Location(self.file, self.line + text_line - 1, text_column)
+
+
+class _NotAVariable(Exception):
+    def __init__(self, location, message):
+        super().__init__(message)
+        self.location, self.message = location, message
 
 
 class ParseFailure(Exception):
@@ -84,14 +90,19 @@ class _ToSyntax(Transformer):
         left, right = children
         return Compare(left, "==", right, self._loc(meta))
 
+    def _result_var(self, term, meta, what: str) -> Var:
+        if not isinstance(term, Var):
+            raise _NotAVariable(self._loc(meta), f"the result of {what} must be a variable, not `{term}`")
+        return term
+
     def arith(self, meta, children):
         result, left, op, right = children
-        return Arith(Var(str(result)), left, str(op), right, self._loc(meta))
+        return Arith(self._result_var(result, meta, "arithmetic"), left, str(op), right, self._loc(meta))
 
     def aggregate(self, meta, children):
         result, func, target, body = children
-        return Aggregate(Var(str(result)), str(func), Var(str(target)) if target else None,
-                         tuple(body), self._loc(meta))
+        return Aggregate(self._result_var(result, meta, "an aggregate"), str(func),
+                         Var(str(target)) if target else None, tuple(body), self._loc(meta))
 
     def var(self, meta, children):
         return Var(str(children[0]))
@@ -119,7 +130,13 @@ def parse_clause(text: str, origin: TextOrigin) -> Clause:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         raise ParseFailure(_syntax_problem(exc, text, origin)) from None
-    return _ToSyntax(origin).transform(tree)
+    try:
+        return _ToSyntax(origin).transform(tree)
+    except VisitError as exc:
+        inner = exc.orig_exc
+        if isinstance(inner, _NotAVariable):
+            raise ParseFailure(Problem("syntax_error", inner.message, inner.location)) from None
+        raise
 
 
 def _syntax_problem(exc: UnexpectedInput, text: str, origin: TextOrigin) -> Problem:
@@ -141,7 +158,7 @@ def _syntax_problem(exc: UnexpectedInput, text: str, origin: TextOrigin) -> Prob
 _FRIENDLY = {"LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "DOT": "`.`", "VAR": "a variable",
              "NAME": "a name", "STRING": "a string", "NUMBER": "a number", "CMP": "a comparison",
              "ARITH": "an operator", "NOT": "`not`", "EQUAL": "`=`", "COLON": "`:`",
-             "LBRACE": "`{`", "RBRACE": "`}`", "AGG_FUNC": "an aggregate", "__ANON_0": "`:-`"}
+             "LBRACE": "`{`", "RBRACE": "`}`", "AT": "`@`", "AGG_FUNC": "an aggregate", "__ANON_0": "`:-`"}
 
 
 def _friendly(terminal: str) -> str:

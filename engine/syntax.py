@@ -5,10 +5,15 @@ compiler turns them into pyDatalog clauses, and the explainer matches them again
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
 from .errors import Location
+
+
+_SYMBOL = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
+_KEYWORDS = {"not", "count", "sum", "min", "max"}
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,9 @@ class Const:
     def __str__(self) -> str:
         if isinstance(self.value, int):
             return str(self.value)
-        if self.value.isidentifier() and self.value[0].islower():
+        if _SYMBOL.match(self.value) and self.value not in _KEYWORDS:
             return self.value
-        return '"' + self.value.replace('"', '\\"') + '"'
+        return '"' + self.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 Term = Union[Var, Const]

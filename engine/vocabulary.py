@@ -89,7 +89,11 @@ def load_vocabulary(folder: Path, problems: Problems) -> Vocabulary:
             problems.error("vocabulary_format", f"expected a list under `{key}`", root.location)
             continue
         for item in seq.children():
-            entry = item.value()
+            try:
+                entry = item.value()
+            except ValueError as exc:
+                problems.error("vocabulary_format", f"invalid value: {exc}", item.location)
+                continue
             if not isinstance(entry, dict) or id_field not in entry:
                 problems.error("vocabulary_format", f"each entry needs `{id_field}`", item.location)
                 continue
