@@ -107,6 +107,7 @@ class Explainer:
             self.by_head.setdefault(rule.clause.head.pred, []).append((i, rule))
         self._ordered: dict[int, list[Literal]] = {}
         self._memo: dict[tuple, ProofNode | None] = {}
+        self._row_cache: dict[str, list[tuple]] = {}
 
     # -- matching -----------------------------------------------------------------------------
     def _order(self, index: int, rule: Rule) -> list[Literal]:
@@ -115,8 +116,15 @@ class Explainer:
                                                  rule.clause.head.vars())
         return self._ordered[index]
 
+    def _sorted_rows(self, pred: str) -> list[tuple]:
+        rows = self._row_cache.get(pred)
+        if rows is None:
+            # A fixed order makes proofs, reasons and why-nots identical from run to run.
+            rows = self._row_cache[pred] = sorted(self.model.rows(pred), key=repr)
+        return rows
+
     def _rows(self, atom: Atom, b: Bindings) -> Iterator[Bindings]:
-        for row in self.model.rows(atom.pred):
+        for row in self._sorted_rows(atom.pred):
             if len(row) != len(atom.args):
                 continue
             nb = dict(b)
@@ -184,7 +192,7 @@ class Explainer:
         elif isinstance(lit, Aggregate):
             spec = self.program.aggregates[index][lit]
             key = tuple(b.get(g) for g in spec.groups)
-            rows = [r for r in self.model.rows(spec.aux_pred) if r[:len(key)] == key]
+            rows = [r for r in self._sorted_rows(spec.aux_pred) if r[:len(key)] == key]
             value = aggregate_rows(spec, rows)
             current = b.get(lit.result.name)
             if value is not None and (current is None or current == value):

@@ -154,3 +154,20 @@ def test_decision_json_shape(base_policy, example):
         assert set(line) >= {"line", "code", "verdict", "units", "reasons", "fixes", "proof", "missing_documentation",
                              "suggested_codes"}
     assert "proof" not in decide(base_policy, example("mixed_visit")).to_dict("none")["lines"][0]
+
+
+def test_decisions_are_identical_across_hash_seeds():
+    # Reasons, fixes and proofs must not depend on set iteration order (string hash seeds).
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
+        run = subprocess.run([sys.executable, "-m", "server.cli", "check",
+                              str(ROOT / "examples/encounters/missing_documentation.json"), "--format", "json",
+                              "--explain"], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+        outputs.add(run.stdout)
+    assert len(outputs) == 1
+    assert '"needs_documentation"' in outputs.pop()
