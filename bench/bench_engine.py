@@ -380,17 +380,38 @@ class EncounterGenerator:
         return doc
 
 
-def generate(ps: PolicySet, count: int, seed: int) -> tuple[list, list, list[dict]]:
-    """(warm-up encounters, measured encounters, measured documents); every one passes ps.parse."""
+def generate(ps: PolicySet, count: int, seed: int) -> tuple[list[str], list[str], dict]:
+    """(warm-up, measured) encounters as compact JSON text, and workload figures.
+
+    Every encounter is checked with ``ps.parse`` here. They are kept as text and parsed again just
+    before each one is timed (outside the timed window): holding ~2000 parsed encounters would keep
+    ~200k extra GC-tracked objects alive and make every full (generation 2) collection several times
+    slower than in a server, where an encounter lives for one request.
+    """
     gen = EncounterGenerator(ps, seed)
-    docs = [gen.encounter() for _ in range(WARMUP + count)]
-    parsed = []
-    for d in docs:
+    texts: list[str] = []
+    lines, facts, hist = [], [], []
+    for i in range(WARMUP + count):
+        doc = gen.encounter()
         try:
-            parsed.append(ps.parse(d))
+            enc = ps.parse(doc)
         except InputError as exc:
-            raise SystemExit(f"generated encounter {d['id']} does not parse: {exc}\n{json.dumps(d, indent=1)}")
-    return parsed[:WARMUP], parsed[WARMUP:], docs[WARMUP:]
+            raise SystemExit(f"generated encounter {doc['id']} does not parse: {exc}\n{json.dumps(doc, indent=1)}")
+        texts.append(json.dumps(doc, separators=(",", ":")))
+        if i >= WARMUP:
+            lines.append(len(enc.lines))
+            facts.append(len(encounter_facts(enc)))
+            hist.append(len(enc.patient.history))
+    stats = {"encounters": count, "warmup": WARMUP, "seed": seed, "all_parsed": True,
+             "lines_total": sum(lines), "lines_per_encounter_mean": statistics.fmean(lines),
+             "lines_histogram": {str(k): lines.count(k) for k in range(1, 7)},
+             "history_visits_mean": statistics.fmean(hist), "history_visits_max": max(hist),
+             "input_facts_mean": statistics.fmean(facts), "input_facts_max": max(facts)}
+    return texts[:WARMUP], texts[WARMUP:], stats
+
+
+def parser(ps: PolicySet):
+    return lambda text: ps.parse(json.loads(text))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -404,11 +425,12 @@ class GcMeter:
         self.collections = [0, 0, 0]
         self.ns = 0
         self._start = 0
+        self.paused = False     # collections while paused (untimed work) are not counted
 
     def __call__(self, phase, info):
         if phase == "start":
             self._start = time.perf_counter_ns()
-        else:
+        elif not self.paused:
             self.ns += time.perf_counter_ns() - self._start
             self.collections[info["generation"]] += 1
 
@@ -438,24 +460,34 @@ def summarise(lat_ns: list[int], wall_ns: int, gcm: GcMeter | None = None) -> di
     return out
 
 
-def timed_pass(fn, encounters, after=None) -> dict:
-    """Time fn(enc) per encounter; ``after(enc, result)`` runs outside the timed window."""
+def timed_pass(fn, texts, prepare, after=None) -> dict:
+    """Time fn(prepare(text)) per encounter. ``prepare`` (parsing) and ``after(enc, result)`` run
+    outside the timed window and are left out of the wall time; prepare's latencies are returned
+    as ``prepare_ns``. GC collections and time spent in them are counted for the timed part only."""
     gc.collect()
-    lat = []
+    lat, prep = [], []
     pc = time.perf_counter_ns
     with GcMeter() as gcm:
         outside = 0
         t0 = pc()
-        for enc in encounters:
+        for text in texts:
+            p = pc()
+            gcm.paused = True
+            enc = prepare(text)
+            gcm.paused = False
             s = pc()
             result = fn(enc)
             e = pc()
             lat.append(e - s)
+            prep.append(s - p)
             if after is not None:
+                gcm.paused = True
                 after(enc, result)
-                outside += pc() - e
+                gcm.paused = False
+            outside += pc() - e + (s - p)
+            del enc, result
         wall = pc() - t0 - outside
-    return summarise(lat, wall, gcm) | {"latencies_ns": lat}
+    return summarise(lat, wall, gcm) | {"latencies_ns": lat, "prepare_ns": prep}
 
 
 def full_proofs(ps):
@@ -483,7 +515,7 @@ def current_rss_mb() -> float | None:
         return None
 
 
-def tracemalloc_pass(ps, encounters) -> dict:
+def tracemalloc_pass(ps, texts) -> dict:
     """Full-proof pass under tracemalloc (untimed): pass peak, per-encounter transient peak, retained."""
     gc.collect()
     tracemalloc.start()
@@ -491,14 +523,16 @@ def tracemalloc_pass(ps, encounters) -> dict:
         base, _ = tracemalloc.get_traced_memory()
         overall_peak = 0
         transient = []
-        fn = full_proofs(ps)
-        for enc in encounters:
+        fn, prepare = full_proofs(ps), parser(ps)
+        for text in texts:
+            enc = prepare(text)
             before, _ = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
             fn(enc)
             cur, peak = tracemalloc.get_traced_memory()
             overall_peak = max(overall_peak, peak - base)
             transient.append(peak - before)
+            del enc
         gc.collect()
         end, _ = tracemalloc.get_traced_memory()
     finally:
@@ -537,22 +571,22 @@ def padded_policy_set(root: Path, k: int) -> tuple[PolicySet, float]:
     return ps, time.perf_counter() - t
 
 
-def padding_experiment(warmup, encounters) -> dict:
+def padding_experiment(warmup_texts, texts) -> dict:
     results = {}
     with tempfile.TemporaryDirectory(prefix="supportable-bench-") as tmp:
         sets = {}
         for k in PADDING_KS:
             ps, load_s = padded_policy_set(Path(tmp), k)
-            for enc in warmup:
-                ps.evaluate(enc)
+            for text in warmup_texts:
+                ps.evaluate(ps.parse(json.loads(text)))
             sets[k] = ps
             results[k] = {"rules": len(ps.rules), "derived_predicates": len(ps.program.derived),
                           "load_s": load_s, "lat": []}
         # Round-robin in chunks so slow drift of the machine hits every K alike.
         gc.collect()
         pc = time.perf_counter_ns
-        for c, start in enumerate(range(0, len(encounters), PADDING_CHUNK)):
-            chunk = encounters[start:start + PADDING_CHUNK]
+        for c, start in enumerate(range(0, len(texts), PADDING_CHUNK)):
+            chunk = [sets[0].parse(json.loads(t)) for t in texts[start:start + PADDING_CHUNK]]
             order = PADDING_KS[c % len(PADDING_KS):] + PADDING_KS[:c % len(PADDING_KS)]
             for k in order:
                 ev = sets[k].evaluate
@@ -582,13 +616,15 @@ def gc_child(variant: str, count: int, seed: int) -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLD)
-    warmup, encounters, _ = generate(ps, count, seed)
-    for enc in warmup:
-        ps.decide(enc).to_dict(explain="full")
+    warmup, texts, _ = generate(ps, count, seed)
+    prepare = parser(ps)
+    for text in warmup:
+        ps.decide(prepare(text)).to_dict(explain="full")
     out = {"variant": variant, "gc_threshold": list(gc.get_threshold()), "frozen_objects": gc.get_freeze_count()}
     # gc.collect() inside timed_pass is a full collection; with freeze it skips the frozen objects.
     for name, fn in (("full", full_proofs(ps)), ("evaluate", evaluate_only(ps))):
-        out[name] = timed_pass(fn, encounters)
+        out[name] = timed_pass(fn, texts, prepare)
+        out[name].pop("prepare_ns")
     out["peak_rss_mb"] = maxrss_mb()
     json.dump(out, sys.stdout)
 
@@ -685,10 +721,11 @@ def check(label: str, ok: bool, detail: str) -> str:
 
 def profile_mode(args) -> None:
     ps = load_policy_set(POLICIES)
-    warmup, encounters, _ = generate(ps, args.profile, args.seed)
-    fn = full_proofs(ps)
-    for enc in warmup:
-        fn(enc)
+    warmup, texts, _ = generate(ps, args.profile, args.seed)
+    fn, prepare = full_proofs(ps), parser(ps)
+    for text in warmup:
+        fn(prepare(text))
+    encounters = [prepare(t) for t in texts]
     prof = cProfile.Profile()
     prof.enable()
     for enc in encounters:
