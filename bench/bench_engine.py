@@ -4,28 +4,31 @@
 Stdlib only (plus the project). What it does:
 
 1. Generates a deterministic set of realistic encounters (``random.Random(seed)``; every value is
-   drawn from ``policies/vocabulary/``) and validates each with ``PolicySet.parse``.
-2. In one process, after a warm-up of 100 other encounters, times per encounter:
+   drawn from ``policies/vocabulary/``) and checks each with ``PolicySet.parse``. They are kept as
+   JSON text and parsed again just before each is timed, outside the timed window.
+2. In one process, after a warm-up of 100 other encounters, times per encounter
    (a) ``decide`` + ``to_dict(explain="full")``  -- "with full proofs"
    (b) ``decide`` + ``to_dict(explain="none")``  -- "verdicts only"
    (c) ``evaluate``                             -- the pyDatalog evaluation alone
-   and reports median / p90 / p99 / max latency and throughput for each, peak RSS and a
-   tracemalloc pass for (a) (first 500 encounters by default), and checks the targets (median <= 2 ms, p99 <= 10 ms with full
-   proofs, >= 500 encounters/s, peak RSS <= 200 MB).
+   on the same encounters, interleaved in chunks of 100 so drift of the machine hits all three
+   alike; reports median / p90 / p99 / max latency, throughput, GC collections and GC time for
+   each; peak RSS, a tracemalloc pass over full proofs (first 500 encounters by default) and the
+   cyclic garbage per encounter; and checks the targets (median <= 2 ms and p99 <= 10 ms with full
+   proofs, >= 500 encounters/s, peak RSS <= 200 MB), printing MET / NOT MET.
 3. Program size: the policies copied to a temp dir with K never-true padding rules added
-   (K = 0, 100, 200); evaluate-only medians as ratios to K = 0, measured in the same run.
-4. GC variant: the full-proof and evaluate-only passes in fresh child processes, default GC vs
-   ``gc.freeze()`` after loading + ``gc.set_threshold(50000, 50, 50)``, alternated.
+   (K = 0, 100, 200); evaluate-only medians as ratios to K = 0, interleaved in the same run.
+4. GC: in a fresh child process, default GC vs ``gc.freeze()`` after loading +
+   ``gc.set_threshold(50000, 50, 50)``, for full proofs and evaluate-only, interleaved.
 
 Usage (from the repository root):
 
-    PYTHONPATH=. python bench/bench_engine.py                 # 2000 encounters
+    PYTHONPATH=. python bench/bench_engine.py                 # 2000 encounters (about 3 minutes)
     PYTHONPATH=. python bench/bench_engine.py --quick         # 200-encounter smoke run
     PYTHONPATH=. python bench/bench_engine.py --json out.json # also write every figure as JSON
-    PYTHONPATH=. python bench/bench_engine.py --profile 200   # cProfile the full-proof pass only
+    PYTHONPATH=. python bench/bench_engine.py --profile 200   # only cProfile 200 full-proof decisions
 
-Percentiles are nearest-rank over the per-encounter latencies; throughput is encounters divided
-by the wall time of the whole pass.
+Percentiles are nearest-rank over the per-encounter latencies; throughput is encounters divided by
+the time spent in the measured calls (parsing excluded), i.e. one thread, back to back.
 """
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ DEFAULT_COUNT = 2000
 QUICK_COUNT = 200
 WARMUP = 100
 PADDING_KS = (0, 100, 200)
-PADDING_CHUNK = 100            # padded programs are timed round-robin in chunks of this many encounters
+CHUNK = 100                    # variants compared in one run are interleaved in chunks of this many encounters
 GC_THRESHOLD = (50000, 50, 50)
 TRACEMALLOC_MAX = 500          # encounters in the (slow, untimed) tracemalloc pass by default
 
@@ -419,27 +422,19 @@ def parser(ps: PolicySet):
 # ------------------------------------------------------------------------------------------------
 
 class GcMeter:
-    """Counts collections per generation and the time spent in them (via gc.callbacks)."""
+    """Counts collections per generation, and the time spent in them, while it is the active one."""
 
     def __init__(self):
         self.collections = [0, 0, 0]
         self.ns = 0
         self._start = 0
-        self.paused = False     # collections while paused (untimed work) are not counted
 
     def __call__(self, phase, info):
         if phase == "start":
             self._start = time.perf_counter_ns()
-        elif not self.paused:
+        else:
             self.ns += time.perf_counter_ns() - self._start
             self.collections[info["generation"]] += 1
-
-    def __enter__(self):
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *exc):
-        gc.callbacks.remove(self)
 
 
 def pct(sorted_values: list, p: float):
@@ -448,46 +443,67 @@ def pct(sorted_values: list, p: float):
     return sorted_values[k]
 
 
-def summarise(lat_ns: list[int], wall_ns: int, gcm: GcMeter | None = None) -> dict:
+def summarise(lat_ns: list[int], gcm: GcMeter | None = None) -> dict:
     s = sorted(lat_ns)
     ms = 1e-6
+    busy = sum(s)
     out = {"n": len(s), "median_ms": statistics.median(s) * ms, "p90_ms": pct(s, 90) * ms,
            "p99_ms": pct(s, 99) * ms, "max_ms": s[-1] * ms, "mean_ms": statistics.fmean(s) * ms,
-           "min_ms": s[0] * ms, "wall_s": wall_ns * 1e-9, "throughput_per_s": len(s) / (wall_ns * 1e-9)}
+           "min_ms": s[0] * ms, "busy_s": busy * 1e-9, "throughput_per_s": len(s) / (busy * 1e-9)}
     if gcm is not None:
         out["gc_collections"] = list(gcm.collections)
         out["gc_time_ms"] = gcm.ns * ms
     return out
 
 
-def timed_pass(fn, texts, prepare, after=None) -> dict:
-    """Time fn(prepare(text)) per encounter. ``prepare`` (parsing) and ``after(enc, result)`` run
-    outside the timed window and are left out of the wall time; prepare's latencies are returned
-    as ``prepare_ns``. GC collections and time spent in them are counted for the timed part only."""
-    gc.collect()
-    lat, prep = [], []
+def interleaved(fns: dict, texts: list[str], prepare, chunk: int, setups: dict | None = None,
+                after=None) -> tuple[dict, list[int]]:
+    """Time every ``fns[name](encounter)`` on the same encounters, round-robin in chunks.
+
+    The encounters are taken ``chunk`` at a time; each variant runs the whole chunk in turn, the
+    order rotating from chunk to chunk, so drift of a shared machine hits every variant alike.
+    Per call, ``prepare(text)`` (parsing), ``setups[name]()`` (before each chunk) and
+    ``after(name, enc, result)`` run outside the timed window; GC collections are attributed to
+    the variant whose call they interrupt. Returns (results by name, prepare latencies in ns).
+    """
+    names = list(fns)
+    lat: dict = {n: [] for n in names}
+    meters = {n: GcMeter() for n in names}
+    prep: list[int] = []
+    active: list = [None]
+
+    def on_gc(phase, info):
+        if active[0] is not None:
+            active[0](phase, info)
+
     pc = time.perf_counter_ns
-    with GcMeter() as gcm:
-        outside = 0
-        t0 = pc()
-        for text in texts:
-            p = pc()
-            gcm.paused = True
-            enc = prepare(text)
-            gcm.paused = False
-            s = pc()
-            result = fn(enc)
-            e = pc()
-            lat.append(e - s)
-            prep.append(s - p)
-            if after is not None:
-                gcm.paused = True
-                after(enc, result)
-                gcm.paused = False
-            outside += pc() - e + (s - p)
-            del enc, result
-        wall = pc() - t0 - outside
-    return summarise(lat, wall, gcm) | {"latencies_ns": lat, "prepare_ns": prep}
+    gc.collect()
+    gc.callbacks.append(on_gc)
+    try:
+        for c, start in enumerate(range(0, len(texts), chunk)):
+            block = texts[start:start + chunk]
+            order = names[c % len(names):] + names[:c % len(names)]
+            for name in order:
+                if setups and setups.get(name):
+                    setups[name]()
+                fn, out, meter = fns[name], lat[name], meters[name]
+                for text in block:
+                    p = pc()
+                    enc = prepare(text)
+                    active[0] = meter
+                    s = pc()
+                    result = fn(enc)
+                    e = pc()
+                    active[0] = None
+                    out.append(e - s)
+                    if name == names[0]:
+                        prep.append(s - p)
+                    if after is not None:
+                        after(name, enc, result)
+                    del enc, result
+    finally:
+        gc.callbacks.remove(on_gc)
+    return {n: summarise(lat[n], meters[n]) | {"latencies_ns": lat[n]} for n in names}, prep
 
 
 def full_proofs(ps):
@@ -505,14 +521,6 @@ def evaluate_only(ps):
 def maxrss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024   # bytes on macOS, KiB on Linux
-
-
-def current_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def tracemalloc_pass(ps, texts) -> dict:
@@ -540,6 +548,31 @@ def tracemalloc_pass(ps, texts) -> dict:
     transient.sort()
     return {"pass_peak_mb": overall_peak / 2**20, "per_encounter_peak_median_kb": statistics.median(transient) / 1024,
             "per_encounter_peak_max_kb": transient[-1] / 1024, "retained_after_pass_kb": (end - base) / 1024}
+
+
+def cyclic_garbage(ps, texts) -> dict:
+    """Objects per encounter that only the cycle collector can free (reference cycles), by call."""
+    prepare = parser(ps)
+    encs = [prepare(t) for t in texts]
+    out = {}
+    for name, fn in (("full", full_proofs(ps)), ("evaluate", evaluate_only(ps))):
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for enc in encs:
+                fn(enc)
+            found = gc.collect()
+            kinds: dict = {}
+            for obj in gc.garbage:
+                kinds[type(obj).__name__] = kinds.get(type(obj).__name__, 0) + 1
+            gc.garbage.clear()
+        finally:
+            gc.set_debug(0)
+            gc.enable()
+        out[name] = {"objects_per_encounter": found / len(encs),
+                     "top_types": dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:5])}
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -572,86 +605,75 @@ def padded_policy_set(root: Path, k: int) -> tuple[PolicySet, float]:
 
 
 def padding_experiment(warmup_texts, texts) -> dict:
-    results = {}
+    info, fns = {}, {}
     with tempfile.TemporaryDirectory(prefix="supportable-bench-") as tmp:
-        sets = {}
         for k in PADDING_KS:
             ps, load_s = padded_policy_set(Path(tmp), k)
             for text in warmup_texts:
                 ps.evaluate(ps.parse(json.loads(text)))
-            sets[k] = ps
-            results[k] = {"rules": len(ps.rules), "derived_predicates": len(ps.program.derived),
-                          "load_s": load_s, "lat": []}
-        # Round-robin in chunks so slow drift of the machine hits every K alike.
-        gc.collect()
-        pc = time.perf_counter_ns
-        for c, start in enumerate(range(0, len(texts), PADDING_CHUNK)):
-            chunk = [sets[0].parse(json.loads(t)) for t in texts[start:start + PADDING_CHUNK]]
-            order = PADDING_KS[c % len(PADDING_KS):] + PADDING_KS[:c % len(PADDING_KS)]
-            for k in order:
-                ev = sets[k].evaluate
-                lat = results[k]["lat"]
-                for enc in chunk:
-                    s = pc()
-                    ev(enc)
-                    lat.append(pc() - s)
-    base = statistics.median(results[0]["lat"])
-    out = {}
-    for k in PADDING_KS:
-        lat = sorted(results[k].pop("lat"))
-        med = statistics.median(lat)
-        out[str(k)] = results[k] | {"evaluate_median_ms": med * 1e-6, "evaluate_p99_ms": pct(lat, 99) * 1e-6,
-                                    "ratio_to_k0": med / base}
-    return out
+            fns[k] = evaluate_only(ps)
+            info[k] = {"rules": len(ps.rules), "derived_predicates": len(ps.program.derived), "load_s": load_s}
+        prepare = parser(ps)
+        results, _ = interleaved(fns, texts, prepare, CHUNK)
+    base = results[0]["median_ms"]
+    return {str(k): info[k] | {"evaluate_median_ms": r["median_ms"], "evaluate_p99_ms": r["p99_ms"],
+                               "ratio_to_k0": r["median_ms"] / base}
+            for k, r in results.items()}
 
 
 # ------------------------------------------------------------------------------------------------
-# GC variant (child processes)
+# GC variant (a fresh child process)
 # ------------------------------------------------------------------------------------------------
 
-def gc_child(variant: str, count: int, seed: int) -> None:
-    """Runs in a fresh process: load, optionally tune GC, generate, warm up, time two passes."""
+def gc_child(count: int, seed: int) -> None:
+    """In a fresh process: load, generate, warm up; then time full proofs and evaluate-only under
+    default GC and under gc.freeze() + gc.set_threshold(GC_THRESHOLD), interleaved in chunks.
+
+    Before each chunk, "default" does gc.unfreeze() and restores the default thresholds; "tuned"
+    does gc.collect(), gc.freeze() (the objects alive then: the loaded policy set and the
+    interpreter's own) and raises the thresholds. Both start each chunk from a full collection.
+    """
     ps = load_policy_set(POLICIES)
-    if variant == "tuned":
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLD)
+    default_threshold = gc.get_threshold()
     warmup, texts, _ = generate(ps, count, seed)
     prepare = parser(ps)
     for text in warmup:
         ps.decide(prepare(text)).to_dict(explain="full")
-    out = {"variant": variant, "gc_threshold": list(gc.get_threshold()), "frozen_objects": gc.get_freeze_count()}
-    # gc.collect() inside timed_pass is a full collection; with freeze it skips the frozen objects.
-    for name, fn in (("full", full_proofs(ps)), ("evaluate", evaluate_only(ps))):
-        out[name] = timed_pass(fn, texts, prepare)
-        out[name].pop("prepare_ns")
-    out["peak_rss_mb"] = maxrss_mb()
+    frozen = []
+
+    def default():
+        gc.unfreeze()
+        gc.set_threshold(*default_threshold)
+        gc.collect()
+
+    def tuned():
+        gc.collect()
+        gc.freeze()
+        frozen.append(gc.get_freeze_count())
+        gc.set_threshold(*GC_THRESHOLD)
+
+    fns = {"default/full": full_proofs(ps), "tuned/full": full_proofs(ps),
+           "default/evaluate": evaluate_only(ps), "tuned/evaluate": evaluate_only(ps)}
+    setups = {"default/full": default, "default/evaluate": default, "tuned/full": tuned, "tuned/evaluate": tuned}
+    results, _ = interleaved(fns, texts, prepare, CHUNK, setups)
+    default()
+    for r in results.values():
+        r.pop("latencies_ns")
+    out = {"default_threshold": list(default_threshold), "tuned_threshold": list(GC_THRESHOLD),
+           "frozen_objects": max(frozen) if frozen else 0, "peak_rss_mb": maxrss_mb(), "results": results}
     json.dump(out, sys.stdout)
 
 
-def gc_experiment(count: int, seed: int, rounds: int) -> dict:
-    runs = {"default": [], "tuned": []}
-    for r in range(rounds):
-        for variant in (("default", "tuned") if r % 2 == 0 else ("tuned", "default")):
-            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--gc-child", variant,
-                                   "--count", str(count), "--seed", str(seed)],
-                                  capture_output=True, text=True, cwd=str(REPO))
-            if proc.returncode != 0:
-                raise SystemExit(f"GC child ({variant}) failed:\n{proc.stderr}")
-            runs[variant].append(json.loads(proc.stdout))
-    out: dict = {"rounds": rounds, "threshold_tuned": list(GC_THRESHOLD)}
-    for variant, results in runs.items():
-        v: dict = {"frozen_objects": results[0]["frozen_objects"],
-                   "peak_rss_mb": max(x["peak_rss_mb"] for x in results)}
-        for name in ("full", "evaluate"):
-            lat = [t for x in results for t in x[name]["latencies_ns"]]
-            wall = sum(int(x[name]["wall_s"] * 1e9) for x in results)
-            pooled = summarise(lat, wall)
-            pooled["gc_collections"] = [sum(x[name]["gc_collections"][g] for x in results) for g in range(3)]
-            pooled["gc_time_ms"] = sum(x[name]["gc_time_ms"] for x in results)
-            pooled["round_medians_ms"] = [x[name]["median_ms"] for x in results]
-            v[name] = pooled
-        out[variant] = v
+def gc_experiment(count: int, seed: int) -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--gc-child",
+                           "--count", str(count), "--seed", str(seed)],
+                          capture_output=True, text=True, cwd=str(REPO))
+    if proc.returncode != 0:
+        raise SystemExit(f"GC child process failed:\n{proc.stderr}")
+    out = json.loads(proc.stdout)
+    res = out.pop("results")
+    for variant in ("default", "tuned"):
+        out[variant] = {name: res[f"{variant}/{name}"] for name in ("full", "evaluate")}
     out["ratio_tuned_to_default"] = {
         name: {m: out["tuned"][name][m] / out["default"][name][m]
                for m in ("median_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "throughput_per_s")}
@@ -696,6 +718,29 @@ def machine() -> dict:
     return info
 
 
+def cpu_times() -> list[int] | None:
+    """Aggregate CPU jiffies from /proc/stat (user nice system idle iowait irq softirq steal), if any."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def contention(start: list[int] | None) -> dict:
+    """How busy the machine was since ``start``: load average, steal and non-benchmark CPU."""
+    out: dict = {}
+    if hasattr(os, "getloadavg"):
+        out["loadavg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    end = cpu_times()
+    if start and end:
+        d = [b - a for a, b in zip(start, end)]
+        total = sum(d) or 1
+        out["steal_pct"] = round(100 * d[7] / total, 1)
+        out["idle_pct"] = round(100 * (d[3] + d[4]) / total, 1)
+    return out
+
+
 def command_line(args) -> tuple[str, str]:
     env = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else ""
     as_run = f"cd {shlex.quote(os.getcwd())} && {env}{shlex.join([sys.executable] + sys.argv)}"
@@ -707,11 +752,11 @@ def command_line(args) -> tuple[str, str]:
 
 
 def fmt_pass(name: str, r: dict) -> str:
-    line = (f"  {name:<22} median {r['median_ms']:7.3f}  p90 {r['p90_ms']:7.3f}  p99 {r['p99_ms']:7.3f}  "
-            f"max {r['max_ms']:8.3f} ms   {r['throughput_per_s']:7.1f} enc/s")
+    line = (f"  {name:<24} median {r['median_ms']:6.3f}  p90 {r['p90_ms']:6.3f}  p99 {r['p99_ms']:7.3f}  "
+            f"max {r['max_ms']:7.3f} ms  {r['throughput_per_s']:6.1f} enc/s")
     if "gc_collections" in r:
         g = r["gc_collections"]
-        line += f"   gc {g[0]}/{g[1]}/{g[2]} ({r['gc_time_ms']:.0f} ms)"
+        line += f"  gc {g[0]}/{g[1]}/{g[2]} {r['gc_time_ms']:.0f} ms"
     return line
 
 
@@ -731,37 +776,39 @@ def profile_mode(args) -> None:
     for enc in encounters:
         fn(enc)
     prof.disable()
+    print(f"cProfile of decide + to_dict(explain='full') on {len(encounters)} encounters (seed {args.seed}), "
+          f"after a warm-up of {len(warmup)}; pyDatalog's engine is compiled (Cython), so its internals "
+          f"show up inside the Python function that calls them")
     for key in ("cumulative", "tottime"):
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(15)
-        print(f"=== cProfile, {len(encounters)} encounters, decide + to_dict(explain='full'), top 15 by {key}")
+        print(f"\n=== top 15 by {key}")
         text = buf.getvalue()
         print(text[text.find("   ncalls"):].rstrip() if "   ncalls" in text else text)
-        print()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=None, help=f"encounters to measure (default {DEFAULT_COUNT})")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"generator seed (default {DEFAULT_SEED})")
-    ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_COUNT} encounters, one GC round")
+    ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_COUNT} encounters")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON to PATH")
     ap.add_argument("--tracemalloc-count", type=int, default=None, metavar="N",
                     help=f"encounters in the untimed tracemalloc pass (default min(count, {TRACEMALLOC_MAX}))")
-    ap.add_argument("--gc-rounds", type=int, default=None, help="child-process rounds per GC variant (default 2; 1 with --quick)")
     ap.add_argument("--profile", type=int, metavar="N", default=0,
                     help="instead of benchmarking, cProfile N encounters of the full-proof pass")
-    ap.add_argument("--gc-child", choices=("default", "tuned"), help=argparse.SUPPRESS)
+    ap.add_argument("--gc-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.count is None:
         args.count = QUICK_COUNT if args.quick else DEFAULT_COUNT
+    if args.count < 1:
+        ap.error("--count must be at least 1")
     if args.gc_child:
-        gc_child(args.gc_child, args.count, args.seed)
+        gc_child(args.count, args.seed)
         return 0
     if args.profile:
         profile_mode(args)
         return 0
-    gc_rounds = args.gc_rounds if args.gc_rounds is not None else (1 if args.quick else 2)
 
     as_run, canonical = command_line(args)
     print("Supportable engine benchmark")
@@ -772,128 +819,136 @@ def main(argv=None) -> int:
     print("machine:    " + ", ".join(f"{k}={v}" for k, v in mach.items()))
     print(flush=True)
 
+    cpu_start = cpu_times()
     t = time.perf_counter()
     ps = load_policy_set(POLICIES)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
-    warmup, encounters, docs = generate(ps, args.count, args.seed)
+    warmup, texts, workload = generate(ps, args.count, args.seed)
     gen_s = time.perf_counter() - t
-    n_lines = [len(e.lines) for e in encounters]
-    n_facts = [len(encounter_facts(e)) for e in encounters]
-    n_hist = [len(e.patient.history) for e in encounters]
+    workload["generate_and_parse_s"] = gen_s
+    gc.collect()
+    workload["gc_tracked_objects_at_start"] = len(gc.get_objects())
     program = {"rules": len(ps.rules), "clauses": len(ps.program.clauses),
                "derived_predicates_materialised": len(ps.program.derived),
                "catalog_facts": len(ps.program.static_facts), "load_s": load_s}
-    workload = {"encounters": len(encounters), "warmup": len(warmup), "seed": args.seed,
-                "all_parsed": True, "generate_and_parse_s": gen_s,
-                "lines_total": sum(n_lines), "lines_per_encounter_mean": statistics.fmean(n_lines),
-                "lines_histogram": {str(k): n_lines.count(k) for k in range(1, 7)},
-                "history_visits_mean": statistics.fmean(n_hist), "history_visits_max": max(n_hist),
-                "input_facts_mean": statistics.fmean(n_facts), "input_facts_max": max(n_facts)}
     print(f"program:    {program['rules']} rules ({program['clauses']} pyDatalog clauses), "
           f"{program['derived_predicates_materialised']} derived predicates materialised per encounter, "
           f"{program['catalog_facts']} catalog facts; loaded in {load_s * 1000:.0f} ms")
-    print(f"workload:   {len(encounters)} encounters (+{len(warmup)} warm-up), seed {args.seed}, all pass "
-          f"ps.parse; {sum(n_lines)} lines ({workload['lines_per_encounter_mean']:.2f}/enc, "
-          f"by count 1..6: {list(workload['lines_histogram'].values())}); history {workload['history_visits_mean']:.1f} "
-          f"visits/enc (max {max(n_hist)}); {workload['input_facts_mean']:.0f} input facts/enc (max {max(n_facts)}); "
-          f"generated+parsed in {gen_s:.1f} s")
+    w = workload
+    print(f"workload:   {len(texts)} encounters (+{len(warmup)} warm-up), seed {args.seed}, all pass "
+          f"ps.parse; {w['lines_total']} lines ({w['lines_per_encounter_mean']:.2f}/enc, "
+          f"by count 1..6: {list(w['lines_histogram'].values())}); history {w['history_visits_mean']:.1f} "
+          f"visits/enc (max {w['history_visits_max']}); {w['input_facts_mean']:.0f} input facts/enc "
+          f"(max {w['input_facts_max']}); generated+parsed in {gen_s:.1f} s")
+    print(f"            kept as JSON text, parsed outside the timed window; "
+          f"{w['gc_tracked_objects_at_start']} GC-tracked objects in the process before warm-up")
     print(flush=True)
 
-    # Warm-up: every code path once per warm-up encounter.
-    for enc in warmup:
+    prepare = parser(ps)
+    for text in warmup:                     # warm-up: every code path once per warm-up encounter
+        enc = prepare(text)
         ps.decide(enc).to_dict(explain="full")
         ps.decide(enc).to_dict(explain="none")
         ps.evaluate(enc)
+    del enc
 
     verdicts = {"supportable": 0, "needs_documentation": 0, "not_supportable": 0}
-
-    def count_verdicts(_enc, result):
-        for k, v in result["summary"].items():
-            verdicts[k] += v
-
     model_sizes = []
 
-    def model_size(_enc, model):
-        model_sizes.append(sum(len(v) for v in model.facts.values()))
+    def record(name, _enc, result):
+        if name == "full":
+            for k, v in result["summary"].items():
+                verdicts[k] += v
+        elif name == "evaluate":
+            model_sizes.append(sum(len(v) for v in result.facts.values()))
 
     rss_before = maxrss_mb()
-    passes = {}
-    passes["full"] = timed_pass(full_proofs(ps), encounters, after=count_verdicts)
-    rss_after_full = maxrss_mb()
-    passes["none"] = timed_pass(verdicts_only(ps), encounters)
-    passes["evaluate"] = timed_pass(evaluate_only(ps), encounters, after=model_size)
+    passes, prep = interleaved({"full": full_proofs(ps), "none": verdicts_only(ps), "evaluate": evaluate_only(ps)},
+                               texts, prepare, CHUNK, after=record)
+    rss_after = maxrss_mb()
+    prep.sort()
+    parse_stats = {"median_ms": statistics.median(prep) * 1e-6, "p99_ms": pct(prep, 99) * 1e-6,
+                   "max_ms": prep[-1] * 1e-6}
     labels = {"full": "(a) with full proofs", "none": "(b) verdicts only", "evaluate": "(c) evaluate only"}
-    print("Per-encounter latency (ms), default GC, one process; gc = collections gen0/gen1/gen2 (time in gc)")
+    print(f"Per-encounter latency, default GC, one process; the three interleaved in chunks of {CHUNK}; "
+          f"gc = collections gen0/gen1/gen2 and time in them")
     for key, label in labels.items():
         print(fmt_pass(label, passes[key]))
     full, ev = passes["full"], passes["evaluate"]
-    print(f"  evaluate-only share of the full-proof median: {ev['median_ms'] / full['median_ms']:.0%}; "
-          f"model {statistics.fmean(model_sizes):.0f} facts/enc (max {max(model_sizes)}); line verdicts: "
-          + ", ".join(f"{k} {v}" for k, v in verdicts.items()))
+    print(f"  evaluate-only share of the full-proof median {ev['median_ms'] / full['median_ms']:.0%}, of the mean "
+          f"{ev['mean_ms'] / full['mean_ms']:.0%}; GC time {full['gc_time_ms'] / (full['busy_s'] * 1000):.0%} of "
+          f"the full-proof time; model {statistics.fmean(model_sizes):.0f} facts/enc (max {max(model_sizes)})")
+    print("  line verdicts: " + ", ".join(f"{k} {v}" for k, v in verdicts.items()))
+    print(f"  not included above: json.loads + ps.parse median {parse_stats['median_ms']:.3f} ms, "
+          f"p99 {parse_stats['p99_ms']:.3f} ms, max {parse_stats['max_ms']:.3f} ms")
     print(flush=True)
 
-    tm_count = args.tracemalloc_count if args.tracemalloc_count is not None else min(len(encounters), TRACEMALLOC_MAX)
-    mem = tracemalloc_pass(ps, encounters[:tm_count]) | {"encounters": tm_count}
-    memory = {"peak_rss_mb": rss_after_full, "peak_rss_before_full_pass_mb": rss_before,
-              "current_rss_mb": current_rss_mb(), **mem}
-    print("Memory (full-proof pass)")
-    print(f"  peak RSS (ru_maxrss, whole process up to the end of pass a): {rss_after_full:.1f} MB "
-          f"(before pass a: {rss_before:.1f} MB)")
-    print(f"  tracemalloc, separate untimed pass over the first {tm_count} encounters: peak {mem['pass_peak_mb']:.2f} MB above the start of the pass; "
-          f"per-encounter transient peak median {mem['per_encounter_peak_median_kb']:.0f} KB, "
-          f"max {mem['per_encounter_peak_max_kb']:.0f} KB; retained after the pass "
-          f"{mem['retained_after_pass_kb']:.0f} KB")
+    tm_count = args.tracemalloc_count if args.tracemalloc_count is not None else min(len(texts), TRACEMALLOC_MAX)
+    mem = tracemalloc_pass(ps, texts[:tm_count]) | {"encounters": tm_count}
+    cyc = cyclic_garbage(ps, texts[:min(len(texts), 200)])
+    memory = {"peak_rss_mb": rss_after, "peak_rss_before_timed_passes_mb": rss_before, "tracemalloc": mem,
+              "cyclic_garbage": cyc}
+    print("Memory")
+    print(f"  peak RSS (ru_maxrss of the process, after the timed passes): {rss_after:.1f} MB "
+          f"(before them: {rss_before:.1f} MB)")
+    print(f"  tracemalloc, full proofs, separate untimed pass over {tm_count} encounters: peak "
+          f"{mem['pass_peak_mb']:.2f} MB above the start of the pass; per-encounter transient peak median "
+          f"{mem['per_encounter_peak_median_kb']:.0f} KB, max {mem['per_encounter_peak_max_kb']:.0f} KB; "
+          f"retained after the pass {mem['retained_after_pass_kb']:.0f} KB")
+    for name, label in (("full", "full proofs"), ("evaluate", "evaluate only")):
+        c = cyc[name]
+        print(f"  cyclic garbage (objects only the GC frees), {label}: {c['objects_per_encounter']:.0f}/encounter"
+              + (f" ({', '.join(f'{k} {v}' for k, v in c['top_types'].items())})" if c["top_types"] else ""))
     print(flush=True)
 
     checks = {
         "median_ms": full["median_ms"] <= TARGETS["median_ms"],
         "p99_ms": full["p99_ms"] <= TARGETS["p99_ms"],
         "throughput_per_s": full["throughput_per_s"] >= TARGETS["throughput_per_s"],
-        "peak_rss_mb": rss_after_full <= TARGETS["peak_rss_mb"],
+        "peak_rss_mb": rss_after <= TARGETS["peak_rss_mb"],
     }
-    print("Targets (full proofs, one process, one thread)")
+    print("Targets (full proofs, default GC, one process, one thread)")
     print(check(f"median <= {TARGETS['median_ms']:g} ms per encounter", checks["median_ms"],
                 f"{full['median_ms']:.3f} ms"))
     print(check(f"p99 <= {TARGETS['p99_ms']:g} ms per encounter", checks["p99_ms"], f"{full['p99_ms']:.3f} ms"))
     print(check(f">= {TARGETS['throughput_per_s']:g} encounters/s", checks["throughput_per_s"],
                 f"{full['throughput_per_s']:.1f} enc/s"))
-    print(check(f"peak RSS <= {TARGETS['peak_rss_mb']:g} MB", checks["peak_rss_mb"], f"{rss_after_full:.1f} MB"))
+    print(check(f"peak RSS <= {TARGETS['peak_rss_mb']:g} MB", checks["peak_rss_mb"], f"{rss_after:.1f} MB"))
     print(flush=True)
 
-    padding = padding_experiment(warmup, encounters)
-    print(f"Program size: evaluate-only with K padding rules (never true), same run, round-robin in chunks of "
-          f"{PADDING_CHUNK}")
+    padding = padding_experiment(warmup, texts)
+    print(f"Program size: evaluate only, K padding rules that never hold, interleaved in chunks of {CHUNK}")
     for k, r in padding.items():
-        print(f"  K={k:>4}: {r['rules']:4d} rules, {r['derived_predicates']:4d} derived predicates; median "
-              f"{r['evaluate_median_ms']:7.3f} ms, p99 {r['evaluate_p99_ms']:7.3f} ms; ratio to K=0 "
-              f"{r['ratio_to_k0']:.2f}x; load {r['load_s'] * 1000:.0f} ms")
+        print(f"  K={k:>3}: {r['rules']:3d} rules, {r['derived_predicates']:3d} derived predicates: median "
+              f"{r['evaluate_median_ms']:6.3f} ms = {r['ratio_to_k0']:.2f} x K=0 (p99 {r['evaluate_p99_ms']:.3f} ms); "
+              f"load {r['load_s'] * 1000:.0f} ms")
     print(flush=True)
 
-    print(f"GC variant: fresh child processes, {gc_rounds} round(s) per variant, alternated; tuned = gc.freeze() "
-          f"after loading + gc.set_threshold{GC_THRESHOLD}", flush=True)
-    gcx = gc_experiment(args.count, args.seed, gc_rounds)
+    print(f"GC: default vs tuned (gc.freeze() after loading + gc.set_threshold{GC_THRESHOLD}), in a fresh child "
+          f"process, the four interleaved in chunks of {CHUNK}", flush=True)
+    gcx = gc_experiment(args.count, args.seed)
     for variant in ("default", "tuned"):
-        v = gcx[variant]
         for name, label in (("full", "full proofs"), ("evaluate", "evaluate only")):
-            print(fmt_pass(f"{variant:<7} {label}", v[name]))
+            print(fmt_pass(f"{variant} {label}", gcx[variant][name]))
     for name, label in (("full", "full proofs"), ("evaluate", "evaluate only")):
         rr = gcx["ratio_tuned_to_default"][name]
-        print(f"  tuned/default, {label:<13}: median {rr['median_ms']:.3f}, p90 {rr['p90_ms']:.3f}, "
-              f"p99 {rr['p99_ms']:.3f}, max {rr['max_ms']:.3f}, mean {rr['mean_ms']:.3f}, "
-              f"throughput {rr['throughput_per_s']:.3f}")
-    print(f"  frozen objects after load: {gcx['tuned']['frozen_objects']}; peak RSS default "
-          f"{gcx['default']['peak_rss_mb']:.1f} MB, tuned {gcx['tuned']['peak_rss_mb']:.1f} MB")
+        print(f"  tuned/default, {label:<13}: median {rr['median_ms']:.2f}, p90 {rr['p90_ms']:.2f}, "
+              f"p99 {rr['p99_ms']:.2f}, max {rr['max_ms']:.2f}, mean {rr['mean_ms']:.2f}, "
+              f"throughput {rr['throughput_per_s']:.2f}")
+    print(f"  frozen objects: {gcx['frozen_objects']}; child peak RSS {gcx['peak_rss_mb']:.1f} MB")
+    busy = contention(cpu_start)
+    print(f"\nMachine during the run: {', '.join(f'{k}={v}' for k, v in busy.items())} "
+          f"({mach.get('cpus_usable', mach['cpu_count'])} CPUs; this benchmark keeps one busy). Compare "
+          f"variants within one run (they are interleaved); absolute figures move between runs on a shared machine.")
 
     if args.json:
         for p in passes.values():
             p.pop("latencies_ns", None)
-        for variant in ("default", "tuned"):
-            for name in ("full", "evaluate"):
-                gcx[variant][name].pop("latencies_ns", None)
-        report = {"command": as_run, "command_canonical": canonical, "machine": mach, "program": program,
+        report = {"command": as_run, "command_canonical": canonical, "machine": mach, "machine_during_run": busy,
+                  "program": program,
                   "workload": workload, "line_verdicts": verdicts,
-                  "model_facts_mean": statistics.fmean(model_sizes),
+                  "model_facts_mean": statistics.fmean(model_sizes), "parse": parse_stats,
                   "passes": {"full_proofs": passes["full"], "verdicts_only": passes["none"],
                              "evaluate_only": passes["evaluate"]},
                   "memory": memory, "targets": TARGETS, "targets_met": checks,
