@@ -61,9 +61,11 @@ class CompiledProgram:
     clauses: list[tuple[LitSpec, tuple[LitSpec, ...]]]   # rule clauses and policy facts
     static_facts: list[tuple[str, tuple]]                # catalog facts from the vocabulary
     derived: list[tuple[str, int]]                       # predicates to materialise per encounter
-    aggregates: dict[int, dict[Aggregate, AggregateSpec]] = field(default_factory=dict)  # by rule index
+    aggregates: dict[str, dict[Aggregate, AggregateSpec]] = field(default_factory=dict)  # by rule id
     resolvers: dict[str, object] = field(default_factory=dict)  # resolver key -> function
     prefix: str = ""
+    by_head: dict[str, list[Rule]] = field(default_factory=dict)          # head predicate -> rules
+    explain_order: dict[str, list[Literal]] = field(default_factory=dict)  # rule id -> body order
 
 
 def _term(t) -> TermSpec:
@@ -95,28 +97,33 @@ def _builtin_resolver(spec: Builtin):
     return resolve
 
 
+# Builtins and arithmetic are the same for every program: one resolver each, made once.
+BUILTIN_RESOLVERS = {f"_b_{spec.name}/{spec.arity}": _builtin_resolver(spec)
+                     for spec in [*BUILTINS.values(), *ARITHMETIC.values()]}
+
+
 def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]]) -> CompiledProgram:
     prefix = f"_p{next(_program_ids)}"
     program = CompiledProgram(rules=[with_effective_premises(r) for r in rules], clauses=[],
-                              static_facts=static_facts, derived=[], prefix=prefix)
-    for name, spec in BUILTINS.items():
-        program.resolvers[f"_b_{name}/{spec.arity}"] = _builtin_resolver(spec)
-    for spec in ARITHMETIC.values():
-        program.resolvers[f"_b_{spec.name}/3"] = _builtin_resolver(spec)
+                              static_facts=static_facts, derived=[], prefix=prefix,
+                              resolvers=dict(BUILTIN_RESOLVERS))
     derived: dict[str, int] = {}
     agg_counter = itertools.count(1)
-    for index, rule in enumerate(program.rules):
+    for rule in program.rules:
         clause = rule.clause
         fresh = _Fresh()
         derived[clause.head.pred] = len(clause.head.args)
         head = (clause.head.pred, _terms(clause.head.args, fresh))
-        body = _compile_body(clause.body, clause.head, index, program, agg_counter, fresh, derived)
+        body = _compile_body(clause.body, clause.head, rule.id, program, agg_counter, fresh, derived)
         program.clauses.append((head, body))
+        program.by_head.setdefault(clause.head.pred, []).append(rule)
+        # The explainer matches bodies with the head already bound: order them for that once.
+        program.explain_order[rule.id] = schedule_body(clause.body, clause.head, clause.head.vars())
     program.derived = sorted(derived.items())
     return program
 
 
-def _compile_body(body, head, index, program, agg_counter, fresh, derived) -> tuple[LitSpec, ...]:
+def _compile_body(body, head, rule_id, program, agg_counter, fresh, derived) -> tuple[LitSpec, ...]:
     out: list[LitSpec] = []
     for lit in schedule_body(body, head):
         if isinstance(lit, Positive):
@@ -131,24 +138,24 @@ def _compile_body(body, head, index, program, agg_counter, fresh, derived) -> tu
         elif isinstance(lit, Call):
             out.append((f"_b_{lit.name}", _terms(lit.args, fresh)))
         elif isinstance(lit, Aggregate):
-            out.append(_compile_aggregate(lit, body, head, index, program, agg_counter, derived))
+            out.append(_compile_aggregate(lit, body, head, rule_id, program, agg_counter, derived))
         else:
             raise TypeError(lit)
     return tuple(out)
 
 
-def _compile_aggregate(lit: Aggregate, body, head, index, program, agg_counter, derived) -> LitSpec:
+def _compile_aggregate(lit: Aggregate, body, head, rule_id, program, agg_counter, derived) -> LitSpec:
     n = next(agg_counter)
     groups = tuple(aggregate_groups(lit, list(body), head))
     locals_ = tuple(sorted(lit.inner_vars() - set(groups)))
     aux = f"{program.prefix}_agg{n}"
     aux_head = Atom(aux, tuple(Var(v) for v in groups + locals_) + (Const(1),))
     fresh = _Fresh()
-    aux_body = _compile_body(lit.body, aux_head, index, program, agg_counter, fresh, derived)
+    aux_body = _compile_body(lit.body, aux_head, rule_id, program, agg_counter, fresh, derived)
     program.clauses.append(((aux, _terms(aux_head.args, fresh)), aux_body))
     derived[aux] = len(aux_head.args)
     spec = AggregateSpec(aux, groups, locals_, lit.func, lit.target.name if lit.target else None)
-    program.aggregates.setdefault(index, {})[lit] = spec
+    program.aggregates.setdefault(rule_id, {})[lit] = spec
     value_pred = f"{program.prefix}_aggv{n}"
     program.resolvers[f"{value_pred}/{len(groups) + 1}"] = _aggregate_resolver(spec)
     return (value_pred, tuple(("v", g) for g in groups) + (_term(lit.result),))

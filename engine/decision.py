@@ -53,7 +53,6 @@ class Reason:
     rule: Rule
     kind: str
     message: str
-    bindings: dict
 
     def to_dict(self) -> dict:
         return {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
@@ -67,7 +66,6 @@ class LineDecision:
     verdict: str
     billed_units: int
     supportable_units: int
-    computed_units: int | None
     reasons: list[Reason] = field(default_factory=list)
     missing_documentation: list[str] = field(default_factory=list)
     suggestions: list[tuple[str, ProofNode]] = field(default_factory=list)
@@ -100,16 +98,16 @@ def _kind(rule: Rule, fixes: list[Fix]) -> str:
 
 
 class Decider:
-    def __init__(self, explainer: Explainer, model: Model):
+    def __init__(self, explainer: Explainer, model: Model, why_not: bool = True):
         self.ex = explainer
         self.model = model
+        self.with_why_not = why_not  # only the full explanation shows why no denial applied
 
     def _fixes_for(self, line: str, proof: ProofNode) -> list[Fix]:
         """Changeable premises of one derivation of deny(line)."""
         rule, b = proof.rule, dict(proof.bindings)
         fixes: list[Fix] = []
-        index = next(i for i, r in self.ex.by_head["deny"] if r is rule)
-        for lit in self.ex._order(index, rule):
+        for lit in self.ex.body_order(rule):
             if not isinstance(lit, (Positive, Negative)):
                 continue
             atom = lit.atom
@@ -156,14 +154,11 @@ class Decider:
 
     def _candidates(self, attempt: Attempt, var: str) -> list:
         """Values of ``var`` that satisfy the rest of the failed rule's body (catalog lookups)."""
-        rule = attempt.rule
-        index = next(i for i, r in self.ex.by_head[rule.clause.head.pred] if r is rule)
-        lits = self.ex._order(index, rule)
-        rest = [l for l in lits if l is not attempt.failed and isinstance(l, Positive) and
+        rest = [l for l in self.ex.body_order(attempt.rule) if l is not attempt.failed and isinstance(l, Positive) and
                 any(isinstance(a, Var) and a.name == var for a in l.atom.args)]
         values = None
         for lit in rest:
-            found = {nb[var] for nb in self.ex._rows(lit.atom, dict(attempt.bindings)) if var in nb}
+            found = {nb[var] for nb in self.ex.matches(lit.atom, dict(attempt.bindings)) if var in nb}
             values = found if values is None else values & found
         return sorted(values or [])
 
@@ -178,26 +173,27 @@ class Decider:
                 proof = self.ex.prove("suggest", (lid, code))
                 if proof is not None:
                     suggestions.append((code, proof))
-        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, computed, suggestions=suggestions)
+        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, suggestions=suggestions)
         per_derivation = []
         for proof in denials:
             fixes = self._fixes_for(lid, proof)
             per_derivation.append((proof, fixes))
-            decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message, dict(proof.bindings)))
+            decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message))
             for fix in fixes:
                 if fix.action == "add_documentation" and fix.value not in decision.missing_documentation:
                     decision.missing_documentation.append(fix.value)
         decision.proofs = denials
         if not denials:
             decision.supportable_units = computed or 0
-            decision.why_not = self.ex.why_not("deny", (lid,))
+            if self.with_why_not:
+                decision.why_not = self.ex.why_not("deny", (lid,))
             unit_proof = self.ex.prove("supportable_units", (lid, computed)) if computed is not None else None
             if unit_proof is not None:
                 decision.proofs = [unit_proof]
                 if line.units > (computed or 0):
                     decision.reasons.append(Reason(unit_proof.rule, "units",
                                                    f"{line.units} unit(s) billed but only {computed} supportable: "
-                                                   f"{unit_proof.message}", dict(unit_proof.bindings)))
+                                                   f"{unit_proof.message}"))
                     decision.fixes.append(Fix("reduce_units", computed, unit_proof.rule))
             return decision
         if all(any(f.action == "add_documentation" for f in fixes) for _, fixes in per_derivation):
@@ -232,8 +228,13 @@ class Decision:
     date_of_service: str
     method: str | None
     lines: list[LineDecision]
+    explain: str = "full"   # the most detail this decision was built with
 
-    def to_dict(self, explain: str = "full") -> dict:
+    def to_dict(self, explain: str | None = None) -> dict:
+        """The decision as JSON; ``explain`` is none, summary or full (default: as decided)."""
+        explain = explain or self.explain
+        if explain == "full" and self.explain != "full":
+            raise ValueError("this decision was made without full explanations; decide with explain='full'")
         return {"encounter": self.encounter_id, "payer": self.payer, "policy_version": self.policy_version,
                 "date_of_service": self.date_of_service,
                 "summary": {v: sum(1 for l in self.lines if l.verdict == v)
@@ -241,7 +242,13 @@ class Decision:
                 "lines": [l.to_dict(self.method, explain) for l in self.lines]}
 
 
-def decide(encounter: Encounter, model: Model, explainer: Explainer, payer: str, version: str) -> Decision:
-    decider = Decider(explainer, model)
+EXPLAIN_LEVELS = ("none", "summary", "full")
+
+
+def decide(encounter: Encounter, model: Model, explainer: Explainer, payer: str, version: str,
+           explain: str = "full") -> Decision:
+    if explain not in EXPLAIN_LEVELS:
+        raise ValueError(f"explain must be one of {', '.join(EXPLAIN_LEVELS)}, not `{explain}`")
+    decider = Decider(explainer, model, why_not=explain == "full")
     return Decision(encounter.id, payer, version, encounter.date_of_service.isoformat(), unit_method(model),
-                    [decider.decide_line(line) for line in encounter.lines])
+                    [decider.decide_line(line) for line in encounter.lines], explain)

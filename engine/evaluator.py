@@ -52,7 +52,9 @@ class _ThreadEngine:
         if pred is None:
             # Creating the literal by name sets up negation and primitives the way pyDatalog expects.
             pred = pyEngine.Literal(name, [pyEngine.Var("X")] * arity).pred
-            pyEngine.insert(pred) if not pred.prim and not name.startswith("~") else None
+            if not pred.prim and not name.startswith("~"):
+                # Registered even with no facts, so asking it finds nothing instead of failing.
+                pyEngine.insert(pred)
             self.preds[key] = pred
         return pred
 
@@ -108,6 +110,11 @@ class Evaluator:
     def __init__(self, program: CompiledProgram):
         self.program = program
         self._local = threading.local()
+        # Catalog facts are the same for every encounter: their part of the model is built once.
+        static: dict[str, set] = {}
+        for name, args in program.static_facts:
+            static.setdefault(name, set()).add(args)
+        self._static = {name: frozenset(rows) for name, rows in static.items()}
 
     def _engine(self) -> _ThreadEngine:
         engine = getattr(self._local, "engine", None)
@@ -126,12 +133,10 @@ class Evaluator:
             out: dict[str, set] = {}
             for name, args in facts:
                 out.setdefault(name, set()).add(args)
-            for name, args in self.program.static_facts:
-                out.setdefault(name, set()).add(args)
             for name, rows in _ask_all(engine.queries):
                 if rows:
                     out.setdefault(name, set()).update(rows)
-            return Model({k: frozenset(v) for k, v in out.items()})
+            return Model({**self._static, **{k: frozenset(v) for k, v in out.items()}})
         finally:
             for clause in clauses:
                 pyEngine.retract(clause)

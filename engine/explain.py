@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .builtins import ARITHMETIC, BUILTINS
-from .checker import schedule_body
 from .compiler import CompiledProgram, aggregate_rows
 from .evaluator import Model
 from .facts import CATALOG_PREDICATES, INPUT_PREDICATES
@@ -25,10 +24,6 @@ Bindings = dict[str, object]
 _INPUT_NAMES = {p.name for p in INPUT_PREDICATES.values()}
 _CATALOG_NAMES = {p.name for p in CATALOG_PREDICATES.values()}
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def show_value(value: object) -> str:
-    return str(value)
 
 
 def ground(atom: Atom, b: Bindings) -> str:
@@ -42,7 +37,7 @@ def ground(atom: Atom, b: Bindings) -> str:
 
 
 def fill(template: str, b: Bindings) -> str:
-    return _TEMPLATE.sub(lambda m: show_value(b.get(m.group(1), "{" + m.group(1) + "}")), template)
+    return _TEMPLATE.sub(lambda m: str(b.get(m.group(1), "{" + m.group(1) + "}")), template)
 
 
 @dataclass(frozen=True)
@@ -102,19 +97,15 @@ class Explainer:
     def __init__(self, program: CompiledProgram, model: Model):
         self.program = program
         self.model = model
-        self.by_head: dict[str, list[tuple[int, Rule]]] = {}
-        for i, rule in enumerate(program.rules):
-            self.by_head.setdefault(rule.clause.head.pred, []).append((i, rule))
-        self._ordered: dict[int, list[Literal]] = {}
+        self.by_head = program.by_head
         self._memo: dict[tuple, ProofNode | None] = {}
         self._row_cache: dict[str, list[tuple]] = {}
+        self._first_arg_index: dict[str, dict[object, list[tuple]]] = {}
 
     # -- matching -----------------------------------------------------------------------------
-    def _order(self, index: int, rule: Rule) -> list[Literal]:
-        if index not in self._ordered:
-            self._ordered[index] = schedule_body(rule.clause.body, rule.clause.head,
-                                                 rule.clause.head.vars())
-        return self._ordered[index]
+    def body_order(self, rule: Rule) -> list[Literal]:
+        """The rule's body in the order it is matched, with the head bound (fixed at compile time)."""
+        return self.program.explain_order[rule.id]
 
     def _sorted_rows(self, pred: str) -> list[tuple]:
         rows = self._row_cache.get(pred)
@@ -123,8 +114,26 @@ class Explainer:
             rows = self._row_cache[pred] = sorted(self.model.rows(pred), key=repr)
         return rows
 
-    def _rows(self, atom: Atom, b: Bindings) -> Iterator[Bindings]:
-        for row in self._sorted_rows(atom.pred):
+    def _candidate_rows(self, atom: Atom, b: Bindings) -> list[tuple]:
+        """Rows that can match ``atom``; indexed by the first argument (usually the line id)."""
+        first = atom.args[0] if atom.args else None
+        if isinstance(first, Const):
+            key = first.value
+        elif isinstance(first, Var) and first.name in b:
+            key = b[first.name]
+        else:
+            return self._sorted_rows(atom.pred)
+        index = self._first_arg_index.get(atom.pred)
+        if index is None:
+            index = self._first_arg_index[atom.pred] = {}
+            for row in self._sorted_rows(atom.pred):
+                if row:
+                    index.setdefault(row[0], []).append(row)
+        return index.get(key, [])
+
+    def matches(self, atom: Atom, b: Bindings) -> Iterator[Bindings]:
+        """Extensions of bindings ``b`` under which ``atom`` holds in the model."""
+        for row in self._candidate_rows(atom, b):
             if len(row) != len(atom.args):
                 continue
             nb = dict(b)
@@ -145,22 +154,22 @@ class Explainer:
     def _value(self, term, b: Bindings):
         return term.value if isinstance(term, Const) else b.get(term.name)
 
-    def _solve(self, index: int, rule: Rule, lits: list[Literal], b: Bindings, proofs: bool
+    def _solve(self, rule: Rule, lits: list[Literal], b: Bindings, proofs: bool
                ) -> Iterator[tuple[Bindings, list[ProofNode]]]:
         if not lits:
             yield b, []
             return
         lit, rest = lits[0], lits[1:]
-        for nb, node in self._step(index, rule, lit, b, proofs):
-            for fb, nodes in self._solve(index, rule, rest, nb, proofs):
+        for nb, node in self._step(rule, lit, b, proofs):
+            for fb, nodes in self._solve(rule, rest, nb, proofs):
                 yield fb, ([node] + nodes if proofs else nodes)
 
-    def _step(self, index, rule, lit, b, proofs) -> Iterator[tuple[Bindings, ProofNode | None]]:
+    def _step(self, rule, lit, b, proofs) -> Iterator[tuple[Bindings, ProofNode | None]]:
         if isinstance(lit, Positive):
-            for nb in self._rows(lit.atom, b):
+            for nb in self.matches(lit.atom, b):
                 yield nb, (self._premise(lit.atom, nb) if proofs else None)
         elif isinstance(lit, Negative):
-            if next(self._rows(lit.atom, b), None) is None:
+            if next(self.matches(lit.atom, b), None) is None:
                 yield b, (ProofNode("absent", "not " + ground(lit.atom, b),
                                     detail={"explanation": f"no fact {ground(lit.atom, b)} holds"}) if proofs else None)
         elif isinstance(lit, Compare):
@@ -190,7 +199,7 @@ class Explainer:
                     "outputs": {spec.params[i]: full[i] for i in spec.outputs},
                     "description": spec.description}) if proofs else None)
         elif isinstance(lit, Aggregate):
-            spec = self.program.aggregates[index][lit]
+            spec = self.program.aggregates[rule.id][lit]
             key = tuple(b.get(g) for g in spec.groups)
             rows = [r for r in self._sorted_rows(spec.aux_pred) if r[:len(key)] == key]
             value = aggregate_rows(spec, rows)
@@ -204,7 +213,6 @@ class Explainer:
                     "result": value}) if proofs else None)
 
     def _premise(self, atom: Atom, b: Bindings) -> ProofNode:
-        args = tuple(a.value if isinstance(a, Const) else b[a.name] for a in atom.args if not (isinstance(a, Var) and a.anonymous))
         if atom.pred in self.by_head:
             values = tuple(self._value(a, b) for a in atom.args)
             node = self.prove(atom.pred, values)
@@ -217,12 +225,12 @@ class Explainer:
     def derivations(self, pred: str, args: tuple, limit: int | None = None) -> list[ProofNode]:
         """Every rule instance deriving ``pred(args)`` (one per rule and distinct bindings)."""
         out: list[ProofNode] = []
-        for index, rule in self.by_head.get(pred, []):
+        for rule in self.by_head.get(pred, []):
             b = self._unify_head(rule.clause.head, args)
             if b is None:
                 continue
             seen = set()
-            for fb, nodes in self._solve(index, rule, self._order(index, rule), b, True):
+            for fb, nodes in self._solve(rule, self.body_order(rule), b, True):
                 key = tuple(sorted((k, repr(v)) for k, v in fb.items()))
                 if key in seen:
                     continue
@@ -258,31 +266,29 @@ class Explainer:
     # -- why not ------------------------------------------------------------------------------
     def why_not(self, pred: str, args: tuple, depth: int = 1) -> list[Attempt]:
         attempts = []
-        for index, rule in self.by_head.get(pred, []):
+        for rule in self.by_head.get(pred, []):
             b = self._unify_head(rule.clause.head, args)
             if b is None:
                 continue
-            attempts.append(self._deepest_failure(index, rule, b, depth))
+            attempts.append(self._deepest_failure(rule, b, depth))
         return attempts
 
-    def _deepest_failure(self, index: int, rule: Rule, b: Bindings, depth: int) -> Attempt:
-        lits = self._order(index, rule)
-        best: tuple[int, Bindings, Literal | None] = (-1, b, None)
-
-        def walk(i: int, cur: Bindings) -> bool:
-            nonlocal best
-            if i == len(lits):
+    def _walk(self, rule: Rule, lits: list[Literal], i: int, cur: Bindings, best: list) -> bool:
+        """Depth-first match of ``lits[i:]``; records in ``best`` the deepest literal that failed."""
+        if i == len(lits):
+            return True
+        progressed = False
+        for nb, _ in self._step(rule, lits[i], cur, False):
+            progressed = True
+            if self._walk(rule, lits, i + 1, nb, best):
                 return True
-            progressed = False
-            for nb, _ in self._step(index, rule, lits[i], cur, False):
-                progressed = True
-                if walk(i + 1, nb):
-                    return True
-            if not progressed and i > best[0]:
-                best = (i, cur, lits[i])
-            return False
+        if not progressed and i > best[0]:
+            best[:] = [i, cur, lits[i]]
+        return False
 
-        walk(0, b)
+    def _deepest_failure(self, rule: Rule, b: Bindings, depth: int) -> Attempt:
+        best: list = [-1, b, None]
+        self._walk(rule, self.body_order(rule), 0, b, best)
         _, fb, lit = best
         if lit is None:
             return Attempt(rule, tuple(sorted(b.items())), None, "", "holds")

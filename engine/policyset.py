@@ -34,10 +34,6 @@ class PolicySet:
     version: str
     warnings: list[Problem] = field(default_factory=list)
 
-    @property
-    def rules_by_id(self) -> dict[str, Rule]:
-        return {r.id: r for r in self.program.rules}
-
     def evaluate(self, encounter: Encounter) -> Model:
         return self.evaluator.evaluate(encounter_facts(encounter))
 
@@ -45,9 +41,10 @@ class PolicySet:
         """Validate a decoded encounter document (raises InputError with field paths)."""
         return parse_encounter(data, self.vocabulary)
 
-    def decide(self, encounter: Encounter) -> Decision:
+    def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
+        """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""
         model = self.evaluate(encounter)
-        return decide(encounter, model, Explainer(self.program, model), self.payer, self.version)
+        return decide(encounter, model, Explainer(self.program, model), self.payer, self.version, explain)
 
 
 def policy_version(rules: list[Rule], vocabulary: Vocabulary) -> str:

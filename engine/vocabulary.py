@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Location, Problems
+from .errors import Problems
 from .yamlsource import load_yaml
 
 CODE_KINDS = ("procedure", "modality", "evaluation", "other")
@@ -110,7 +110,3 @@ def load_vocabulary(folder: Path, problems: Problems) -> Vocabulary:
             entry[id_field] = ident
             vocab.entries[name][ident] = entry
     return vocab
-
-
-def location_of(folder: Path) -> Location:
-    return Location(str(folder))

@@ -56,9 +56,9 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except InputError as exc:
         _fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
-    decision = policy.decide(enc)
+    decision = policy.decide(enc, "full" if explain else "summary")
     if fmt == "json":
-        click.echo(json.dumps(decision.to_dict("full" if explain else "summary"), indent=2, default=str))
+        click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
     else:
         click.echo(render_decision(decision, explain))
 
