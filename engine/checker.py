@@ -62,54 +62,42 @@ def needs_and_binds(lit: Literal, bound: set[str], outer: set[str]) -> tuple[set
     raise TypeError(lit)
 
 
-def aggregate_groups(lit: Aggregate, clause_literals: list[Literal], head: Atom) -> list[str]:
-    """Variables of an aggregate's body that also occur outside it (they group the aggregate)."""
-    outside = set(head.vars())
-    for other in clause_literals:
+def vars_outside(lit: Literal, literals, head: Atom | None) -> set[str]:
+    """Variables of the head and of every literal other than ``lit``."""
+    out = set(head.vars()) if head else set()
+    for other in literals:
         if other is not lit:
-            outside |= literal_vars(other)
-    return sorted(lit.inner_vars() & outside)
+            out |= literal_vars(other)
+    return out
 
 
-def schedule_body(body: tuple[Literal, ...], head: Atom | None, initially: set[str] = frozenset()) -> list[Literal]:
-    """Order a body so each literal runs once what it needs is bound (pyDatalog evaluates left to
-    right). Positive atoms keep their written order; tests move as early as they can."""
+def aggregate_groups(lit: Aggregate, clause_literals, head: Atom) -> list[str]:
+    """Variables of an aggregate's body that also occur outside it (they group the aggregate)."""
+    return sorted(lit.inner_vars() & vars_outside(lit, clause_literals, head))
+
+
+def _schedule(body, head: Atom | None, initially) -> tuple[list[Literal], set[str]]:
     bound = set(initially)
     pending = list(body)
     ordered: list[Literal] = []
     while pending:
         for i, lit in enumerate(pending):
-            outer = set(head.vars()) if head else set()
-            for other in body:
-                if other is not lit:
-                    outer |= literal_vars(other)
-            needs, binds = needs_and_binds(lit, bound, outer)
+            needs, binds = needs_and_binds(lit, bound, vars_outside(lit, body, head))
             if needs <= bound:
                 ordered.append(pending.pop(i))
                 bound |= binds
                 break
         else:
             lit = pending[0]
-            outer = set()
-            for other in body:
-                if other is not lit:
-                    outer |= literal_vars(other)
-            needs, _ = needs_and_binds(lit, bound, outer)
+            needs, _ = needs_and_binds(lit, bound, vars_outside(lit, body, head))
             raise Unschedulable(lit, needs - bound)
-    return ordered
+    return ordered, bound
 
 
-def bound_by(ordered: list[Literal], head: Atom | None) -> set[str]:
-    """Variables bound once an ordered body has run."""
-    bound: set[str] = set()
-    for lit in ordered:
-        outer = set(head.vars()) if head else set()
-        for other in ordered:
-            if other is not lit:
-                outer |= literal_vars(other)
-        _, binds = needs_and_binds(lit, bound, outer)
-        bound |= binds
-    return bound
+def schedule_body(body: tuple[Literal, ...], head: Atom | None, initially: set[str] = frozenset()) -> list[Literal]:
+    """Order a body so each literal runs once what it needs is bound (pyDatalog evaluates left to
+    right). Positive atoms keep their written order; tests move as early as they can."""
+    return _schedule(body, head, initially)[0]
 
 
 @dataclass
@@ -220,13 +208,12 @@ def _all_literals(body):
 def _check_safety(rule: Rule, problems: Problems) -> None:
     clause = rule.clause
     try:
-        ordered = schedule_body(clause.body, clause.head)
+        _, bound = _schedule(clause.body, clause.head, ())
     except Unschedulable as exc:
         names = ", ".join(f"`{v}`" for v in sorted(exc.unbound))
         problems.error("unsafe_variable", f"{names} in `{exc.literal}` is not bound by a positive literal "
                        f"of rule `{rule.id}`", exc.literal.loc or rule.location)
         return
-    bound = bound_by(ordered, clause.head)
     missing = clause.head.vars() - bound
     if missing:
         names = ", ".join(f"`{v}`" for v in sorted(missing))
