@@ -9,17 +9,12 @@ from pathlib import Path
 import click
 
 from engine.errors import InputError, PolicyError
-from engine.policyset import PolicySet, load_policy_set
+from engine.policyset import load_policy_set
 from server.render_text import render_decision
 
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
-EXIT_INPUT, EXIT_POLICY, EXIT_USAGE = 1, 2, 64
-
-
-def _load(policies: Path, payer: str) -> PolicySet:
-    if payer != "base":
-        raise click.UsageError(f"unknown payer `{payer}`; available: base")
-    return load_policy_set(policies, payer)
+EXIT_INPUT, EXIT_UNKNOWN_PAYER, EXIT_POLICY = 1, 3, 4  # 2 is click's usage error
+PAYERS = ("base",)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,8 +41,10 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except json.JSONDecodeError as exc:
         _fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or "base"
+    if chosen not in PAYERS:
+        _fail(fmt, EXIT_UNKNOWN_PAYER, "unknown_payer", f"unknown payer `{chosen}`; available: {', '.join(PAYERS)}")
     try:
-        policy = _load(Path(policies), chosen)
+        policy = load_policy_set(Path(policies), chosen)
     except PolicyError as exc:
         _fail(fmt, EXIT_POLICY, "policy_error", "the policies do not load", [p.to_dict() for p in exc.problems],
               text_lines=[str(p) for p in exc.problems])
