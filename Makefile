@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench demo clean
+.PHONY: serve test bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,6 @@ $(STAMP): requirements.lock pyproject.toml
 # Until the HTTP service lands, `make serve` runs the CLI on the bundled examples.
 serve: $(STAMP)
 	$(BIN)/supportable check examples/encounters/mixed_visit.json --payer base
-
-demo: serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checker import ProgramInfo, check_rules
+from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
 from .errors import Problem, Problems
 from .evaluator import Evaluator, Model
@@ -28,7 +28,6 @@ class PolicySet:
     payer: str
     rules: list[Rule]
     vocabulary: Vocabulary
-    info: ProgramInfo
     program: CompiledProgram
     evaluator: Evaluator
     version: str
@@ -68,9 +67,9 @@ def load_policy_set(policies_dir: Path, payer: str = "base") -> PolicySet:
         problems.error("no_rules", "no rule files found", None)
     rules = load_rule_files(paths, "base", problems, root=policies_dir.parent)
     problems.raise_if_errors()
-    info = check_rules(rules, vocabulary, problems)
+    check_rules(rules, vocabulary, problems)
     problems.raise_if_errors()
     program = compile_program(rules, vocabulary.catalog_facts())
-    return PolicySet(payer=payer, rules=rules, vocabulary=vocabulary, info=info, program=program,
+    return PolicySet(payer=payer, rules=rules, vocabulary=vocabulary, program=program,
                      evaluator=Evaluator(program), version=policy_version(rules, vocabulary),
                      warnings=[p for p in problems.items if p.level == "warning"])
