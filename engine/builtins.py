@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterable
 
+from . import icd10
+
 
 @dataclass(frozen=True)
 class Builtin:
@@ -18,6 +20,7 @@ class Builtin:
     inputs: tuple[int, ...]          # positions that must be bound
     func: Callable[..., Iterable[tuple]]  # inputs -> iterable of output tuples
     description: str
+    constants: tuple[tuple[int, str], ...] = ()  # (position, kind): constant arguments checked at load
 
     @property
     def arity(self) -> int:
@@ -42,9 +45,19 @@ class Builtin:
         return results
 
 
-def _cpt_units(minutes):
+def _timed_units(minutes):
     if isinstance(minutes, int) and minutes >= 0:
         yield ((minutes + 7) // 15,)
+
+
+def _divmod(dividend, divisor):
+    if isinstance(dividend, int) and isinstance(divisor, int) and divisor > 0:
+        yield divmod(dividend, divisor)
+
+
+def _icd10_within(code, group):
+    if isinstance(code, str) and isinstance(group, str) and icd10.is_within(code, group):
+        yield ()
 
 
 def _days_between(earlier, later):
@@ -77,9 +90,15 @@ def _arith(op):
 
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in [
-    Builtin("cpt_units", ("minutes", "units"), (0,), _cpt_units,
-            "units of a timed code by CPT's midpoint rule, counted per code: a unit for each full "
-            "15 minutes, plus one more when the rest is 8 minutes or more"),
+    Builtin("timed_units", ("minutes", "units"), (0,), _timed_units,
+            "15-minute units for a number of minutes by the midpoint rule: one unit for each full 15 "
+            "minutes, plus one more when the rest is 8 minutes or more (8-22 -> 1, 23-37 -> 2, ...)"),
+    Builtin("divmod", ("dividend", "divisor", "quotient", "remainder"), (0, 1), _divmod,
+            "whole-number division: how many times the divisor fits, and what is left over"),
+    Builtin("icd10_within", ("diagnosis", "group"), (0, 1), _icd10_within,
+            "the diagnosis is the ICD-10-CM group (chapter range such as G00-G99, block such as "
+            "I60-I69, category or subcategory) or falls under it in the ICD-10-CM hierarchy",
+            constants=((1, "icd10"),)),
     Builtin("days_between", ("earlier", "later", "days"), (0, 1), _days_between,
             "whole days from one ISO date to a later one"),
     Builtin("year_of", ("date", "year"), (0,), _year_of, "the calendar year of an ISO date"),

@@ -4,17 +4,21 @@ Checks: duplicate rule ids; unknown predicates and wrong arity; unknown builtins
 builtin arity; rules that try to define an input predicate; unsafe variables (a variable of the
 head, of a negation, of a comparison or of a builtin input that no positive literal binds);
 recursion through negation or aggregation; constants outside their vocabulary; `because`
-templates naming variables the rule does not have; the shape of the decision predicates.
+templates naming variables the rule does not have; the shape of the decision predicates;
+parameters a rule reads that no layer sets (or reads as a value when it is a table, and the
+reverse); ICD-10-CM groups a rule names that the code set does not have.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
 from .builtins import BUILTINS
 from .errors import Problems
-from .facts import CATALOG_PREDICATES, INPUT_PREDICATES
-from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var,
+from . import icd10
+from .facts import CATALOG_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Parameter, Positive, Rule, Var,
                      clause_vars, literal_vars, term_vars)
 from .vocabulary import Vocabulary
 
@@ -106,9 +110,10 @@ class ProgramInfo:
     arities: dict[str, int] = field(default_factory=dict)          # pred name -> arity
 
 
-def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems) -> ProgramInfo:
+def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems,
+                parameters: dict[str, Parameter] | None = None) -> ProgramInfo:
     info = ProgramInfo()
-    known_inputs = {**INPUT_PREDICATES, **CATALOG_PREDICATES}
+    known_inputs = {**INPUT_PREDICATES, **CATALOG_PREDICATES, **PARAMETER_PREDICATES}
     input_names = {p.name: p for p in known_inputs.values()}
 
     seen: dict[str, Rule] = {}
@@ -140,8 +145,77 @@ def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems) -> Pro
     graph: dict[str, set[tuple[str, bool]]] = {}
     for rule in rules:
         _check_rule(rule, info, input_names, vocab, problems, graph)
+        _check_parameters(rule, parameters or {}, problems)
     _check_stratification(graph, info, problems)
+    _check_builtin_constants(rules, info, problems)
     return info
+
+
+def _check_parameters(rule: Rule, parameters: dict[str, Parameter], problems: Problems) -> None:
+    for atom, _, _ in _atoms(rule.clause.body):
+        if atom.pred not in ("param", "param_entry") or not atom.args:
+            continue
+        name = atom.args[0]
+        if not isinstance(name, Const):
+            problems.error("parameter_name_not_constant", f"`{atom}`: name the parameter (a constant), so it "
+                           "can be checked against the layers that set it", atom.loc)
+            continue
+        param = parameters.get(str(name.value))
+        if param is None:
+            close = difflib.get_close_matches(str(name.value), sorted(parameters), n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            problems.error("unknown_parameter", f"rule `{rule.id}` reads parameter `{name.value}` but no layer "
+                           f"sets it{hint}", atom.loc)
+        elif atom.pred == "param" and param.is_table:
+            problems.error("parameter_kind", f"parameter `{param.name}` is a table (set at {param.location}); "
+                           f"read it with `param_entry({param.name}, Key, Value)`", atom.loc)
+        elif atom.pred == "param_entry" and not param.is_table:
+            problems.error("parameter_kind", f"parameter `{param.name}` is a single value (set at "
+                           f"{param.location}); read it with `param({param.name}, Value)`", atom.loc)
+
+
+_CONSTANT_CHECKS = {"icd10": (icd10.is_known, "an ICD-10-CM chapter range, block, category or code")}
+
+
+def _check_builtin_constants(rules: list[Rule], info: ProgramInfo, problems: Problems) -> None:
+    """Builtin arguments that must name something real (an ICD-10-CM group), written in the rule or
+    in the facts of a predicate that feeds the argument."""
+    for rule in rules:
+        for lit in _all_literals(rule.clause.body):
+            if not isinstance(lit, Call) or lit.name not in BUILTINS:
+                continue
+            spec = BUILTINS[lit.name]
+            for pos, kind in spec.constants:
+                if pos >= len(lit.args):
+                    continue
+                check, what = _CONSTANT_CHECKS[kind]
+                arg = lit.args[pos]
+                if isinstance(arg, Const):
+                    if not check(str(arg.value)):
+                        problems.error("unknown_constant", f"`{arg.value}` is not {what}", lit.loc)
+                    continue
+                for feeder in _facts_feeding(arg, rule, info):
+                    value = feeder[1]
+                    if not check(str(value)):
+                        problems.error("unknown_constant", f"`{value}` is not {what} (it is passed to "
+                                       f"`@{lit.name}` by rule `{rule.id}`)", feeder[0].clause.head.loc)
+
+
+def _facts_feeding(var: Var, rule: Rule, info: ProgramInfo):
+    """(fact rule, value) for facts of body predicates that bind ``var`` and are defined by facts only."""
+    for lit in rule.clause.body:
+        if not isinstance(lit, Positive):
+            continue
+        for pos, arg in enumerate(lit.atom.args):
+            if not (isinstance(arg, Var) and arg.name == var.name):
+                continue
+            defining = info.derived.get(lit.atom.key, [])
+            if not defining or any(r.clause.body for r in defining):
+                continue
+            for fact_rule in defining:
+                value = fact_rule.clause.head.args[pos]
+                if isinstance(value, Const):
+                    yield fact_rule, value.value
 
 
 def _atoms(body: tuple[Literal, ...]):

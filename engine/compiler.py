@@ -21,8 +21,8 @@ from pyDatalog import pyEngine
 
 from .builtins import ARITHMETIC, BUILTINS, Builtin
 from .checker import aggregate_groups, schedule_body
-from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Literal, Negative, Positive, Rule,
-                     Var)
+from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Literal, Negative, Parameter, Positive,
+                     Rule, Var)
 
 EFFECTIVE_VAR = "EffectiveDate_"
 _program_ids = itertools.count(1)
@@ -66,6 +66,7 @@ class CompiledProgram:
     prefix: str = ""
     by_head: dict[str, list[Rule]] = field(default_factory=dict)          # head predicate -> rules
     explain_order: dict[str, list[Literal]] = field(default_factory=dict)  # rule id -> body order
+    parameters: dict[str, Parameter] = field(default_factory=dict)        # name -> where it was set
 
 
 def _term(t) -> TermSpec:
@@ -102,11 +103,14 @@ BUILTIN_RESOLVERS = {f"_b_{spec.name}/{spec.arity}": _builtin_resolver(spec)
                      for spec in [*BUILTINS.values(), *ARITHMETIC.values()]}
 
 
-def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]]) -> CompiledProgram:
+def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]],
+                    parameters: dict[str, Parameter] | None = None) -> CompiledProgram:
     prefix = f"_p{next(_program_ids)}"
+    parameters = dict(parameters or {})
+    static_facts = list(static_facts) + [f for p in parameters.values() for f in p.facts()]
     program = CompiledProgram(rules=[with_effective_premises(r) for r in rules], clauses=[],
                               static_facts=static_facts, derived=[], prefix=prefix,
-                              resolvers=dict(BUILTIN_RESOLVERS))
+                              resolvers=dict(BUILTIN_RESOLVERS), parameters=parameters)
     derived: dict[str, int] = {}
     agg_counter = itertools.count(1)
     for rule in program.rules:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
+from . import icd10
 from .errors import FieldProblem, InputError
 from .vocabulary import Vocabulary
 
@@ -149,6 +150,10 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
     poc = data.get("plan_of_care")
     if isinstance(poc, dict):
         check("plan_of_care.certified_by", poc.get("certified_by"), "provider_type", "provider type")
+    for i, code in _items(data, "diagnoses"):
+        if isinstance(code, str) and ICD10CM.match(code) and not icd10.is_known(code):
+            problems.append(FieldProblem(f"diagnoses[{i}]", f"`{code}` is not in the ICD-10-CM code set",
+                                         "unknown_diagnosis"))
     for i, element in _items(data, "documentation"):
         check(f"documentation[{i}]", element, "documentation", "documentation element")
     patient = data.get("patient")

@@ -71,8 +71,11 @@ class ProofNode:
 
 
 def rule_ref(rule: Rule) -> dict:
-    return {"id": rule.id, "layer": rule.layer, "source": {"file": rule.source, "section": rule.section},
-            "location": str(rule.location)}
+    out = {"id": rule.id, "layer": rule.layer, "source": {"file": rule.source, "section": rule.section},
+           "location": str(rule.location)}
+    if rule.replaces is not None:
+        out["replaces"] = {"layer": rule.replaces.layer, "location": str(rule.replaces.location)}
+    return out
 
 
 @dataclass(frozen=True)
@@ -218,8 +221,23 @@ class Explainer:
             node = self.prove(atom.pred, values)
             if node is not None:
                 return node
+        if atom.pred in ("param", "param_entry"):
+            return self._parameter_fact(atom, b)
         origin = "encounter" if atom.pred in _INPUT_NAMES else "catalog" if atom.pred in _CATALOG_NAMES else "policy"
         return ProofNode("fact", ground(atom, b), origin=origin)
+
+    def _parameter_fact(self, atom: Atom, b: Bindings) -> ProofNode:
+        """A parameter's value, with the layer that set it and the source it cites."""
+        values = [self._value(a, b) for a in atom.args]
+        param = self.program.parameters.get(values[0])
+        detail = {}
+        if param is not None:
+            key = values[1] if atom.pred == "param_entry" else None
+            file, section = param.source_of(key)
+            detail = {"parameter": {"name": param.name, "layer": param.layer, "location": str(param.location),
+                                    "description": param.description,
+                                    "source": {"file": file, "section": section}}}
+        return ProofNode("fact", ground(atom, b), origin="parameter", detail=detail)
 
     # -- proofs -------------------------------------------------------------------------------
     def derivations(self, pred: str, args: tuple, limit: int | None = None) -> list[ProofNode]:

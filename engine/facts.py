@@ -45,6 +45,7 @@ INPUT_PREDICATES = {p.key: p for p in [
     _p("ytd_amount", "Category Cents", "therapy amounts already incurred this calendar year (cents)",
        ("ytd_category", None)),
     _p("line", "Line", "a billed line of the encounter"),
+    _p("line_position", "Line Position", "where a line is listed on the claim (1 for the first)"),
     _p("line_code", "Line Code", "the code billed on a line", (None, "code")),
     _p("line_minutes", "Line Minutes", "direct minutes recorded for a line"),
     _p("billed_units", "Line Units", "units billed on a line"),
@@ -67,7 +68,12 @@ CATALOG_PREDICATES = {p.key: p for p in [
     _p("assistant_type", "Type", "a provider type that is a therapy assistant", ("provider_type",)),
     _p("spinal_region", "Region", "one of the five spinal regions used for CMT", ("region",)),
     _p("modifier_category", "Modifier Category", "what a modifier is for", ("modifier", None)),
-    _p("neurologic_diagnosis", "Code", "a diagnosis of nervous-system disease or injury"),
+]}
+
+# Facts a payer's parameters provide (see engine.loader): the same for every encounter.
+PARAMETER_PREDICATES = {p.key: p for p in [
+    _p("param", "Name Value", "the value of a payer parameter (the nearest layer that sets it wins)"),
+    _p("param_entry", "Name Key Value", "a row of a payer parameter table"),
 ]}
 
 
@@ -101,9 +107,9 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
     facts.append(("ytd_amount", ("pt_slp", round(ytd.pt_slp * 100))))
     facts.append(("ytd_amount", ("ot", round(ytd.ot * 100))))
     visit_docs = list(dict.fromkeys(enc.documentation))
-    for line in enc.lines:
+    for position, line in enumerate(enc.lines, start=1):
         lid = line.id
-        facts += [("line", (lid,)), ("line_code", (lid, line.code)),
+        facts += [("line", (lid,)), ("line_position", (lid, position)), ("line_code", (lid, line.code)),
                   ("line_minutes", (lid, line.minutes)), ("billed_units", (lid, line.units)),
                   ("patients_in_session", (lid, line.patients_in_session))]
         if line.one_on_one:

@@ -1,9 +1,14 @@
-"""Policy files -> located rules.
+"""Policy files -> located rules and parameters.
 
-A policy file is YAML with a ``rules:`` list. Each entry has an ``id``, ``because`` (a one-sentence
-explanation that may name the rule's variables as ``{Var}``), ``source`` (a guidance file and
-section), an optional ``effective`` range and ``kind``, and ``rule``: one Datalog clause, parsed
-with the grammar in ``rules.lark``.
+A policy file is YAML with a ``rules:`` list and optionally ``parameters:``. Each rule has an
+``id``, ``because`` (a one-sentence explanation that may name the rule's variables as ``{Var}``),
+``source`` (a guidance file and section), an optional ``effective`` range and ``kind``, and
+``rule``: one Datalog clause, parsed with the grammar in ``rules.lark``. Payer overlays
+(:mod:`engine.overlay`) use the same rule entries and parameters.
+
+A parameter is a named value rules read with ``param(Name, Value)``, or a table read with
+``param_entry(Name, Key, Value)``; values are strings or whole numbers (money in cents, dates as
+ISO strings).
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from pathlib import Path
 
 from .errors import Problems
 from .parser import ParseFailure, TextOrigin, parse_clause
-from .syntax import Rule
+from .syntax import Parameter, Rule
 from .yamlsource import Node, load_yaml
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -21,11 +26,23 @@ RULE_KEYS = {"id", "because", "source", "effective", "rule", "kind"}
 RULE_KINDS = {"documentation", "coding", "modifier", "units", "eligibility", "limit", "coverage"}
 
 
-def load_rule_files(paths: list[Path], layer: str, problems: Problems, root: Path | None = None) -> list[Rule]:
+def shown_path(path: Path, root: Path | None) -> str:
+    """A path as problems and proofs show it: relative to the project when it is inside it."""
+    path = Path(path)
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def load_rule_files(paths: list[Path], layer: str, problems: Problems, root: Path | None = None
+                    ) -> tuple[list[Rule], dict[str, Parameter]]:
     rules: list[Rule] = []
+    parameters: dict[str, Parameter] = {}
     for path in paths:
-        shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-        doc, found = load_yaml(path, shown)
+        doc, found = load_yaml(path, shown_path(path, root))
         problems.items.extend(found)
         if doc is None:
             continue
@@ -33,17 +50,141 @@ def load_rule_files(paths: list[Path], layer: str, problems: Problems, root: Pat
             problems.error("policy_format", "a policy file is a mapping with a `rules:` list", doc.location)
             continue
         for key, node in doc.items():
-            if key not in ("rules", "description"):
+            if key not in ("rules", "description", "parameters"):
                 problems.error("policy_format", f"unknown top-level key `{key}`", node.location)
+        for name, param in load_parameters(doc.get("parameters"), layer, problems).items():
+            if name in parameters:
+                problems.error("duplicate_parameter", f"parameter `{name}` is already set at "
+                               f"{parameters[name].location}", param.location)
+            else:
+                parameters[name] = param
         seq = doc.get("rules")
+        if seq is None and doc.get("parameters") is not None:
+            continue
         if seq is None or not seq.is_sequence:
             problems.error("policy_format", "expected a list under `rules:`", doc.location)
             continue
-        for item in seq.children():
-            rule = _load_rule(item, layer, problems)
-            if rule is not None:
-                rules.append(rule)
+        rules += load_rule_list(seq, layer, problems)
+    return rules, parameters
+
+
+def load_rule_list(seq: Node, layer: str, problems: Problems) -> list[Rule]:
+    rules = []
+    for item in seq.children():
+        rule = load_rule(item, layer, problems)
+        if rule is not None:
+            rules.append(rule)
     return rules
+
+
+PARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+PARAMETER_KEYS = {"value", "table", "description", "source", "one_of"}
+
+
+def _source(node: Node | None, what: str, problems: Problems, required: bool = True) -> tuple[str, str]:
+    if node is None:
+        if required:
+            problems.error("missing_source", f"{what} does not cite a `source`", None)
+        return "", ""
+    if node.is_mapping:
+        for key, sub in node.items():
+            if key not in ("file", "section"):
+                problems.error("policy_format", f"unknown source key `{key}`; use `file` and `section`", sub.location)
+        source = _text(node.get("file")) or ""
+        if not source:
+            problems.error("missing_source", f"{what}: source has no `file`", node.location)
+        return source, _text(node.get("section")) or ""
+    return _text(node) or "", ""
+
+
+def _constant(node: Node, what: str, problems: Problems):
+    """A parameter value: a string or a whole number (dates become ISO strings)."""
+    try:
+        value = node.value()
+    except ValueError:
+        value = node.scalar_text()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        problems.error("invalid_parameter", f"{what} must be a string or a whole number (money in cents), "
+                       f"not `{value}`", node.location)
+        return None
+    return value
+
+
+def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[str, Parameter]:
+    out: dict[str, Parameter] = {}
+    if node is None:
+        return out
+    if not node.is_mapping:
+        problems.error("policy_format", "`parameters` is a mapping from parameter name to its definition",
+                       node.location)
+        return out
+    for name, spec in node.items():
+        key_loc = spec.location
+        if not PARAMETER_NAME.match(name):
+            problems.error("invalid_parameter", f"parameter name `{name}` should be lowercase with underscores",
+                           key_loc)
+            continue
+        if not spec.is_mapping:
+            problems.error("invalid_parameter", f"parameter `{name}` is a mapping with `value` or `table`, "
+                           "`description` and `source`", key_loc)
+            continue
+        for key, sub in spec.items():
+            if key not in PARAMETER_KEYS:
+                problems.error("policy_format", f"unknown parameter key `{key}`", sub.location)
+        description = _text(spec.get("description")) or ""
+        if not description:
+            problems.error("missing_description", f"parameter `{name}` has no `description`", key_loc)
+        if spec.get("source") is None:
+            problems.error("missing_source", f"parameter `{name}` does not cite a `source`", key_loc)
+        source, section = _source(spec.get("source"), f"parameter `{name}`", problems, required=False)
+        value_node, table_node = spec.get("value"), spec.get("table")
+        if (value_node is None) == (table_node is None):
+            problems.error("invalid_parameter", f"parameter `{name}` needs exactly one of `value` or `table`", key_loc)
+            continue
+        value, table, row_sources = None, None, {}
+        if value_node is not None:
+            value = _constant(value_node, f"parameter `{name}`", problems)
+            if value is None:
+                continue
+        else:
+            if not table_node.is_mapping:
+                problems.error("invalid_parameter", f"the `table` of parameter `{name}` maps keys to values",
+                               table_node.location)
+                continue
+            table = {}
+            for row_key_node, row_node in zip((k for k, _ in table_node.raw.value), table_node.children_values()):
+                key = _constant(Node(row_key_node, table_node.file, table_node.text), f"a key of `{name}`", problems)
+                if row_node.is_mapping:
+                    row_value_node = row_node.get("value")
+                    if row_value_node is None:
+                        problems.error("invalid_parameter", f"row `{key}` of `{name}` has no `value`", row_node.location)
+                        continue
+                    row_value = _constant(row_value_node, f"row `{key}` of `{name}`", problems)
+                    if row_node.get("source") is not None:
+                        row_sources[key] = _source(row_node.get("source"), f"row `{key}` of `{name}`", problems)
+                else:
+                    row_value = _constant(row_node, f"row `{key}` of `{name}`", problems)
+                if key is None or row_value is None:
+                    continue
+                table[key] = row_value
+        allowed: tuple = ()
+        one_of = spec.get("one_of")
+        if one_of is not None:
+            if not one_of.is_sequence or table is not None:
+                problems.error("invalid_parameter", f"`one_of` of parameter `{name}` is a list of the values a "
+                               "layer may set", one_of.location)
+            else:
+                allowed = tuple(v for v in (_constant(c, f"a `one_of` value of `{name}`", problems)
+                                            for c in one_of.children()) if v is not None)
+                if value not in allowed:
+                    problems.error("invalid_parameter", f"parameter `{name}` is `{value}`, not one of "
+                                   f"{', '.join(map(str, allowed))}", value_node.location)
+        out[name] = Parameter(name=name, value=value, table=table, description=description, source=source,
+                              section=section, layer=layer, location=key_loc,
+                              row_sources=tuple(sorted(row_sources.items(), key=repr)), allowed=allowed)
+    return out
 
 
 def _text(node: Node | None) -> str | None:
@@ -68,7 +209,7 @@ def _date(node: Node | None, what: str, problems: Problems) -> str | None:
         return None
 
 
-def _load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
+def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
     if not item.is_mapping:
         problems.error("policy_format", "each rule is a mapping", item.location)
         return None

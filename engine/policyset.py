@@ -1,8 +1,10 @@
-"""A policy set: vocabulary + rules, loaded, checked and compiled once, evaluated per encounter.
+"""A policy set: vocabulary + the rules and parameters of one payer, loaded, checked and compiled
+once, evaluated per encounter.
 
-This is the facade the CLI and the server use: ``load_policy_set(policies_dir)`` runs the stages
-parse -> check -> compile and raises :class:`PolicyError` with every problem if any stage finds
-errors; ``PolicySet.decide(encounter)`` runs evaluate -> explain -> decide.
+This is the facade the CLI and the server use: ``load_policy_set(policies_dir, payer, payers_dir)``
+runs parse -> layer -> check -> compile and raises :class:`PolicyError` with every problem if any
+stage finds errors; ``PolicySet.decide(encounter)`` runs evaluate -> explain -> decide.
+``payer="base"`` is the base CPT guidance alone.
 """
 from __future__ import annotations
 
@@ -12,64 +14,131 @@ from pathlib import Path
 
 from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
-from .errors import Problem, Problems
-from .evaluator import Evaluator, Model
-from .facts import encounter_facts
 from .decision import Decision, decide
 from .encounter import Encounter, parse_encounter
+from .errors import FieldProblem, InputError, Problem, Problems
+from .evaluator import Evaluator, Model
 from .explain import Explainer
+from .facts import encounter_facts
 from .loader import load_rule_files
-from .syntax import Rule
+from .overlay import BASE, Disable, LayeredRules, Overlay, apply_layers, discover, resolve_chain
+from .syntax import Parameter, Rule
 from .vocabulary import Vocabulary, load_vocabulary
 
 
 @dataclass
 class PolicySet:
     payer: str
+    name: str
+    chain: list[str]                 # layers, root first: ["base", "medicare", ...]
     rules: list[Rule]
+    parameters: dict[str, Parameter]
+    disabled: list[Disable]
     vocabulary: Vocabulary
     program: CompiledProgram
     evaluator: Evaluator
     version: str
+    effective_from: str | None = None
+    effective_to: str | None = None
+    overlays: list[Overlay] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def rule_index(self) -> dict[str, Rule]:
+        index = self.__dict__.get("_rule_index")
+        if index is None:
+            index = self.__dict__["_rule_index"] = {r.id: r for r in self.rules}
+        return index
+
+    @property
+    def extends(self) -> str | None:
+        return self.chain[-2] if len(self.chain) > 1 else None
 
     def evaluate(self, encounter: Encounter) -> Model:
         return self.evaluator.evaluate(encounter_facts(encounter))
 
     def parse(self, data: object) -> Encounter:
-        """Validate a decoded encounter document (raises InputError with field paths)."""
-        return parse_encounter(data, self.vocabulary)
+        """Validate a decoded encounter document (raises InputError with field paths), including
+        that its date of service falls within this payer's effective range."""
+        encounter = parse_encounter(data, self.vocabulary)
+        dos = encounter.date_of_service.isoformat()
+        if (self.effective_from and dos < self.effective_from) or (self.effective_to and dos >= self.effective_to):
+            raise InputError([FieldProblem("date_of_service", f"payer `{self.payer}`'s policy is in force "
+                                           f"{self.effective_text()}; {dos} is outside it", "outside_effective_range")])
+        return encounter
+
+    def effective_text(self) -> str:
+        if self.effective_from and self.effective_to:
+            return f"from {self.effective_from} until (not including) {self.effective_to}"
+        if self.effective_from:
+            return f"from {self.effective_from}"
+        if self.effective_to:
+            return f"until (not including) {self.effective_to}"
+        return "on every date"
 
     def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
         """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""
         model = self.evaluate(encounter)
         return decide(encounter, model, Explainer(self.program, model), self.payer, self.version, explain)
 
+    def describe(self) -> dict:
+        """What this payer is: its chain, effective range, parameters and version."""
+        return {"id": self.payer, "name": self.name, "extends": self.extends, "chain": self.chain,
+                "effective": {"from": self.effective_from, "to": self.effective_to},
+                "policy_version": self.version, "rules": len(self.rules),
+                "parameters": {name: p.to_dict() for name, p in sorted(self.parameters.items())},
+                "disabled": [d.to_dict() for d in self.disabled]}
 
-def policy_version(rules: list[Rule], vocabulary: Vocabulary) -> str:
-    """A content hash of the rules (and vocabulary) a decision was made on."""
+
+def policy_version(layered: LayeredRules, vocabulary: Vocabulary) -> str:
+    """A content hash of everything a decision rests on: rules, parameters, disabled rules, the
+    layer chain and the vocabulary. Any change to any of them changes the version."""
     h = hashlib.sha256()
-    for rule in sorted(rules, key=lambda r: r.id):
+    h.update(("chain|" + ">".join(layered.chain) + f"|{layered.effective_from}|{layered.effective_to}\n").encode())
+    for rule in sorted(layered.rules, key=lambda r: r.id):
         h.update(f"{rule.id}|{rule.layer}|{rule.clause}|{rule.because}|{rule.source}|{rule.section}|"
                  f"{rule.effective_from}|{rule.effective_to}|{rule.kind}\n".encode())
+    for name, p in sorted(layered.parameters.items()):
+        h.update(f"param|{name}|{p.layer}|{p.value!r}|{sorted(p.table.items(), key=repr) if p.table else None}|"
+                 f"{p.source}|{p.section}\n".encode())
+    for d in sorted(layered.disabled, key=lambda d: d.id):
+        h.update(f"disabled|{d.id}|{d.layer}|{d.reason}\n".encode())
     for name in sorted(vocabulary.entries):
         for ident in sorted(vocabulary.entries[name]):
             h.update(f"{name}|{ident}|{sorted(vocabulary.entries[name][ident].items())}\n".encode())
     return "sha256:" + h.hexdigest()[:16]
 
 
-def load_policy_set(policies_dir: Path, payer: str = "base") -> PolicySet:
+def default_payers_dir(policies_dir: Path) -> Path:
+    """Overlays live in ``payers/`` beside ``policies/`` unless told otherwise."""
+    return Path(policies_dir).resolve().parent / "payers"
+
+
+def payer_ids(policies_dir: Path, payers_dir: Path | None = None) -> list[str]:
+    """``base`` and every payer overlay file found (whether or not it loads)."""
+    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else payers_dir
+    return [BASE, *discover(payers_dir)]
+
+
+def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None) -> PolicySet:
     policies_dir = Path(policies_dir)
+    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
+    root = policies_dir.resolve().parent
     problems = Problems()
     vocabulary = load_vocabulary(policies_dir / "vocabulary", problems)
-    paths = sorted((policies_dir / "base").glob("*.yaml"))
+    paths = sorted((policies_dir / BASE).glob("*.yaml"))
     if not paths:
         problems.error("no_rules", "no rule files found", None)
-    rules = load_rule_files(paths, "base", problems, root=policies_dir.parent)
+    base_rules, base_parameters = load_rule_files(paths, BASE, problems, root=root)
+    overlays = resolve_chain(payer, discover(payers_dir), problems, root) if payer != BASE else []
     problems.raise_if_errors()
-    check_rules(rules, vocabulary, problems)
+    layered = apply_layers(payer, base_rules, base_parameters, overlays, problems)
+    check_rules(layered.rules, vocabulary, problems, layered.parameters)
     problems.raise_if_errors()
-    program = compile_program(rules, vocabulary.catalog_facts())
-    return PolicySet(payer=payer, rules=rules, vocabulary=vocabulary, program=program,
-                     evaluator=Evaluator(program), version=policy_version(rules, vocabulary),
-                     warnings=[p for p in problems.items if p.level == "warning"])
+    program = compile_program(layered.rules, vocabulary.catalog_facts(), layered.parameters)
+    name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"
+    return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
+                     parameters=layered.parameters, disabled=layered.disabled, vocabulary=vocabulary,
+                     program=program, evaluator=Evaluator(program), version=policy_version(layered, vocabulary),
+                     effective_from=layered.effective_from, effective_to=layered.effective_to,
+                     overlays=overlays, warnings=[p for p in problems.items if p.level == "warning"])

@@ -197,7 +197,51 @@ class Rule:
     effective_from: str | None = None   # ISO date, inclusive
     effective_to: str | None = None     # ISO date, exclusive
     kind: str | None = None
+    replaces: "Rule | None" = field(default=None, compare=False)  # the parent layer's version it replaced
 
     @property
     def head_key(self) -> str:
         return self.clause.head.key
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named value (or a table of values) that rules read as ``param``/``param_entry`` facts."""
+    name: str
+    value: Union[str, int, None]
+    table: dict | None
+    description: str
+    source: str
+    section: str
+    layer: str
+    location: Location
+    row_sources: tuple = ()   # ((key, (file, section)), ...) for table rows citing their own source
+    allowed: tuple = ()       # the values any layer may set (`one_of`), inherited by overriding layers
+
+    @property
+    def is_table(self) -> bool:
+        return self.table is not None
+
+    def facts(self) -> list[tuple[str, tuple]]:
+        if self.table is None:
+            return [("param", (self.name, self.value))]
+        return [("param_entry", (self.name, key, value)) for key, value in self.table.items()]
+
+    def source_of(self, key=None) -> tuple[str, str]:
+        for row_key, src in self.row_sources:
+            if row_key == key:
+                return src
+        return self.source, self.section
+
+    def to_dict(self) -> dict:
+        out = {"name": self.name, "description": self.description, "layer": self.layer,
+               "source": {"file": self.source, "section": self.section}, "location": str(self.location)}
+        if self.table is None:
+            out["value"] = self.value
+            if self.allowed:
+                out["one_of"] = list(self.allowed)
+        else:
+            out["table"] = [{"key": k, "value": v, **({"source": dict(zip(("file", "section"), self.source_of(k)))}
+                                                        if dict(self.row_sources).get(k) else {})}
+                            for k, v in self.table.items()]
+        return out

@@ -65,9 +65,6 @@ class Vocabulary:
                 facts.append(("spinal_region", (ident,)))
         for ident, e in self.entries.get("modifier", {}).items():
             facts.append(("modifier_category", (ident, e.get("category", "other"))))
-        for ident, e in self.entries.get("diagnosis", {}).items():
-            if e.get("neurologic"):
-                facts.append(("neurologic_diagnosis", (ident,)))
         return facts
 
     def to_dict(self) -> dict:

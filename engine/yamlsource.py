@@ -49,6 +49,10 @@ class Node:
                 return Node(v, self.file, self.text)
         return None
 
+    def children_values(self) -> list["Node"]:
+        """The values of a mapping, in file order."""
+        return [Node(v, self.file, self.text) for _, v in self.raw.value] if self.is_mapping else []
+
     def children(self) -> list["Node"]:
         return [Node(v, self.file, self.text) for v in self.raw.value] if self.is_sequence else []
 

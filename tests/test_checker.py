@@ -70,7 +70,7 @@ rules:
     rule: |
       supportable_units(L, Units) :-
           line_code(L, Code), timed_code(Code), line_minutes(L, Minutes),
-          @cpt_units(Minutes, Units).
+          @timed_units(Minutes, Units).
 
   - id: t.docs.time
     kind: documentation
@@ -295,9 +295,9 @@ def test_wrong_arity_decision_predicate(tmp_path):
 
 
 def test_wrong_arity_builtin(tmp_path):
-    p = only(problems_for(tmp_path, one_rule("p(X) :- line(X), @cpt_units(X).")))
+    p = only(problems_for(tmp_path, one_rule("p(X) :- line(X), @timed_units(X).")))
     assert where(p) == ("wrong_arity", FILE, 5, 28)
-    assert p.message.startswith("`@cpt_units` takes 2 argument(s)")
+    assert p.message.startswith("`@timed_units` takes 2 argument(s)")
 
 
 def test_unknown_builtin(tmp_path):
@@ -338,7 +338,7 @@ def test_unsafe_variable_only_in_comparison(tmp_path):
 
 
 def test_unsafe_variable_in_builtin_input(tmp_path):
-    p = only(problems_for(tmp_path, one_rule("p(X, U) :- line(X), @cpt_units(M, U).")))
+    p = only(problems_for(tmp_path, one_rule("p(X, U) :- line(X), @timed_units(M, U).")))
     assert where(p) == ("unsafe_variable", FILE, 5, 31)
     assert "`M`" in p.message
 

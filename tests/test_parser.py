@@ -166,11 +166,11 @@ def test_arithmetic_with_number_operands():
 
 
 def test_builtin_call():
-    clause = parse("supportable_units(L, U) :- line_minutes(L, M), @cpt_units(M, U).")
+    clause = parse("supportable_units(L, U) :- line_minutes(L, M), @timed_units(M, U).")
     call = clause.body[1]
-    assert call == Call("cpt_units", (Var("M"), Var("U")))
+    assert call == Call("timed_units", (Var("M"), Var("U")))
     assert call.loc == loc(1, 48)
-    assert str(call) == "@cpt_units(M, U)"
+    assert str(call) == "@timed_units(M, U)"
 
 
 def test_builtin_call_with_constants():
@@ -258,7 +258,7 @@ ROUND_TRIP = [
     "p(L) :- line_minutes(L, M), M >= 8, M < 100, M != 15, M <= 99, M > 0, M == 10.",
     'p(L) :- line_code(L, C), "97110" = C.',
     "p(L, U) :- billed_units(L, B), q(L, S), U = B - S, V = U * 2, W = V // 3, Z = W + 1.",
-    "supportable_units(L, U) :- line_minutes(L, M), @cpt_units(M, U).",
+    "supportable_units(L, U) :- line_minutes(L, M), @timed_units(M, U).",
     "p(L, N) :- line(L), N = count : { intended_outcome(L, X), not bad(X) }, N >= 2.",
     "total(L, T) :- line(L), T = sum M : { line_minutes(L, M) }.",
     "p(T) :- T = max M : { line_minutes(_, M) }.",
