@@ -136,6 +136,11 @@ class Explainer:
 
     def matches(self, atom: Atom, b: Bindings) -> Iterator[Bindings]:
         """Extensions of bindings ``b`` under which ``atom`` holds in the model."""
+        for nb, _ in self.matching_rows(atom, b):
+            yield nb
+
+    def matching_rows(self, atom: Atom, b: Bindings) -> Iterator[tuple[Bindings, tuple]]:
+        """Like :meth:`matches`, with the model row each extension matched."""
         for row in self._candidate_rows(atom, b):
             if len(row) != len(atom.args):
                 continue
@@ -152,7 +157,7 @@ class Explainer:
                 else:
                     nb[arg.name] = value
             else:
-                yield nb
+                yield nb, row
 
     def _value(self, term, b: Bindings):
         return term.value if isinstance(term, Const) else b.get(term.name)
@@ -169,8 +174,8 @@ class Explainer:
 
     def _step(self, rule, lit, b, proofs) -> Iterator[tuple[Bindings, ProofNode | None]]:
         if isinstance(lit, Positive):
-            for nb in self.matches(lit.atom, b):
-                yield nb, (self._premise(lit.atom, nb) if proofs else None)
+            for nb, row in self.matching_rows(lit.atom, b):
+                yield nb, (self._premise(lit.atom, nb, row) if proofs else None)
         elif isinstance(lit, Negative):
             if next(self.matches(lit.atom, b), None) is None:
                 yield b, (ProofNode("absent", "not " + ground(lit.atom, b),
@@ -215,16 +220,17 @@ class Explainer:
                     "function": lit.func, "over": ", ".join(map(str, lit.body)), "matches": over,
                     "result": value}) if proofs else None)
 
-    def _premise(self, atom: Atom, b: Bindings) -> ProofNode:
+    def _premise(self, atom: Atom, b: Bindings, row: tuple) -> ProofNode:
+        """The proof of a premise that matched ``row`` (anonymous arguments shown as matched)."""
         if atom.pred in self.by_head:
-            values = tuple(self._value(a, b) for a in atom.args)
-            node = self.prove(atom.pred, values)
+            node = self.prove(atom.pred, row)
             if node is not None:
                 return node
+        ground_atom = Atom(atom.pred, tuple(Const(v) for v in row), atom.loc)
         if atom.pred in ("param", "param_entry"):
-            return self._parameter_fact(atom, b)
+            return self._parameter_fact(ground_atom, b)
         origin = "encounter" if atom.pred in _INPUT_NAMES else "catalog" if atom.pred in _CATALOG_NAMES else "policy"
-        return ProofNode("fact", ground(atom, b), origin=origin)
+        return ProofNode("fact", ground(ground_atom, b), origin=origin)
 
     def _parameter_fact(self, atom: Atom, b: Bindings) -> ProofNode:
         """A parameter's value, with the layer that set it and the source it cites."""

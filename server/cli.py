@@ -1,4 +1,11 @@
-"""The `supportable` command line: the first front door over the engine."""
+"""The `supportable` command line over the engine.
+
+Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``explain-code`` (what
+a payer requires for a code), ``diff`` (how two payers' policies differ). Every command takes
+``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
+``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click), 3 unknown payer or
+code, 4 policies that do not load.
+"""
 from __future__ import annotations
 
 import json
@@ -9,12 +16,29 @@ from pathlib import Path
 import click
 
 from engine.errors import InputError, PolicyError
-from engine.policyset import load_policy_set
-from server.render_text import render_decision
+from engine.overlay import BASE
+from engine.policydiff import diff_policies
+from engine.policyset import PolicySet, load_policy_set, payer_ids
+from engine.requirements import explain_code
+from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
-EXIT_INPUT, EXIT_UNKNOWN_PAYER, EXIT_POLICY = 1, 3, 4  # 2 is click's usage error
-PAYERS = ("base",)
+EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY = 1, 3, 4  # 2 is click's usage error
+EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
+
+
+def _policies_option(f):
+    f = click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
+                     show_default="payers/ beside the policies", help="Payer overlay directory.")(f)
+    f = click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
+                     default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
+                     show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")(f)
+    return f
+
+
+_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                              show_default=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,15 +46,24 @@ def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
 
+def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str) -> PolicySet:
+    known = payer_ids(policies, payers_dir)
+    if payer not in known:
+        _fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
+    try:
+        return load_policy_set(Path(policies), payer, payers_dir)
+    except PolicyError as exc:
+        _fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
+              [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+
+
 @main.command()
 @click.argument("encounter", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--payer", default=None, help="Payer policy to apply (default: the encounter's `payer`, else base).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_format_option
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
-@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
-              show_default="bundled policies/", help="Policy directory.")
-def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path) -> None:
+@_policies_option
+def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
         raw = sys.stdin.read() if encounter == "-" else Path(encounter).read_text(encoding="utf-8")
@@ -40,14 +73,8 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         _fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
-    chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or "base"
-    if chosen not in PAYERS:
-        _fail(fmt, EXIT_UNKNOWN_PAYER, "unknown_payer", f"unknown payer `{chosen}`; available: {', '.join(PAYERS)}")
-    try:
-        policy = load_policy_set(Path(policies), chosen)
-    except PolicyError as exc:
-        _fail(fmt, EXIT_POLICY, "policy_error", "the policies do not load", [p.to_dict() for p in exc.problems],
-              text_lines=[str(p) for p in exc.problems])
+    chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
+    policy = _load(fmt, policies, payers_dir, str(chosen))
     try:
         enc = policy.parse(data)
     except InputError as exc:
@@ -58,6 +85,63 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
     else:
         click.echo(render_decision(decision, explain))
+
+
+@main.command()
+@_format_option
+@_policies_option
+def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
+    """List the payers: what each extends, its effective range and policy version.
+
+    A payer whose overlay does not load is listed with its problems; the others are unaffected.
+    Exits 4 if any payer does not load."""
+    rows, failed = [], False
+    for payer in payer_ids(policies, payers_dir):
+        try:
+            rows.append(load_policy_set(Path(policies), payer, payers_dir).describe())
+        except PolicyError as exc:
+            failed = True
+            rows.append({"id": payer, "error": "policy_error", "problems": [p.to_dict() for p in exc.problems]})
+    if fmt == "json":
+        click.echo(json.dumps({"payers": rows}, indent=2, default=str))
+    else:
+        click.echo(render_payers(rows))
+    sys.exit(EXIT_POLICY if failed else 0)
+
+
+@main.command("explain-code")
+@click.argument("code")
+@click.option("--payer", default=BASE, show_default=True, help="Payer whose merged policy to read.")
+@_format_option
+@_policies_option
+def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+    """What PAYER requires for CODE, merged over all its layers, with sources."""
+    policy = _load(fmt, policies, payers_dir, payer)
+    try:
+        report = explain_code(policy, code)
+    except InputError as exc:
+        _fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), [p.to_dict() for p in exc.problems])
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(render_code_requirements(report))
+
+
+@main.command()
+@click.argument("before")
+@click.argument("after")
+@_format_option
+@_policies_option
+def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+    """How payer AFTER's policy differs from BEFORE's (for example: diff base aetna): rules added,
+    replaced and disabled over the whole extends chain, and parameters that differ."""
+    old = _load(fmt, policies, payers_dir, before)
+    new = _load(fmt, policies, payers_dir, after)
+    report = diff_policies(old, new)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(render_diff(report))
 
 
 def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,

@@ -7,12 +7,19 @@ from engine.explain import Attempt, ProofNode
 _VERDICT = {"supportable": "SUPPORTABLE", "needs_documentation": "NEEDS DOCUMENTATION",
             "not_supportable": "NOT SUPPORTABLE"}
 _METHOD = {"cpt_per_code": "timed units counted per code (CPT midpoint rule)",
-           "medicare_total_time": "timed units from the visit's total timed minutes (Medicare 8-minute rule)"}
+           "total_time": "timed units from the visit's total timed minutes (Medicare 8-minute rule)"}
 
 
 def _cite(rule) -> str:
     where = f", {rule.section}" if rule.section else ""
-    return f"[{rule.id}; {rule.source}{where}]"
+    layer = "" if rule.layer == "base" else f"{_layer(rule)}: "
+    return f"[{layer}{rule.id}; {rule.source}{where}]"
+
+
+def _layer(rule) -> str:
+    if rule.replaces is not None:
+        return f"{rule.layer}, replacing {rule.replaces.layer}"
+    return rule.layer
 
 
 def render_decision(decision: Decision, explain: bool = False) -> str:
@@ -61,7 +68,11 @@ def _render_line(line: LineDecision, explain: bool) -> list[str]:
 def _tree(node: ProofNode, depth: int) -> list[str]:
     pad = "  " * depth
     if node.kind == "rule":
-        lines = [f"{pad}{node.statement}  by {node.rule.id} ({node.rule.layer}): {node.message}"]
+        lines = [f"{pad}{node.statement}  by {node.rule.id} ({_layer(node.rule)}): {node.message}"]
+    elif node.kind == "fact" and node.origin == "parameter" and "parameter" in node.detail:
+        param = node.detail["parameter"]
+        lines = [f"{pad}{node.statement}  (parameter set by {param['layer']} at {param['location']}; "
+                 f"{param['source']['file']}, {param['source']['section']})"]
     elif node.kind == "fact":
         lines = [f"{pad}{node.statement}  ({node.origin} fact)"]
     elif node.kind == "builtin":
@@ -81,3 +92,103 @@ def _attempt(a: Attempt, depth: int) -> list[str]:
     for n in a.nested:
         lines += _attempt(n, depth + 1)
     return lines
+
+
+def _effective(eff: dict) -> str:
+    if eff.get("from") and eff.get("to"):
+        return f" (in force {eff['from']} to {eff['to']})"
+    if eff.get("from"):
+        return f" (in force from {eff['from']})"
+    if eff.get("to"):
+        return f" (in force until {eff['to']})"
+    return ""
+
+
+def _rule_line(r: dict) -> list[str]:
+    layer = r["layer"] + (f", replacing {r['replaces']['layer']}" if r.get("replaces") else "")
+    src = r["source"]["file"] + (f", {r['source']['section']}" if r["source"]["section"] else "")
+    return [f"  - {r['because']}{_effective(r['effective'])}",
+            f"      {r['id']} ({layer}; {r['location']}) [{src}]",
+            f"      {r['rule']}"]
+
+
+def render_code_requirements(report: dict) -> str:
+    code = report["code"]
+    kind = "timed (15-minute units)" if code["timed"] else "untimed (one unit per session)"
+    out = [f"{code['code']} {code['name']} under {report['name']} (payer {report['payer']}; layers "
+           f"{' > '.join(report['chain'])}; policy version {report['policy_version']})",
+           f"{code['description']}",
+           f"Kind: {code['kind']}, {kind}{', one-on-one' if code['one_on_one'] else ''}."]
+    method = report.get("unit_method")
+    if method:
+        out.append(f"Unit method: {method['value']} (set by {method['layer']}; {method['source']['file']}, "
+                   f"{method['source']['section']}).")
+    for key, title in (("requirements", "A line billing this code is denied when"),
+                       ("units", "Units"), ("suggestions", "Another code is suggested when")):
+        out += ["", f"{title}:"]
+        out += [x for r in report[key] for x in _rule_line(r)] or ["  (none)"]
+    if report["disabled"]:
+        out += ["", "Switched off by this payer:"]
+        for d in report["disabled"]:
+            out.append(f"  - {d['id']} (from {d['was']['layer']}), disabled by {d['layer']}: {d['reason']}")
+    if report["parameters"]:
+        out += ["", "Parameters these rules read:"]
+        for p in report["parameters"]:
+            value = p.get("value", None) if "value" in p else ", ".join(f"{r['key']}: {r['value']}" for r in p["table"])
+            out.append(f"  - {p['name']} = {value} (set by {p['layer']}): {p['description']}")
+    return "\n".join(out)
+
+
+def render_diff(report: dict) -> str:
+    a, b = report["from"], report["to"]
+    s = report["summary"]
+    out = [f"{a['payer']} ({' > '.join(a['chain'])}, {a['policy_version']}) -> "
+           f"{b['payer']} ({' > '.join(b['chain'])}, {b['policy_version']})",
+           f"{s['added']} added, {s['replaced']} replaced, {s['removed']} disabled or absent, "
+           f"{s['parameters']} parameter(s) differ."]
+    if report["added"]:
+        out += ["", "Added:"]
+        out += [f"  + {r['id']} ({r['layer']}; {r['location']}): {r['because']}{_effective(r['effective'])}"
+                for r in report["added"]]
+    if report["replaced"]:
+        out += ["", "Replaced:"]
+        for r in report["replaced"]:
+            out += [f"  ~ {r['id']}",
+                    f"      before ({r['before']['layer']}; {r['before']['location']}): {r['before']['rule']}",
+                    f"      after  ({r['after']['layer']}; {r['after']['location']}): {r['after']['rule']}"]
+    if report["removed"]:
+        out += ["", "Disabled or absent:"]
+        for r in report["removed"]:
+            rule = r["rule"]
+            if r["change"] == "disabled":
+                out.append(f"  - {rule['id']} ({rule['layer']}): disabled by {r['by']['layer']} at "
+                           f"{r['by']['location']}: {r['by']['reason']}")
+            else:
+                out.append(f"  - {rule['id']} ({rule['layer']}): not in {b['payer']}")
+    if report["parameters"]:
+        out += ["", "Parameters:"]
+        for p in report["parameters"]:
+            out.append(f"  * {p['name']}: {_param_text(p['before'])} -> {_param_text(p['after'])}")
+    return "\n".join(out)
+
+
+def _param_text(p: dict | None) -> str:
+    if p is None:
+        return "(not set)"
+    if "value" in p:
+        return f"{p['value']} ({p['layer']})"
+    return "{" + ", ".join(f"{r['key']}: {r['value']}" for r in p["table"]) + f"}} ({p['layer']})"
+
+
+def render_payers(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append(f"{r['id']}: DOES NOT LOAD")
+            out += [f"    {p.get('file', '')}:{p.get('line', '')}:{p.get('column', '')}: {p['message']} [{p['code']}]"
+                    for p in r["problems"]]
+            continue
+        eff = _effective(r["effective"]).strip() or "(always in force)"
+        extends = f" extends {r['extends']}" if r["extends"] else ""
+        out.append(f"{r['id']}: {r['name']}{extends}; {r['rules']} rules; {eff}; {r['policy_version']}")
+    return "\n".join(out)

@@ -70,7 +70,7 @@ def test_unreadable_file(tmp_path):
 def test_unknown_payer_exit_3():
     result = run(EXAMPLES / "mixed_visit.json", "--payer", "acme", "--format", "json")
     assert result.exit_code == 3
-    assert json.loads(result.output) == {"error": "unknown_payer", "message": "unknown payer `acme`; available: base",
+    assert json.loads(result.output) == {"error": "unknown_payer", "message": "unknown payer `acme`; available: base, aetna, aetna_medicare, commercial, medicare",
                                          "problems": []}
 
 
