@@ -278,6 +278,8 @@ class Explainer:
     def _unify_head(head: Atom, args: tuple) -> Bindings | None:
         b: Bindings = {}
         for arg, value in zip(head.args, args):
+            if value is None:
+                continue  # asked with that argument open (an anonymous premise such as `not p(L, _)`)
             if isinstance(arg, Const):
                 if arg.value != value:
                     return None

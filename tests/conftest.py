@@ -23,3 +23,57 @@ def example():
 
 def line_of(decision, line_id):
     return next(l for l in decision.lines if l.line == line_id)
+
+
+PAYERS = ("base", "commercial", "medicare", "aetna", "aetna_medicare")
+
+
+@pytest.fixture(scope="session")
+def policies():
+    """Every shipped payer's policy set, loaded once."""
+    return {payer: load_policy_set(ROOT / "policies", payer) for payer in PAYERS}
+
+
+VISIT_DOCUMENTATION = ["functional_goals", "goal_linkage", "objective_findings", "skilled_intervention",
+                       "progress_toward_goals", "time_recorded", "medical_necessity", "treatment_parameters",
+                       "plan_of_care_signed"]
+
+
+def make_encounter(lines, **changes) -> dict:
+    """A complete, clean encounter: a physical therapist's visit under a physician-certified plan, every
+    visit-level element documented, an improving patient. ``lines`` are (code, minutes, units) or dicts;
+    each line gets GP and its own time block. ``changes`` replace top-level fields."""
+    built = []
+    for i, spec in enumerate(lines, start=1):
+        line = {"id": str(i), "modifiers": ["GP"], "time_block": f"B{i}"}
+        if isinstance(spec, dict):
+            line.update(spec)
+        else:
+            code, minutes, units = spec
+            line.update(code=code, minutes=minutes, units=units)
+        line.setdefault("id", str(i))
+        built.append(line)
+    data = {
+        "id": "enc-test",
+        "date_of_service": "2025-06-02",
+        "provider": {"type": "physical_therapist"},
+        "diagnoses": ["M54.50"],
+        "documentation": list(VISIT_DOCUMENTATION),
+        "plan_of_care": {"certified_by": "physician", "certified_on": "2025-05-20", "start_of_care": "2025-05-19"},
+        "patient": {"id": "pt-1", "condition_status": "improving", "history": [],
+                    "year_to_date": {"pt_slp": 0, "ot": 0}},
+        "lines": built,
+    }
+    data.update(changes)
+    return data
+
+
+def decide_for(policy, data, explain="full"):
+    return policy.decide(policy.parse(data), explain)
+
+
+def walk(node):
+    """Every node of a proof tree (dicts from ProofNode.to_dict)."""
+    yield node
+    for child in node.get("premises", []):
+        yield from walk(child)
