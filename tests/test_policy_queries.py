@@ -1,0 +1,219 @@
+"""Questions asked of the policies themselves: explain-code, diff, payers; and an overlay that
+switches a base rule off."""
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, decide_for, make_encounter
+from engine.errors import InputError
+from engine.policydiff import diff_policies
+from engine.policyset import load_policy_set
+from engine.requirements import explain_code
+from server.cli import main
+
+
+def ids(entries):
+    return [e["id"] for e in entries]
+
+
+def cli(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+# --- explain-code ---------------------------------------------------------------------------------
+
+def test_explain_code_merges_aetnas_layers(policies):
+    report = explain_code(policies["aetna"], "97112")
+    assert report["chain"] == ["base", "commercial", "aetna"]
+    required = {e["id"]: e for e in report["requirements"]}
+    assert required["aetna.nmr.needs_neurologic_diagnosis"]["layer"] == "aetna"
+    assert required["aetna.nmr.visit_cap"]["effective"] == {"from": None, "to": "2025-10-29"}
+    assert required["base.documentation.nmr_needs_neuro_deficit"]["layer"] == "base"
+    assert required["commercial.modifiers.not_59_with_x"]["layer"] == "commercial"
+    assert required["aetna.nmr.needs_neurologic_diagnosis"]["source"]["file"] == "001_649d21cd2997f164.txt"
+    # rules for other codes, or for the unit method Aetna does not use, are left out
+    assert "base.documentation.gait_training_needs_gait_impairment" not in required
+    assert "base.units.total_time.no_unit" not in required
+    assert ids(report["units"]) == ["base.units.timed_per_code"]
+    assert report["unit_method"]["value"] == "cpt_per_code" and report["unit_method"]["layer"] == "commercial"
+    assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method"}
+
+
+def test_explain_code_under_medicare_shows_the_total_time_rules(policies):
+    report = explain_code(policies["medicare"], "97110")
+    assert "base.units.timed_per_code" not in ids(report["units"])
+    assert {"base.units.total_time.whole_plus_leftover_unit",
+            "base.units.total_time.whole_units_only"} <= set(ids(report["units"]))
+    required = ids(report["requirements"])
+    assert "medicare.modifiers.discipline_required" in required
+    assert "medicare.kx.modifier_required" in required
+    assert "medicare.acupuncture.only_low_back_pain" not in required
+    kx = next(p for p in report["parameters"] if p["name"] == "poc_certification_days")
+    assert kx["value"] == 30
+
+
+def test_explain_code_lists_rules_the_payer_switched_off(policies):
+    report = explain_code(policies["aetna"], "97140")
+    assert ids(report["disabled"]) == ["base.ncci.manual_therapy_and_activities_needs_modifier"]
+    assert report["disabled"][0]["layer"] == "aetna" and report["disabled"][0]["reason"]
+    assert "base.ncci.manual_therapy_and_activities_needs_modifier" in ids(
+        explain_code(policies["commercial"], "97140")["requirements"])
+
+
+def test_explain_code_for_a_code_with_a_replacement(policies):
+    report = explain_code(policies["medicare"], "97014")
+    assert "medicare.codes.unattended_estim_g0283" in ids(report["suggestions"])
+    assert "medicare.codes.unattended_estim_invalid" in ids(report["requirements"])
+    assert "medicare.codes.unattended_estim_g0283" not in ids(explain_code(policies["medicare"], "97110")["suggestions"])
+
+
+def test_explain_code_unknown_code(policies):
+    with pytest.raises(InputError) as info:
+        explain_code(policies["aetna"], "99999")
+    assert info.value.problems[0].code == "unknown_code"
+
+
+def test_explain_code_cli_text_and_json():
+    text = cli("explain-code", "97112", "--payer", "aetna")
+    assert text.exit_code == 0
+    assert "97112 Neuromuscular re-education under Aetna (commercial plans)" in text.output
+    assert "aetna.nmr.needs_neurologic_diagnosis (aetna; payers/aetna.yaml:" in text.output
+    assert "(in force until 2025-10-29)" in text.output
+    data = json.loads(cli("explain-code", "97112", "--payer", "aetna", "--format", "json").output)
+    assert data["code"]["code"] == "97112" and data["payer"] == "aetna"
+    bad = cli("explain-code", "99999", "--payer", "aetna", "--format", "json")
+    assert bad.exit_code == 3 and json.loads(bad.output)["error"] == "unknown_code"
+    assert cli("explain-code", "97112", "--payer", "acme").exit_code == 3
+
+
+# --- diff -------------------------------------------------------------------------------------------
+
+def test_diff_base_aetna_covers_the_whole_chain(policies):
+    report = diff_policies(policies["base"], policies["aetna"])
+    added = ids(report["added"])
+    assert "commercial.modifiers.not_59_with_x" in added          # from the parent overlay
+    assert "aetna.same_day.not_together" in added
+    assert [r["id"] for r in report["replaced"]] == ["base.ncci.manual_therapy_and_activities_same_block"]
+    replaced = report["replaced"][0]
+    assert (replaced["before"]["layer"], replaced["after"]["layer"]) == ("base", "aetna")
+    assert [(r["rule"]["id"], r["change"]) for r in report["removed"]] == [
+        ("base.ncci.manual_therapy_and_activities_needs_modifier", "disabled")]
+    assert report["removed"][0]["by"]["layer"] == "aetna"
+    assert [p["name"] for p in report["parameters"]] == ["nmr_visit_cap", "nmr_visit_window_days"]
+    assert report["summary"] == {"added": len(report["added"]), "replaced": 1, "removed": 1, "parameters": 2}
+
+
+def test_diff_base_medicare_shows_the_unit_method_switch(policies):
+    report = diff_policies(policies["base"], policies["aetna_medicare"])
+    method = next(p for p in report["parameters"] if p["name"] == "unit_method")
+    assert (method["before"]["value"], method["after"]["value"]) == ("cpt_per_code", "total_time")
+    assert method["after"]["layer"] == "medicare"
+    added = ids(report["added"])
+    assert "medicare.kx.modifier_required" in added and "aetna_medicare.authorization.required" in added
+
+
+def test_diff_the_other_way_reports_rules_absent(policies):
+    report = diff_policies(policies["aetna"], policies["base"])
+    assert "aetna.same_day.not_together" in [r["rule"]["id"] for r in report["removed"]]
+    assert all(r["change"] == "not_in_base" for r in report["removed"])
+    assert ids(report["added"]) == ["base.ncci.manual_therapy_and_activities_needs_modifier"]
+
+
+def test_diff_of_a_payer_with_itself_is_empty(policies):
+    report = diff_policies(policies["medicare"], policies["medicare"])
+    assert report["summary"] == {"added": 0, "replaced": 0, "removed": 0, "parameters": 0}
+
+
+def test_diff_cli():
+    text = cli("diff", "base", "aetna")
+    assert text.exit_code == 0
+    assert "1 replaced, 1 disabled or absent, 2 parameter(s) differ." in text.output
+    assert "~ base.ncci.manual_therapy_and_activities_same_block" in text.output
+    assert "disabled by aetna at payers/aetna.yaml:" in text.output
+    assert "* nmr_visit_cap: (not set) -> 18 (aetna)" in text.output
+    data = json.loads(cli("diff", "commercial", "aetna", "--format", "json").output)
+    assert data["from"]["payer"] == "commercial" and data["summary"]["parameters"] == 2
+
+
+def test_payers_cli_lists_every_payer():
+    result = cli("payers", "--format", "json")
+    assert result.exit_code == 0
+    rows = {r["id"]: r for r in json.loads(result.output)["payers"]}
+    assert set(rows) == {"base", "commercial", "medicare", "aetna", "aetna_medicare"}
+    assert rows["aetna_medicare"]["extends"] == "medicare"
+    assert rows["medicare"]["effective"] == {"from": "2019-01-01", "to": "2027-01-01"}
+    assert rows["medicare"]["parameters"]["unit_method"]["value"] == "total_time"
+    assert rows["aetna"]["disabled"][0]["id"] == "base.ncci.manual_therapy_and_activities_needs_modifier"
+
+
+# --- an overlay that switches a base rule off ---------------------------------------------------------
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    (tmp_path / "payers").mkdir()
+    return tmp_path
+
+
+def test_overlay_disabling_a_base_rule_flips_the_verdict(project):
+    (project / "payers" / "lenient.yaml").write_text(
+        "id: lenient\n"
+        "name: A plan that does not ask for gait findings\n"
+        "extends: base\n"
+        "disable:\n"
+        "  - id: base.documentation.gait_training_needs_gait_impairment\n"
+        "    reason: this plan accepts gait training without objective gait findings\n")
+    visit = make_encounter([{"code": "97116", "minutes": 23, "units": 2}])
+    base = load_policy_set(project / "policies", "base", project / "payers")
+    lenient = load_policy_set(project / "policies", "lenient", project / "payers")
+    before = decide_for(base, visit).lines[0]
+    assert (before.verdict, before.missing_documentation) == ("needs_documentation", ["gait_impairment"])
+    after = decide_for(lenient, visit).lines[0]
+    assert (after.verdict, after.supportable_units) == ("supportable", 2)
+    why_not = [a.rule.id for a in after.why_not]
+    assert "base.documentation.gait_training_needs_gait_impairment" not in why_not
+    assert [d.id for d in lenient.disabled] == ["base.documentation.gait_training_needs_gait_impairment"]
+    assert lenient.disabled[0].rule.layer == "base"
+    assert lenient.version != base.version
+
+
+def test_a_child_overrides_its_parents_parameter(project):
+    (project / "payers" / "parent.yaml").write_text(
+        "id: parent\nname: Parent\nextends: base\n"
+        "parameters:\n"
+        "  unit_method: {value: total_time, description: parent's method, source: {file: f.md, section: s}}\n")
+    (project / "payers" / "child.yaml").write_text(
+        "id: child\nname: Child\nextends: parent\n"
+        "parameters:\n"
+        "  unit_method: {value: cpt_per_code, description: child's method, source: {file: f.md, section: s}}\n")
+    visit = make_encounter([{"code": "97110", "minutes": 22, "units": 2}, {"code": "97140", "minutes": 18, "units": 1}])
+    parent = load_policy_set(project / "policies", "parent", project / "payers")
+    child = load_policy_set(project / "policies", "child", project / "payers")
+    assert [l.supportable_units for l in decide_for(parent, visit).lines] == [2, 1]
+    assert [l.supportable_units for l in decide_for(child, visit).lines] == [1, 1]
+    assert child.chain == ["base", "parent", "child"]
+    assert child.parameters["unit_method"].layer == "child"
+    assert child.parameters["unit_method"].allowed == ("cpt_per_code", "total_time")   # inherited one_of
+
+
+def test_replaced_rule_applies_to_every_date_and_a_dated_addition_only_from_its_date(project):
+    (project / "payers" / "dated.yaml").write_text(
+        "id: dated\nname: Dated\nextends: base\n"
+        "add:\n"
+        "  - id: dated.exercise_cap\n"
+        "    kind: limit\n"
+        "    effective: {from: 2025-07-01}\n"
+        "    because: \"from July 2025 this plan pays therapeutic exercise for at most {Max} minutes\"\n"
+        "    source: {file: plan.md, section: limits}\n"
+        "    rule: |\n"
+        "      deny(L) :- line_code(L, \"97110\"), line_minutes(L, M), Max = 30, M > Max.\n")
+    policy = load_policy_set(project / "policies", "dated", project / "payers")
+    long_visit = [{"code": "97110", "minutes": 40, "units": 3}]
+    june = decide_for(policy, make_encounter(long_visit, date_of_service="2025-06-30")).lines[0]
+    july = decide_for(policy, make_encounter(long_visit, date_of_service="2025-07-01")).lines[0]
+    assert june.verdict == "supportable"
+    assert (july.verdict, [r.rule.id for r in july.reasons]) == ("not_supportable", ["dated.exercise_cap"])
+    premises = [n["statement"] for n in july.to_dict("x", "full")["proof"]["derivations"][0]["premises"]]
+    assert "'2025-07-01' >= '2025-07-01'" in premises
