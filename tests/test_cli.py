@@ -85,3 +85,21 @@ def test_broken_policies_exit_4_with_locations(tmp_path):
     problem = json.loads(result.output)["problems"][0]
     assert problem["code"] == "unknown_predicate"
     assert (problem["line"], problem["column"]) == (5, 39)  # `nonexistent` in the rule text
+
+
+def test_payer_is_taken_from_the_encounter():
+    out = json.loads(run(EXAMPLES / "medicare_8_minute_rule.json", "--format", "json").output)
+    assert out["payer"] == "medicare"
+    assert [(l["units"]["supportable"], l["units"]["method"]) for l in out["lines"]] == [(2, "total_time"), (1, "total_time")]
+    # --payer wins over the file's payer: the same visit under CPT's per-code rule
+    out = json.loads(run(EXAMPLES / "medicare_8_minute_rule.json", "--payer", "commercial", "--format", "json").output)
+    assert [l["units"]["supportable"] for l in out["lines"]] == [1, 1]
+
+
+def test_aetna_examples_name_the_aetna_rule():
+    same_day = run(EXAMPLES / "aetna_same_day.json")
+    assert same_day.exit_code == 0
+    assert "[aetna: aetna.same_day.not_together;" in same_day.output
+    cap = json.loads(run(EXAMPLES / "aetna_nmr_visit_cap.json", "--format", "json", "--explain").output)
+    derivation = cap["lines"][0]["proof"]["derivations"][0]
+    assert derivation["rule"]["id"] == "aetna.nmr.visit_cap" and derivation["rule"]["layer"] == "aetna"
