@@ -56,6 +56,7 @@ class Reason:
 
     def to_dict(self) -> dict:
         return {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
+                "location": str(self.rule.location),
                 "source": {"file": self.rule.source, "section": self.rule.section}}
 
 

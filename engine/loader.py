@@ -120,8 +120,10 @@ def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[s
         problems.error("policy_format", "`parameters` is a mapping from parameter name to its definition",
                        node.location)
         return out
-    for name, spec in node.items():
-        key_loc = spec.location
+    for key_node, raw_spec in node.raw.value:
+        name = str(key_node.value)
+        spec = Node(raw_spec, node.file, node.text)
+        key_loc = Node(key_node, node.file, node.text).location   # the parameter's name
         if not PARAMETER_NAME.match(name):
             problems.error("invalid_parameter", f"parameter name `{name}` should be lowercase with underscores",
                            key_loc)
@@ -178,11 +180,12 @@ def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[s
             else:
                 allowed = tuple(v for v in (_constant(c, f"a `one_of` value of `{name}`", problems)
                                             for c in one_of.children()) if v is not None)
-                if value not in allowed:
+                if value is not None and value not in allowed:
                     problems.error("invalid_parameter", f"parameter `{name}` is `{value}`, not one of "
                                    f"{', '.join(map(str, allowed))}", value_node.location)
         out[name] = Parameter(name=name, value=value, table=table, description=description, source=source,
                               section=section, layer=layer, location=key_loc,
+                              value_location=(value_node or table_node).location,
                               row_sources=tuple(sorted(row_sources.items(), key=repr)), allowed=allowed)
     return out
 

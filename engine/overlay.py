@@ -82,7 +82,15 @@ def discover(payers_dir: Path | None) -> dict[str, Path]:
     """Payer ids (file stems) -> overlay file, for every ``*.yaml`` directly under ``payers_dir``."""
     if payers_dir is None or not Path(payers_dir).is_dir():
         return {}
-    return {p.stem: p for p in sorted(Path(payers_dir).glob("*.yaml"))}
+    return {p.stem: p for p in sorted(Path(payers_dir).glob("*.yaml")) if p.stem != BASE}
+
+
+def misplaced_base(payers_dir: Path | None) -> Path | None:
+    """A ``base.yaml`` among the overlays: never loaded (the base layer is ``policies/base/``)."""
+    if payers_dir is None:
+        return None
+    path = Path(payers_dir) / f"{BASE}.yaml"
+    return path if path.is_file() else None
 
 
 def _suggest(name: str, known) -> str:
@@ -254,6 +262,7 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
             order.remove(entry.id)
             disabled.append(done)
             gone[entry.id] = done
+            _check_still_defined(done, rules, problems)
         for new in overlay.replace:
             old = rules.get(new.id)
             if old is None:
@@ -275,19 +284,53 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
                                f" in layer `{old.layer}` ({old.location}); a layer that overrides it must set the "
                                "same kind", new.location)
                 continue
-            if old is not None and old.allowed and not new.allowed:
+            if old is not None and old.allowed:
+                # A parent's `one_of` binds every layer below it; a child may narrow it, not widen it.
+                wider = [v for v in new.allowed if v not in old.allowed]
+                if wider:
+                    problems.error("invalid_parameter", f"`one_of` of parameter `{name}` adds "
+                                   f"{', '.join(f'`{v}`' for v in wider)}, which layer `{old.layer}` does not allow "
+                                   f"({', '.join(map(str, old.allowed))}); a layer may narrow `one_of`, not widen it",
+                                   new.location)
+                    continue
                 if new.value not in old.allowed:
                     problems.error("invalid_parameter", f"parameter `{name}` is `{new.value}`, not one of "
                                    f"{', '.join(map(str, old.allowed))} (allowed by layer `{old.layer}`)",
-                                   new.location)
+                                   new.value_location or new.location)
                     continue
-                new = replace(new, allowed=old.allowed)
+                if not new.allowed:
+                    new = replace(new, allowed=old.allowed)
             parameters[name] = new
     eff_from = max((o.effective_from for o in overlays if o.effective_from), default=None)
     eff_to = min((o.effective_to for o in overlays if o.effective_to), default=None)
     return LayeredRules(payer=payer, chain=[BASE] + [o.id for o in overlays], rules=[rules[i] for i in order] + repeated,
                         parameters=parameters, disabled=disabled, overlays=list(overlays),
                         effective_from=eff_from, effective_to=eff_to)
+
+
+def _check_still_defined(entry: Disable, rules: dict[str, Rule], problems: Problems) -> None:
+    """Disabling the last rule that derives a predicate other rules read leaves them reading nothing."""
+    head = entry.rule.clause.head
+    if any(r.clause.head.key == head.key for r in rules.values()):
+        return
+    readers = sorted(r.id for r in rules.values() if _reads(r, head.pred))
+    if readers:
+        shown = ", ".join(f"`{r}`" for r in readers[:3]) + (" and others" if len(readers) > 3 else "")
+        problems.error("disabled_rule_needed", f"disabling `{entry.id}` leaves nothing to derive "
+                       f"`{head.key}`, which {shown} still read; disable those too, or `replace` this rule instead",
+                       entry.location)
+
+
+def _reads(rule: Rule, pred: str) -> bool:
+    from .syntax import Aggregate, Negative, Positive
+
+    def atoms(body):
+        for lit in body:
+            if isinstance(lit, (Positive, Negative)):
+                yield lit.atom
+            elif isinstance(lit, Aggregate):
+                yield from atoms(lit.body)
+    return any(a.pred == pred for a in atoms(rule.clause.body))
 
 
 def _missing(rid: str, action: str, overlay: Overlay, rules: dict[str, Rule], gone: dict[str, Disable]) -> str:

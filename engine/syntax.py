@@ -217,6 +217,7 @@ class Parameter:
     location: Location
     row_sources: tuple = ()   # ((key, (file, section)), ...) for table rows citing their own source
     allowed: tuple = ()       # the values any layer may set (`one_of`), inherited by overriding layers
+    value_location: Location | None = field(default=None, compare=False)   # of `value` or `table`
 
     @property
     def is_table(self) -> bool:

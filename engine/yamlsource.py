@@ -98,4 +98,29 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Node | None, list
         return None, [Problem("yaml_syntax_error", f"invalid YAML: {exc.problem}", loc)]
     if root is None:
         return None, [Problem("empty_file", "file is empty", Location(name, 1, 1))]
-    return Node(root, name, text), []
+    return Node(root, name, text), _duplicate_keys(root, name)
+
+
+def _duplicate_keys(root: yaml.Node, name: str) -> list[Problem]:
+    """YAML allows a repeated key and keeps only one value; a policy file never means that."""
+    problems: list[Problem] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    first = seen.get(key.value)
+                    if first is not None:
+                        mark = key.start_mark
+                        problems.append(Problem(
+                            "duplicate_key", f"key `{key.value}` appears twice in this mapping (first at line "
+                            f"{first.start_mark.line + 1}); only one would be read",
+                            Location(name, mark.line + 1, mark.column + 1)))
+                    else:
+                        seen[key.value] = key
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return sorted(problems, key=lambda p: p.location)

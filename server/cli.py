@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 
 from engine.errors import InputError, PolicyError
-from engine.overlay import BASE
+from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
-from engine.policyset import PolicySet, load_policy_set, payer_ids
+from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from engine.requirements import explain_code
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
@@ -96,6 +96,13 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
     Exits 4 if any payer does not load."""
     rows, failed = [], False
+    misplaced = misplaced_base(payers_dir if payers_dir is not None else default_payers_dir(policies))
+    if misplaced is not None:
+        failed = True
+        rows.append({"id": f"{BASE} ({misplaced.name})", "error": "policy_error", "problems": [{
+            "code": "invalid_payer_id", "level": "error", "file": str(misplaced), "line": 1, "column": 1,
+            "message": f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this overlay file is never loaded: "
+                       "give it another id and file name"}]})
     for payer in payer_ids(policies, payers_dir):
         try:
             rows.append(load_policy_set(Path(policies), payer, payers_dir).describe())
