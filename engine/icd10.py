@@ -1,78 +1,166 @@
-"""The ICD-10-CM hierarchy, from the maintained `simple-icd-10-cm` package (not a hand-typed list).
+"""The ICD-10-CM hierarchy: which codes exist, and which chapter, block and category each is under.
 
-Used to validate encounter diagnoses and by the ``@icd10_within`` builtin, which asks whether a
-diagnosis falls under a chapter, block or category (``I63.9`` is within ``I60-I69`` and within
-``I63``). Chapters can be named by their code range as printed in ICD-10-CM (``G00-G99``); the
-package names them by number, so the range is mapped onto it.
+The code set is the CMS tabular list that the maintained ``simple-icd-10-cm`` package ships (the
+April 2026 release with the pinned version), not a hand-typed list. It is read here with a
+streaming parser into a compact index (code -> parent, code -> title) instead of through the
+package's own API: the package keeps a node object per code, about 180 MB and 600,000 objects the
+garbage collector must scan (full collections of 150-250 ms, measured with bench/), while this
+index is a few dictionaries of strings. ``tests/test_icd10.py`` checks, against the package's
+API, that both see the same codes and the same parents.
 
-The package parses its code set on first use (about two seconds), so it is loaded lazily, once,
-under a lock.
+Names: codes with their dot (``I63.9``), blocks by range (``I60-I69``), chapters by the range in
+their title (``G00-G99``). Codes with a 7th character (``S06.0X0A``) are expanded from their
+category's 7th-character definitions, as the package does, each under its six-character code.
+
+The index is built on first use (about a second), once, under a lock.
 """
 from __future__ import annotations
 
 import re
 import threading
-import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from functools import lru_cache
+import importlib.util
+from pathlib import Path
+
+_CHAPTER_RANGE = re.compile(r"\(([A-Z][0-9A-Z]{2}-[A-Z][0-9A-Z]{2})\)\s*$")
+
+
+@dataclass(frozen=True)
+class CodeSet:
+    version: str
+    parent: dict[str, str | None]    # code, block or chapter -> the item it is under (None for chapters)
+    title: dict[str, str]            # titles of codes, blocks and chapters (7th-character codes included)
+
+
+def _data_files() -> tuple[Path, Path]:
+    """The tabular list (XML) and the list of every valid code (which 7th-character codes exist)."""
+    # Located without importing the package: importing it builds its own (large) tree.
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the simple-icd-10-cm package is not installed (see requirements.lock)")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    tabular = [f for f in folder.iterdir() if f.name.startswith("icd10c-tabular") and f.name.endswith(".xml")]
+    listing = [f for f in folder.iterdir() if f.name.startswith("code-list") and f.name.endswith(".txt")]
+    if len(tabular) != 1 or len(listing) != 1:
+        raise RuntimeError(f"expected one ICD-10-CM tabular file and one code list in {folder}")
+    return tabular[0], listing[0]
+
+
+def _with_extension(code: str, char: str) -> str:
+    """``S13.4`` + ``A`` -> ``S13.4XXA``: pad to six characters with the placeholder X, then the 7th."""
+    bare = code.replace(".", "")
+    bare = bare + "X" * (6 - len(bare)) + char
+    return bare[:3] + "." + bare[3:]
+
+
+def load_code_set() -> CodeSet:
+    parent: dict[str, str | None] = {}
+    title: dict[str, str] = {}
+    version = ""
+    chapter_key: str | None = None
+    chapter_title = ""
+    section: str | None = None
+    # one frame per open <diag>: [code, has_child_diag, seven_character_definitions]
+    stack: list[list] = []
+    seven_stack: list[dict | None] = []
+    tabular, listing = _data_files()
+    # Some 7th characters do not apply to some codes (a rule stated in notes, not in the XML's
+    # structure); the code list says which extended codes really exist.
+    with listing.open(encoding="utf-8") as lines:
+        listed = {line.split(" ", 1)[0].strip() for line in lines}
+    with tabular.open("rb") as handle:
+        path: list[str] = []
+        for event, element in ET.iterparse(handle, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                path.append(tag)
+                if tag == "chapter":
+                    chapter_key, chapter_title = None, ""
+                elif tag == "section":
+                    section = element.get("id")
+                elif tag == "diag":
+                    if stack:
+                        stack[-1][1] = True
+                    stack.append([None, False, None])
+                continue
+            path.pop()
+            parent_tag = path[-1] if path else ""
+            text = (element.text or "").strip()
+            if tag == "version" and parent_tag == "ICD10CM.tabular":
+                version = text
+            elif tag == "desc" and parent_tag == "chapter":
+                chapter_title = text
+                found = _CHAPTER_RANGE.search(text)
+                chapter_key = found.group(1) if found else None
+                if chapter_key:
+                    parent[chapter_key], title[chapter_key] = None, text
+            elif tag == "desc" and parent_tag == "section" and section:
+                parent[section], title[section] = chapter_key, text
+            elif tag == "name" and parent_tag == "diag":
+                code = text
+                stack[-1][0] = code
+                above = stack[-2][0] if len(stack) > 1 else section
+                if above != code:  # a category named like its block (B99, M99) is that block
+                    parent[code] = above
+            elif tag == "desc" and parent_tag == "diag":
+                title[stack[-1][0]] = text
+            elif tag == "extension" and parent_tag == "sevenChrDef":
+                if stack[-1][2] is None:
+                    stack[-1][2] = {}
+                stack[-1][2][element.get("char")] = text
+            elif tag == "diag":
+                code, has_children, seven = stack.pop()
+                inherited = seven or next((f[2] for f in reversed(stack) if f[2]), None)
+                if not has_children and inherited:
+                    for char, meaning in inherited.items():
+                        extended = _with_extension(code, char)
+                        if extended.replace(".", "") not in listed:
+                            continue
+                        parent[extended] = code
+                        title[extended] = f"{title.get(code, '')}, {meaning}"
+            if tag in ("diag", "section", "chapter", "sectionIndex", "introduction"):
+                element.clear()
+    return CodeSet(version=version, parent=parent, title=title)
+
 
 _lock = threading.Lock()
-_module = None
-_CHAPTER_RANGE = re.compile(r"\(([A-Z][0-9][0-9A-Z]-[A-Z][0-9][0-9A-Z])\)\s*$")
+_code_set: CodeSet | None = None
 
 
-def _icd():
-    global _module
-    if _module is None:
+def code_set() -> CodeSet:
+    global _code_set
+    if _code_set is None:
         with _lock:
-            if _module is None:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the package uses a deprecated importlib API
-                    import simple_icd_10_cm as icd
-                    icd.is_valid_item("A00")  # forces the code set to be parsed now
-                _module = icd
-    return _module
+            if _code_set is None:
+                _code_set = load_code_set()
+    return _code_set
 
 
-@lru_cache(maxsize=None)
-def _chapters_by_range() -> dict[str, str]:
-    icd = _icd()
-    out = {}
-    for number in range(1, 30):
-        chapter = str(number)
-        if icd.is_valid_item(chapter) and icd.is_chapter(chapter):
-            found = _CHAPTER_RANGE.search(icd.get_description(chapter))
-            if found:
-                out[found.group(1)] = chapter
-    return out
+def is_known(item: str) -> bool:
+    """True if ``item`` is an ICD-10-CM code (billable or not), block or chapter range."""
+    return isinstance(item, str) and item in code_set().parent
 
 
-def resolve(item: str) -> str | None:
-    """The package's name for a code, block, category or chapter range; None if ICD-10-CM has none."""
-    if not isinstance(item, str) or not item:
-        return None
-    icd = _icd()
-    if item in _chapters_by_range():
-        return _chapters_by_range()[item]
-    if "-" not in item and item.isdigit():
-        return None  # bare chapter numbers are the package's internals; name chapters by range
-    return item if icd.is_valid_item(item) else None
-
-
-def is_known(code: str) -> bool:
-    """True if ``code`` is an ICD-10-CM code, category or block in the current code set."""
-    return resolve(code) is not None
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def is_within(code: str, group: str) -> bool:
-    """True if ``code`` is ``group`` or one of its descendants (group: chapter range, block, category)."""
-    target, where = resolve(code), resolve(group)
-    if target is None or where is None:
+    """True if ``code`` is ``group`` or lies under it (group: chapter range, block, category...)."""
+    parents = code_set().parent
+    if code not in parents or group not in parents:
         return False
-    return target == where or _icd().is_descendant(target, where)
+    return code == group or group in ancestors(code)
 
 
-@lru_cache(maxsize=4096)
 def describe(item: str) -> str:
-    found = resolve(item)
-    return _icd().get_description(found) if found else ""
+    return code_set().title.get(item, "")
+
+
+def ancestors(code: str) -> list[str]:
+    """The items ``code`` lies under, nearest first (its category, ..., block, chapter range)."""
+    parents = code_set().parent
+    out, current = [], parents.get(code)
+    while current is not None and current not in out and current != code:
+        out.append(current)
+        current = parents.get(current)
+    return out

@@ -1,0 +1,82 @@
+"""The ICD-10-CM index (engine/icd10.py) against the simple-icd-10-cm package's own API.
+
+The engine reads the package's code-set file with a streaming parser rather than through the
+package (which costs ~180 MB and 600,000 GC-tracked objects); this checks that both see exactly
+the same codes, blocks and chapters, and the same parent for each."""
+import re
+import warnings
+
+import pytest
+
+from engine import icd10
+
+
+@pytest.fixture(scope="module")
+def package():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import simple_icd_10_cm
+    return simple_icd_10_cm
+
+
+@pytest.fixture(scope="module")
+def chapter_names(package):
+    """The package names chapters by number; the engine by the range in their title."""
+    out = {}
+    for item in package.get_all_codes(True):
+        if package.is_chapter(item):
+            found = re.search(r"\(([A-Z0-9]+-[A-Z0-9]+)\)\s*$", package.get_description(item))
+            out[item] = found.group(1) if found else None
+    return out
+
+
+def test_same_codes_as_the_package(package, chapter_names):
+    theirs = {chapter_names.get(item, item) for item in package.get_all_codes(True)}
+    ours = set(icd10.code_set().parent)
+    assert None not in theirs
+    assert ours == theirs
+    assert len(ours) > 98000
+
+
+def test_same_parents_as_the_package(package, chapter_names):
+    parents = icd10.code_set().parent
+    different, own_parent = [], set()
+    for item in package.get_all_codes(True):
+        expected = package.get_parent(item) or None
+        expected = chapter_names.get(expected, expected)
+        if expected == item:
+            # the package gives a category named like its block (B99, M99) itself as parent;
+            # the engine puts it under the block's chapter (a self-parent would loop)
+            own_parent.add(item)
+            continue
+        mine = parents[chapter_names.get(item, item)]
+        if mine != expected:
+            different.append((item, mine, expected))
+    assert different == []
+    assert {"B99", "M99", "N99", "Z19"} <= own_parent
+    assert all(parents[parents[item]] is None for item in own_parent)        # directly under a chapter
+    assert (parents["B99"], parents["M99"]) == ("A00-B99", "M00-M99")
+    assert all(parent != item for item, parent in parents.items())
+
+
+@pytest.mark.parametrize("code, group, inside", [
+    ("I63.9", "I60-I69", True), ("I69.351", "I60-I69", True), ("G81.94", "G00-G99", True),
+    ("S06.0X0A", "S06", True), ("S14.109S", "S14.1", True), ("S13.4XXA", "S13.4", True),
+    ("M54.50", "M54.5", True), ("M54.50", "G00-G99", False), ("S24.109A", "S14.1", False),
+    ("Q99.999", "Q00-Q99", False), ("I63.9", "I63.9", True),
+])
+def test_within(code, group, inside):
+    assert icd10.is_within(code, group) is inside
+
+
+def test_seven_character_codes_have_titles():
+    assert icd10.describe("S06.0X0A").endswith(", initial encounter")
+    assert icd10.ancestors("S06.0X0A") == ["S06.0X0", "S06.0X", "S06.0", "S06", "S00-S09", "S00-T88"]
+
+
+def test_the_package_is_not_imported_by_the_engine():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", "import sys; from engine import icd10; icd10.is_known('A00'); "
+                          "print('simple_icd_10_cm' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
