@@ -17,15 +17,30 @@ Stdlib only (plus the project). What it does:
    proofs, >= 500 encounters/s, peak RSS <= 200 MB), printing MET / NOT MET.
 3. Program size: the policies copied to a temp dir with K never-true padding rules added
    (K = 0, 100, 200); evaluate-only medians as ratios to K = 0, interleaved in the same run.
-4. GC: in a fresh child process, default GC vs ``gc.freeze()`` after loading +
+4. Payers: every payer's policy set (``base`` and each ``payers/*.yaml`` overlay) loaded with
+   ``load_policy_set(policies, payer)`` -- parse + layer + check + compile -- in 3 rounds (2 with
+   --quick) in rotating order; reports each payer's chain, rule / clause / derived-predicate
+   counts, its first load in the process (which may carry one-time costs such as loading the
+   ICD-10-CM library), the median of the later loads and its first ``decide`` (which builds the
+   thread's pyDatalog engine). The same generator and seed, keeping only encounters every payer
+   accepts (Medicare's policy is in force for dates of service 2019-01-01 to 2026-12-31 and
+   ``parse`` refuses others; skipped encounters are counted), so with no skips they are the
+   encounters of 2. After a warm-up of each payer, decide + ``to_dict(explain="full")`` for every
+   payer interleaved in chunks of 100 (each payer parses with its own ``PolicySet.parse``, outside
+   the timed window); reports median / p90 / p99 / max per payer, each payer's median (and p90,
+   p99) as a ratio to base's in the same run, and the line verdict mix per payer with how many
+   encounters and lines get another verdict (or other supportable units) than under base.
+5. GC: in a fresh child process, default GC vs ``gc.freeze()`` after loading +
    ``gc.set_threshold(50000, 50, 50)``, for full proofs and evaluate-only, interleaved.
 
 Usage (from the repository root):
 
-    PYTHONPATH=. python bench/bench_engine.py                 # 2000 encounters (about 3 minutes)
+    PYTHONPATH=. python bench/bench_engine.py                 # 2000 encounters (about 6 minutes)
     PYTHONPATH=. python bench/bench_engine.py --quick         # 200-encounter smoke run
+    PYTHONPATH=. python bench/bench_engine.py --payers-only   # only 4. (payer comparison), with --count/--quick
     PYTHONPATH=. python bench/bench_engine.py --json out.json # also write every figure as JSON
     PYTHONPATH=. python bench/bench_engine.py --profile 200   # only cProfile 200 full-proof decisions
+    PYTHONPATH=. python bench/bench_engine.py --profile 200 --profile-payer medicare  # ... of one payer
 
 Percentiles are nearest-rank over the per-encounter latencies; throughput is encounters divided by
 the time spent in the measured calls (parsing excluded), i.e. one thread, back to back.
@@ -58,9 +73,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from engine import icd10  # noqa: E402
 from engine.errors import InputError  # noqa: E402
 from engine.facts import encounter_facts  # noqa: E402
-from engine.policyset import PolicySet, load_policy_set  # noqa: E402
+from engine.overlay import BASE  # noqa: E402
+from engine.policyset import PolicySet, load_policy_set, payer_ids  # noqa: E402
 
 POLICIES = REPO / "policies"
 DEFAULT_SEED = 2026
@@ -71,6 +88,9 @@ PADDING_KS = (0, 100, 200)
 CHUNK = 100                    # variants compared in one run are interleaved in chunks of this many encounters
 GC_THRESHOLD = (50000, 50, 50)
 TRACEMALLOC_MAX = 500          # encounters in the (slow, untimed) tracemalloc pass by default
+LOAD_ROUNDS = 3                # loads of every payer's policy set, in rotating order (2 with --quick)
+QUICK_LOAD_ROUNDS = 2
+PAYER_SKIP_LIMIT = 10          # give up once refused encounters exceed this many per encounter wanted
 
 TARGETS = {  # checked on the full-proof pass
     "median_ms": 2.0,
@@ -143,6 +163,7 @@ LINE_DOCUMENTATION_HINTS = {
     "97530": ("balance_deficit",),
 }
 SPINE_DIAGNOSIS_PREFIXES = ("M54", "M51", "M48", "M62.83", "M99", "S13", "S33")
+NEUROLOGIC_GROUPS = ("G00-G99", "I60-I69", "S06", "S14.1", "S24.1", "S34.1")
 
 
 def _weighted(rng: random.Random, weights: dict):
@@ -167,7 +188,8 @@ class EncounterGenerator:
         self.regions = sorted(v["region"])
         self.spinal = sorted(r for r, e in v["region"].items() if e.get("spinal"))
         diags = sorted(v["diagnosis"])
-        self.neuro_dx = [d for d in diags if v["diagnosis"][d].get("neurologic")]
+        # nervous-system disease or injury, read from the ICD-10-CM hierarchy as the policies do
+        self.neuro_dx = [d for d in diags if any(icd10.is_within(d, g) for g in NEUROLOGIC_GROUPS)]
         self.spine_dx = [d for d in diags if d not in self.neuro_dx and d.startswith(SPINE_DIAGNOSIS_PREFIXES)]
         self.other_dx = [d for d in diags if d not in self.neuro_dx and d not in self.spine_dx]
         self.base_weights = {}
@@ -464,7 +486,8 @@ def interleaved(fns: dict, texts: list[str], prepare, chunk: int, setups: dict |
     order rotating from chunk to chunk, so drift of a shared machine hits every variant alike.
     Per call, ``prepare(text)`` (parsing), ``setups[name]()`` (before each chunk) and
     ``after(name, enc, result)`` run outside the timed window; GC collections are attributed to
-    the variant whose call they interrupt. Returns (results by name, prepare latencies in ns).
+    the variant whose call they interrupt. ``prepare`` is one function for every variant or a dict
+    of them by name. Returns (results by name, prepare latencies in ns of the first variant).
     """
     names = list(fns)
     lat: dict = {n: [] for n in names}
@@ -487,9 +510,10 @@ def interleaved(fns: dict, texts: list[str], prepare, chunk: int, setups: dict |
                 if setups and setups.get(name):
                     setups[name]()
                 fn, out, meter = fns[name], lat[name], meters[name]
+                prep_fn = prepare[name] if isinstance(prepare, dict) else prepare
                 for text in block:
                     p = pc()
-                    enc = prepare(text)
+                    enc = prep_fn(text)
                     active[0] = meter
                     s = pc()
                     result = fn(enc)
@@ -622,6 +646,194 @@ def padding_experiment(warmup_texts, texts) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
+# Payers: every payer's policy set on the same encounters
+# ------------------------------------------------------------------------------------------------
+
+def _icd10_parsed() -> bool:
+    return getattr(icd10, "_module", True) is not None      # the code set is parsed once per process
+
+
+def load_payers(payers: list[str], rounds: int) -> tuple[dict, dict, str | None]:
+    """Load every payer's policy set ``rounds`` times, the order rotating from round to round.
+
+    Returns the policy sets of the last round, per payer the load times in seconds (round 1
+    first), and the payer whose first load parsed the ICD-10-CM code set (a one-time cost of the
+    process, paid by the first policy set whose rules name ICD-10 codes), if one did.
+    """
+    times: dict = {p: [] for p in payers}
+    pss: dict = {}
+    icd10_by = None
+    for r in range(rounds):
+        order = payers[r % len(payers):] + payers[:r % len(payers)]
+        for payer in order:
+            pss.pop(payer, None)
+            before = _icd10_parsed()
+            t = time.perf_counter()
+            pss[payer] = load_policy_set(POLICIES, payer)
+            times[payer].append(time.perf_counter() - t)
+            if not before and _icd10_parsed():
+                icd10_by = payer
+    return {p: pss[p] for p in payers}, times, icd10_by
+
+
+def generate_for_payers(pss: dict, count: int, seed: int) -> tuple[list[str], list[str], dict]:
+    """(warm-up, measured) encounters that every payer's ``parse`` accepts, and workload figures.
+
+    Same generator and seed as :func:`generate`; an encounter any payer refuses (e.g. a date of
+    service outside that payer's effective range) is skipped and another one generated, and the
+    refusals are counted per payer and problem code.
+    """
+    gen = EncounterGenerator(pss[BASE], seed)
+    texts: list[str] = []
+    skipped = 0
+    refused_by: dict = {p: 0 for p in pss}
+    refusal_codes: dict = {}
+    dates: list[str] = []
+    while len(texts) < WARMUP + count:
+        if skipped > PAYER_SKIP_LIMIT * (WARMUP + count):
+            raise SystemExit(f"payers: {skipped} generated encounters refused by some payer "
+                             f"({refused_by}, {refusal_codes}); the generator does not fit these payers")
+        doc = gen.encounter()
+        refused = False
+        for payer, ps in pss.items():
+            try:
+                ps.parse(doc)
+            except InputError as exc:
+                refused = True
+                refused_by[payer] += 1
+                for prob in exc.problems:
+                    refusal_codes[prob.code] = refusal_codes.get(prob.code, 0) + 1
+        if refused:
+            skipped += 1
+            continue
+        texts.append(json.dumps(doc, separators=(",", ":")))
+        if len(texts) > WARMUP:
+            dates.append(doc["date_of_service"])
+    stats = {"encounters": count, "warmup": WARMUP, "seed": seed, "generated": len(texts) + skipped,
+             "skipped": skipped, "refused_by": refused_by, "refusal_codes": refusal_codes,
+             "date_of_service_min": min(dates), "date_of_service_max": max(dates)}
+    return texts[:WARMUP], texts[WARMUP:], stats
+
+
+def payer_experiment(count: int, seed: int, load_rounds: int, reference_texts: list[str] | None = None,
+                     progress=None) -> dict:
+    """Load every payer, then time decide + to_dict(explain="full") for each, interleaved."""
+    say = progress or (lambda *_: None)
+    payers = payer_ids(POLICIES)
+    payers = [BASE] + [p for p in payers if p != BASE]
+    pss, load_times, icd10_by = load_payers(payers, load_rounds)
+    say(f"  loaded {len(payers)} payers x {load_rounds} rounds")
+
+    t = time.perf_counter()
+    warmup, texts, workload = generate_for_payers(pss, count, seed)
+    workload["generate_and_parse_s"] = time.perf_counter() - t
+    if reference_texts is not None:
+        workload["same_as_main_workload"] = texts == reference_texts
+
+    prepares = {p: parser(pss[p]) for p in payers}
+    fns = {p: full_proofs(pss[p]) for p in payers}
+    info: dict = {}
+    for payer in payers:
+        ps = pss[payer]
+        enc = prepares[payer](warmup[0])
+        t = time.perf_counter()
+        fns[payer](enc)                                  # builds this thread's engine for the program
+        first_decide = time.perf_counter() - t
+        warm = load_times[payer][1:] or load_times[payer]
+        info[payer] = {"name": ps.name, "chain": ps.chain, "effective": {"from": ps.effective_from,
+                                                                         "to": ps.effective_to},
+                       "rules": len(ps.rules), "clauses": len(ps.program.clauses),
+                       "derived_predicates_materialised": len(ps.program.derived),
+                       "disabled_rules": len(ps.disabled), "parameters": len(ps.parameters),
+                       "load_s_rounds": load_times[payer], "load_s_first": load_times[payer][0],
+                       "load_s_warm_median": statistics.median(warm), "first_decide_s": first_decide}
+    del enc
+    for payer in payers:                                  # warm-up: every payer on every warm-up encounter
+        for text in warmup:
+            fns[payer](prepares[payer](text))
+    say(f"  warmed up on {len(warmup)} encounters per payer; timing {len(texts)} encounters x "
+        f"{len(payers)} payers")
+
+    verdicts = {p: {"supportable": 0, "needs_documentation": 0, "not_supportable": 0} for p in payers}
+    lines_by_payer: dict = {p: [] for p in payers}
+
+    def record(name, _enc, result):
+        for k, v in result["summary"].items():
+            verdicts[name][k] += v
+        lines_by_payer[name].append(tuple((l["verdict"], l["units"]["supportable"]) for l in result["lines"]))
+
+    passes, _ = interleaved(fns, texts, prepares, CHUNK, after=record)
+    base = passes[BASE]
+    base_lines = lines_by_payer[BASE]
+    out: dict = {}
+    for payer in payers:
+        r = passes[payer]
+        r.pop("latencies_ns", None)
+        enc_verdict = enc_units = line_verdict = line_units = 0
+        for mine, theirs in zip(lines_by_payer[payer], base_lines):
+            v = sum(a[0] != b[0] for a, b in zip(mine, theirs))
+            u = sum(a[1] != b[1] for a, b in zip(mine, theirs))
+            line_verdict += v
+            line_units += u
+            enc_verdict += v > 0
+            enc_units += u > 0
+        out[payer] = info[payer] | {
+            "full_proofs": r,
+            "ratio_to_base": {m: r[m] / base[m] for m in ("median_ms", "p90_ms", "p99_ms", "mean_ms")},
+            "line_verdicts": verdicts[payer],
+            "differs_from_base": {"encounters_verdict": enc_verdict, "lines_verdict": line_verdict,
+                                  "encounters_supportable_units": enc_units, "lines_supportable_units": line_units}}
+    return {"payers": out, "workload": workload, "load_rounds": load_rounds, "chunk": CHUNK,
+            "icd10_code_set_parsed_by_first_load_of": icd10_by}
+
+
+def print_payers(res: dict) -> None:
+    payers, w = res["payers"], res["workload"]
+    n_lines = sum(payers[BASE]["line_verdicts"].values())
+    print(f"Payers: load_policy_set(policies, payer) = parse + layer + check + compile, {res['load_rounds']} "
+          f"rounds in rotating order; 'first' = first load of that payer in this process, 'warm' = median of "
+          f"the later rounds; first decide builds the thread's pyDatalog engine")
+    print(f"  {'payer':<16} {'chain':<32} {'rules':>5} {'clauses':>7} {'derived':>7}  {'first':>8} "
+          f"{'warm':>8} {'1st decide':>10}  effective")
+    for payer, r in payers.items():
+        eff = r["effective"]
+        eff_text = (f"{eff['from'] or '-'} .. {eff['to'] or '-'} (excl.)" if eff["from"] or eff["to"]
+                    else "any date")
+        print(f"  {payer:<16} {' > '.join(r['chain']):<32} {r['rules']:5d} {r['clauses']:7d} "
+              f"{r['derived_predicates_materialised']:7d}  {r['load_s_first']:7.3f}s {r['load_s_warm_median']:7.3f}s "
+              f"{r['first_decide_s'] * 1000:8.1f}ms  {eff_text}")
+    if res["icd10_code_set_parsed_by_first_load_of"]:
+        print(f"  the first load of {res['icd10_code_set_parsed_by_first_load_of']} includes parsing the ICD-10-CM code "
+              f"set (simple-icd-10-cm), a one-time cost of the process")
+    same = w.get("same_as_main_workload")
+    print(f"  workload: {w['encounters']} encounters (+{w['warmup']} warm-up), seed {w['seed']}, dates of service "
+          f"{w['date_of_service_min']} .. {w['date_of_service_max']}; every payer's parse accepts all of them; "
+          f"skipped {w['skipped']} of {w['generated']} generated"
+          + (f" (refused by {', '.join(f'{p} {n}' for p, n in w['refused_by'].items() if n)}; "
+             f"{', '.join(f'{c} {n}' for c, n in w['refusal_codes'].items())})" if w["skipped"] else "")
+          + ("" if same is None else
+             "; the same encounters as the main section" if same else "; NOT the same encounters as above")
+          + f"; {n_lines} lines")
+    print(f"Per-encounter latency per payer: decide + to_dict(explain='full'), default GC, one process, the "
+          f"{len(payers)} payers interleaved in chunks of {res['chunk']}; ratio = this payer / base, same run")
+    for payer, r in payers.items():
+        rr = r["ratio_to_base"]
+        print(fmt_pass(payer, r["full_proofs"]) + f"  | median x{rr['median_ms']:.2f} p90 x{rr['p90_ms']:.2f} "
+              f"p99 x{rr['p99_ms']:.2f}")
+    print(f"  line verdicts ({n_lines} lines per payer), and how many differ from base (verdict; supportable units):")
+    print(f"  {'payer':<16} {'supportable':>11} {'needs_doc':>9} {'not_supp':>9}   {'verdict != base':>24}   "
+          f"{'units != base':>24}")
+    for payer, r in payers.items():
+        v, d = r["line_verdicts"], r["differs_from_base"]
+        print(f"  {payer:<16} {v['supportable']:11d} {v['needs_documentation']:9d} {v['not_supportable']:9d}   "
+              f"{d['lines_verdict']:5d} lines in {d['encounters_verdict']:4d} enc   "
+              f"{d['lines_supportable_units']:5d} lines in {d['encounters_supportable_units']:4d} enc")
+    slow = [p for p, r in payers.items() if r["ratio_to_base"]["median_ms"] > 1.5]
+    if slow:
+        print(f"  median above 1.5 x base: {', '.join(slow)}; see --profile N --profile-payer PAYER")
+
+
+# ------------------------------------------------------------------------------------------------
 # GC variant (a fresh child process)
 # ------------------------------------------------------------------------------------------------
 
@@ -746,6 +958,8 @@ def command_line(args) -> tuple[str, str]:
     as_run = f"cd {shlex.quote(os.getcwd())} && {env}{shlex.join([sys.executable] + sys.argv)}"
     script = os.path.relpath(Path(__file__).resolve(), REPO)
     canonical = [sys.executable, script, "--count", str(args.count), "--seed", str(args.seed)]
+    if args.payers_only:
+        canonical.append("--payers-only")
     if args.json:
         canonical += ["--json", args.json]
     return as_run, f"cd {shlex.quote(str(REPO))} && PYTHONPATH=. {shlex.join(canonical)}"
@@ -765,7 +979,7 @@ def check(label: str, ok: bool, detail: str) -> str:
 
 
 def profile_mode(args) -> None:
-    ps = load_policy_set(POLICIES)
+    ps = load_policy_set(POLICIES, args.profile_payer)
     warmup, texts, _ = generate(ps, args.profile, args.seed)
     fn, prepare = full_proofs(ps), parser(ps)
     for text in warmup:
@@ -776,7 +990,8 @@ def profile_mode(args) -> None:
     for enc in encounters:
         fn(enc)
     prof.disable()
-    print(f"cProfile of decide + to_dict(explain='full') on {len(encounters)} encounters (seed {args.seed}), "
+    print(f"cProfile of decide + to_dict(explain='full'), payer {args.profile_payer}, on {len(encounters)} "
+          f"encounters (seed {args.seed}), "
           f"after a warm-up of {len(warmup)}; pyDatalog's engine is compiled (Cython), so its internals "
           f"show up inside the Python function that calls them")
     for key in ("cumulative", "tottime"):
@@ -797,6 +1012,10 @@ def main(argv=None) -> int:
                     help=f"encounters in the untimed tracemalloc pass (default min(count, {TRACEMALLOC_MAX}))")
     ap.add_argument("--profile", type=int, metavar="N", default=0,
                     help="instead of benchmarking, cProfile N encounters of the full-proof pass")
+    ap.add_argument("--profile-payer", metavar="PAYER", default=BASE,
+                    help=f"payer whose policy set --profile uses (default {BASE})")
+    ap.add_argument("--payers-only", action="store_true",
+                    help="only the payer comparison: load every payer, time full proofs per payer")
     ap.add_argument("--gc-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.count is None:
@@ -820,6 +1039,21 @@ def main(argv=None) -> int:
     print(flush=True)
 
     cpu_start = cpu_times()
+    load_rounds = QUICK_LOAD_ROUNDS if args.quick else LOAD_ROUNDS
+    if args.payers_only:
+        payers = payer_experiment(args.count, args.seed, load_rounds)
+        print_payers(payers)
+        busy = contention(cpu_start)
+        print(f"\nMachine during the run: {', '.join(f'{k}={v}' for k, v in busy.items())} "
+              f"({mach.get('cpus_usable', mach['cpu_count'])} CPUs; this benchmark keeps one busy). Compare "
+              f"payers within one run (they are interleaved); absolute figures move between runs on a shared machine.")
+        if args.json:
+            report = {"command": as_run, "command_canonical": canonical, "machine": mach,
+                      "machine_during_run": busy, "payers": payers}
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            print(f"\nJSON written to {args.json}")
+        return 0
+
     t = time.perf_counter()
     ps = load_policy_set(POLICIES)
     load_s = time.perf_counter() - t
@@ -925,6 +1159,10 @@ def main(argv=None) -> int:
               f"load {r['load_s'] * 1000:.0f} ms")
     print(flush=True)
 
+    payers = payer_experiment(args.count, args.seed, load_rounds, reference_texts=texts)
+    print_payers(payers)
+    print(flush=True)
+
     print(f"GC: default vs tuned (gc.freeze() after loading + gc.set_threshold{GC_THRESHOLD}), in a fresh child "
           f"process, the four interleaved in chunks of {CHUNK}", flush=True)
     gcx = gc_experiment(args.count, args.seed)
@@ -952,7 +1190,7 @@ def main(argv=None) -> int:
                   "passes": {"full_proofs": passes["full"], "verdicts_only": passes["none"],
                              "evaluate_only": passes["evaluate"]},
                   "memory": memory, "targets": TARGETS, "targets_met": checks,
-                  "program_size": padding, "gc_variant": gcx}
+                  "program_size": padding, "payers": payers, "gc_variant": gcx}
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"\nJSON written to {args.json}")
     return 0

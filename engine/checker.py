@@ -147,7 +147,7 @@ def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems,
         _check_rule(rule, info, input_names, vocab, problems, graph)
         _check_parameters(rule, parameters or {}, problems)
     _check_stratification(graph, info, problems)
-    _check_builtin_constants(rules, info, problems)
+    _check_builtin_constants(rules, info, problems, parameters or {})
     return info
 
 
@@ -177,7 +177,8 @@ def _check_parameters(rule: Rule, parameters: dict[str, Parameter], problems: Pr
 _CONSTANT_CHECKS = {"icd10": (icd10.is_known, "an ICD-10-CM chapter range, block, category or code")}
 
 
-def _check_builtin_constants(rules: list[Rule], info: ProgramInfo, problems: Problems) -> None:
+def _check_builtin_constants(rules: list[Rule], info: ProgramInfo, problems: Problems,
+                             parameters: dict[str, Parameter]) -> None:
     """Builtin arguments that must name something real (an ICD-10-CM group), written in the rule or
     in the facts of a predicate that feeds the argument."""
     for rule in rules:
@@ -194,20 +195,30 @@ def _check_builtin_constants(rules: list[Rule], info: ProgramInfo, problems: Pro
                     if not check(str(arg.value)):
                         problems.error("unknown_constant", f"`{arg.value}` is not {what}", lit.loc)
                     continue
-                for feeder in _facts_feeding(arg, rule, info):
-                    value = feeder[1]
+                for where, value in _facts_feeding(arg, rule, info, parameters):
                     if not check(str(value)):
                         problems.error("unknown_constant", f"`{value}` is not {what} (it is passed to "
-                                       f"`@{lit.name}` by rule `{rule.id}`)", feeder[0].clause.head.loc)
+                                       f"`@{lit.name}` by rule `{rule.id}`)", where)
 
 
-def _facts_feeding(var: Var, rule: Rule, info: ProgramInfo):
-    """(fact rule, value) for facts of body predicates that bind ``var`` and are defined by facts only."""
+def _facts_feeding(var: Var, rule: Rule, info: ProgramInfo, parameters: dict[str, Parameter]):
+    """(located thing, value) for the values that can reach ``var``: facts of body predicates defined
+    by facts only, and parameter values (``param``/``param_entry``)."""
     for lit in rule.clause.body:
         if not isinstance(lit, Positive):
             continue
         for pos, arg in enumerate(lit.atom.args):
             if not (isinstance(arg, Var) and arg.name == var.name):
+                continue
+            if lit.atom.pred in ("param", "param_entry") and isinstance(lit.atom.args[0], Const):
+                param = parameters.get(str(lit.atom.args[0].value))
+                if param is None or pos == 0:
+                    continue
+                if param.table is None:
+                    yield param.value_location or param.location, param.value
+                else:
+                    for key, value in param.table.items():
+                        yield param.value_location or param.location, key if pos == 1 else value
                 continue
             defining = info.derived.get(lit.atom.key, [])
             if not defining or any(r.clause.body for r in defining):
@@ -215,7 +226,7 @@ def _facts_feeding(var: Var, rule: Rule, info: ProgramInfo):
             for fact_rule in defining:
                 value = fact_rule.clause.head.args[pos]
                 if isinstance(value, Const):
-                    yield fact_rule, value.value
+                    yield fact_rule.clause.head.loc, value.value
 
 
 def _atoms(body: tuple[Literal, ...]):

@@ -81,15 +81,21 @@ PARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAMETER_KEYS = {"value", "table", "description", "source", "one_of"}
 
 
+def _check_keys(node: Node, allowed: tuple[str, ...], what: str, problems: Problems) -> None:
+    """A misspelt key (`until:` for `to:`) would otherwise be ignored without a word."""
+    for key, sub in node.items():
+        if key not in allowed:
+            problems.error("policy_format", f"unknown key `{key}` in `{what}`; use "
+                           f"{' or '.join(f'`{a}`' for a in allowed)}", sub.location)
+
+
 def _source(node: Node | None, what: str, problems: Problems, required: bool = True) -> tuple[str, str]:
     if node is None:
         if required:
             problems.error("missing_source", f"{what} does not cite a `source`", None)
         return "", ""
     if node.is_mapping:
-        for key, sub in node.items():
-            if key not in ("file", "section"):
-                problems.error("policy_format", f"unknown source key `{key}`; use `file` and `section`", sub.location)
+        _check_keys(node, ("file", "section"), "source", problems)
         source = _text(node.get("file")) or ""
         if not source:
             problems.error("missing_source", f"{what}: source has no `file`", node.location)
@@ -159,6 +165,7 @@ def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[s
             for row_key_node, row_node in zip((k for k, _ in table_node.raw.value), table_node.children_values()):
                 key = _constant(Node(row_key_node, table_node.file, table_node.text), f"a key of `{name}`", problems)
                 if row_node.is_mapping:
+                    _check_keys(row_node, ("value", "source"), f"row `{key}` of `{name}`", problems)
                     row_value_node = row_node.get("value")
                     if row_value_node is None:
                         problems.error("invalid_parameter", f"row `{key}` of `{name}` has no `value`", row_node.location)
@@ -171,6 +178,10 @@ def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[s
                 if key is None or row_value is None:
                     continue
                 table[key] = row_value
+            if len({type(k) for k in table}) > 1:
+                problems.error("invalid_parameter", f"the keys of table `{name}` mix numbers and strings; a "
+                               "rule matches keys by value and type, so `2025` and `\"2025\"` are different keys",
+                               table_node.location)
         allowed: tuple = ()
         one_of = spec.get("one_of")
         if one_of is not None:
@@ -186,7 +197,8 @@ def load_parameters(node: Node | None, layer: str, problems: Problems) -> dict[s
         out[name] = Parameter(name=name, value=value, table=table, description=description, source=source,
                               section=section, layer=layer, location=key_loc,
                               value_location=(value_node or table_node).location,
-                              row_sources=tuple(sorted(row_sources.items(), key=repr)), allowed=allowed)
+                              row_sources=tuple(sorted(row_sources.items(), key=repr)), allowed=allowed,
+                              allowed_layer=layer if allowed else None)
     return out
 
 
@@ -236,6 +248,7 @@ def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
     elif source_node.is_mapping:
         source = _text(source_node.get("file")) or ""
         section = _text(source_node.get("section")) or ""
+        _check_keys(source_node, ("file", "section"), "source", problems)
         if not source:
             problems.error("missing_source", f"rule `{rid}` source has no `file`", source_node.location)
     else:
@@ -250,6 +263,7 @@ def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
         if not eff.is_mapping:
             problems.error("policy_format", "`effective` is a mapping with `from` and/or `to`", eff.location)
         else:
+            _check_keys(eff, ("from", "to"), "effective", problems)
             eff_from = _date(eff.get("from"), "effective.from", problems)
             eff_to = _date(eff.get("to"), "effective.to", problems)
             if eff_from and eff_to and eff_from >= eff_to:

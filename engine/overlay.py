@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import Location, Problems
-from .loader import _date, _source, _text, load_parameters, load_rule, shown_path
+from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
 from .syntax import Parameter, Rule
 from .yamlsource import Node, load_yaml
 
@@ -141,6 +141,7 @@ def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> O
         if not eff.is_mapping:
             problems.error("overlay_format", "`effective` is a mapping with `from` and/or `to`", eff.location)
         else:
+            _check_keys(eff, ("from", "to"), "effective", problems)
             overlay.effective_from = _date(eff.get("from"), "effective.from", problems)
             overlay.effective_to = _date(eff.get("to"), "effective.to", problems)
             if overlay.effective_from and overlay.effective_to and overlay.effective_from >= overlay.effective_to:
@@ -262,7 +263,6 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
             order.remove(entry.id)
             disabled.append(done)
             gone[entry.id] = done
-            _check_still_defined(done, rules, problems)
         for new in overlay.replace:
             old = rules.get(new.id)
             if old is None:
@@ -270,6 +270,10 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
                 continue
             rules[new.id] = replace(new, kind=new.kind or old.kind, replaces=old)
         for new in overlay.add:
+            if new.id in gone:
+                problems.error("disabled_rule_id", f"rule id `{new.id}` was disabled by payer `{gone[new.id].layer}` at "
+                               f"{gone[new.id].location}; give the new rule an id of its own", new.location)
+                continue
             if new.id in rules:
                 old = rules[new.id]
                 problems.error("duplicate_rule_id", f"rule `{new.id}` already exists in layer `{old.layer}` at "
@@ -277,6 +281,9 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
                 continue
             rules[new.id] = new
             order.append(new.id)
+        for entry in overlay.disable:
+            if entry.id in gone and gone[entry.id].layer == overlay.id:
+                _check_still_defined(gone[entry.id], rules, problems)
         for name, new in overlay.parameters.items():
             old = parameters.get(name)
             if old is not None and old.is_table != new.is_table:
@@ -284,25 +291,41 @@ def apply_layers(payer: str, base_rules: list[Rule], base_parameters: dict[str, 
                                f" in layer `{old.layer}` ({old.location}); a layer that overrides it must set the "
                                "same kind", new.location)
                 continue
+            if old is not None and old.kind() != new.kind() and not old.is_table:
+                problems.error("parameter_kind", f"parameter `{name}` holds a {old.kind()} in layer `{old.layer}` "
+                               f"({old.location}); here it is a {new.kind()}, which rules comparing it would not "
+                               "match", new.value_location or new.location)
+                continue
+            if old is not None and old.is_table and new.is_table and old.table and new.table and \
+                    {type(k) for k in old.table} != {type(k) for k in new.table}:
+                problems.error("parameter_kind", f"the keys of table `{name}` are "
+                               f"{'/'.join(sorted({type(k).__name__ for k in old.table}))} in layer `{old.layer}` "
+                               f"({old.location}) but {'/'.join(sorted({type(k).__name__ for k in new.table}))} "
+                               "here", new.value_location or new.location)
+                continue
             if old is not None and old.allowed:
                 # A parent's `one_of` binds every layer below it; a child may narrow it, not widen it.
                 wider = [v for v in new.allowed if v not in old.allowed]
                 if wider:
                     problems.error("invalid_parameter", f"`one_of` of parameter `{name}` adds "
-                                   f"{', '.join(f'`{v}`' for v in wider)}, which layer `{old.layer}` does not allow "
+                                   f"{', '.join(f'`{v}`' for v in wider)}, which layer `{old.allowed_layer}` does not allow "
                                    f"({', '.join(map(str, old.allowed))}); a layer may narrow `one_of`, not widen it",
                                    new.location)
                     continue
                 if new.value not in old.allowed:
                     problems.error("invalid_parameter", f"parameter `{name}` is `{new.value}`, not one of "
-                                   f"{', '.join(map(str, old.allowed))} (allowed by layer `{old.layer}`)",
+                                   f"{', '.join(map(str, old.allowed))} (allowed by layer `{old.allowed_layer}`)",
                                    new.value_location or new.location)
                     continue
                 if not new.allowed:
-                    new = replace(new, allowed=old.allowed)
+                    new = replace(new, allowed=old.allowed, allowed_layer=old.allowed_layer)
             parameters[name] = new
     eff_from = max((o.effective_from for o in overlays if o.effective_from), default=None)
     eff_to = min((o.effective_to for o in overlays if o.effective_to), default=None)
+    if eff_from and eff_to and eff_from >= eff_to and overlays:
+        problems.error("empty_effective_range", f"payer `{payer}` would be in force from {eff_from} until {eff_to}: "
+                       "the ranges of its chain do not overlap, so no date of service could be decided",
+                       overlays[-1].location)
     return LayeredRules(payer=payer, chain=[BASE] + [o.id for o in overlays], rules=[rules[i] for i in order] + repeated,
                         parameters=parameters, disabled=disabled, overlays=list(overlays),
                         effective_from=eff_from, effective_to=eff_to)

@@ -100,9 +100,9 @@ def policy_version(layered: LayeredRules, vocabulary: Vocabulary) -> str:
                  f"{rule.effective_from}|{rule.effective_to}|{rule.kind}\n".encode())
     for name, p in sorted(layered.parameters.items()):
         h.update(f"param|{name}|{p.layer}|{p.value!r}|{sorted(p.table.items(), key=repr) if p.table else None}|"
-                 f"{p.source}|{p.section}\n".encode())
+                 f"{p.source}|{p.section}|{p.description}|{p.row_sources!r}|{p.allowed!r}\n".encode())
     for d in sorted(layered.disabled, key=lambda d: d.id):
-        h.update(f"disabled|{d.id}|{d.layer}|{d.reason}\n".encode())
+        h.update(f"disabled|{d.id}|{d.layer}|{d.reason}|{d.source}|{d.section}\n".encode())
     for name in sorted(vocabulary.entries):
         for ident in sorted(vocabulary.entries[name]):
             h.update(f"{name}|{ident}|{sorted(vocabulary.entries[name][ident].items())}\n".encode())

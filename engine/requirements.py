@@ -127,11 +127,21 @@ def _compare(left, op, right) -> bool:
         return True
 
 
-def _params_read(rule: Rule) -> list[str]:
-    names = []
+def _params_read(rule: Rule, by_head: dict, seen: set[str] | None = None) -> set[str]:
+    """Parameters a rule reads, directly or through the helper predicates it uses."""
+    seen = set() if seen is None else seen
+    if rule.id in seen:
+        return set()
+    seen.add(rule.id)
+    names: set[str] = set()
     for lit in rule.clause.body:
-        if isinstance(lit, Positive) and lit.atom.pred in ("param", "param_entry") and isinstance(lit.atom.args[0], Const):
-            names.append(str(lit.atom.args[0].value))
+        if not isinstance(lit, (Positive, Negative)):
+            continue
+        atom = lit.atom
+        if atom.pred in ("param", "param_entry") and isinstance(atom.args[0], Const):
+            names.add(str(atom.args[0].value))
+        for helper in by_head.get(atom.pred, []):
+            names |= _params_read(helper, by_head, seen)
     return names
 
 
@@ -164,7 +174,7 @@ def explain_code(policy: PolicySet, code: str) -> dict:
         chosen = [r for r in policy.program.by_head.get(pred, []) if relevance.applies(_original(policy, r), code)]
         out[section] = [rule_entry(_original(policy, r)) for r in chosen]
         for r in chosen:
-            params.update(_params_read(_original(policy, r)))
+            params.update(_params_read(_original(policy, r), policy.program.by_head))
     out["disabled"] = [d.to_dict() | {"rule": str(d.rule.clause)} for d in policy.disabled
                        if d.rule is not None and d.rule.clause.head.pred in dict(_SECTIONS)
                        and relevance.applies(d.rule, code)]

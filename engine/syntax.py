@@ -218,6 +218,13 @@ class Parameter:
     row_sources: tuple = ()   # ((key, (file, section)), ...) for table rows citing their own source
     allowed: tuple = ()       # the values any layer may set (`one_of`), inherited by overriding layers
     value_location: Location | None = field(default=None, compare=False)   # of `value` or `table`
+    allowed_layer: str | None = None   # the layer whose `one_of` this is
+
+    def kind(self) -> str:
+        """What sort of values it holds: a rule compares them with values of the same type."""
+        if self.table is None:
+            return type(self.value).__name__
+        return "table of " + "/".join(sorted({type(v).__name__ for v in self.table.values()}) or ["nothing"])
 
     @property
     def is_table(self) -> bool:

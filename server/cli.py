@@ -4,7 +4,7 @@ Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``ex
 a payer requires for a code), ``diff`` (how two payers' policies differ). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
 ``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click), 3 unknown payer or
-code, 4 policies that do not load.
+code, 4 policies that do not load, 5 an internal engine failure (reported, never a traceback).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from engine.errors import InputError, PolicyError
+from engine.loader import shown_path
 from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
 from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
@@ -23,7 +24,7 @@ from engine.requirements import explain_code
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
-EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY = 1, 3, 4  # 2 is click's usage error
+EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
 
 
@@ -80,7 +81,11 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except InputError as exc:
         _fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
-    decision = policy.decide(enc, "full" if explain else "summary")
+    try:
+        decision = policy.decide(enc, "full" if explain else "summary")
+    except Exception as exc:  # an engine fault: say so plainly, never as a traceback
+        _fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
+              f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
     if fmt == "json":
         click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
     else:
@@ -100,7 +105,8 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
     if misplaced is not None:
         failed = True
         rows.append({"id": f"{BASE} ({misplaced.name})", "error": "policy_error", "problems": [{
-            "code": "invalid_payer_id", "level": "error", "file": str(misplaced), "line": 1, "column": 1,
+            "code": "invalid_payer_id", "level": "error", "file": shown_path(misplaced, Path(policies).resolve().parent),
+            "line": 1, "column": 1,
             "message": f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this overlay file is never loaded: "
                        "give it another id and file name"}]})
     for payer in payer_ids(policies, payers_dir):

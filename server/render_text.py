@@ -38,6 +38,9 @@ def render_decision(decision: Decision, explain: bool = False) -> str:
 def _render_line(line: LineDecision, explain: bool) -> list[str]:
     units = f"{line.supportable_units} of {line.billed_units} billed unit(s) supportable"
     out = [f"Line {line.line}: {line.code} — {_VERDICT[line.verdict]} ({units})"]
+    if line.verdict == "supportable" and line.supportable_units > line.billed_units:
+        out.append(f"  Note: the record supports {line.supportable_units} unit(s); only {line.billed_units} "
+                   "billed.")
     if line.reasons:
         out.append("  Why:")
         for r in line.reasons:
@@ -153,9 +156,11 @@ def render_diff(report: dict) -> str:
     if report["replaced"]:
         out += ["", "Replaced:"]
         for r in report["replaced"]:
-            out += [f"  ~ {r['id']}",
-                    f"      before ({r['before']['layer']}; {r['before']['location']}): {r['before']['rule']}",
-                    f"      after  ({r['after']['layer']}; {r['after']['location']}): {r['after']['rule']}"]
+            out.append(f"  ~ {r['id']}")
+            for side in ("before", "after"):
+                v = r[side]
+                out += [f"      {side:<6} ({v['layer']}; {v['location']}): {v['rule']}{_effective(v['effective'])}",
+                        f"               because: {v['because']}"]
     if report["removed"]:
         out += ["", "Disabled or absent:"]
         for r in report["removed"]:

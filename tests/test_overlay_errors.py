@@ -599,3 +599,98 @@ def test_disabling_a_rule_that_others_still_read(tmp_path):
     needed = [p for p in problems if p.code == "disabled_rule_needed"]
     assert [where(p) for p in needed] == [("disabled_rule_needed", ACME, 5, 9)]
     assert "`therapy_line/2`" in needed[0].message and "base.services.treatment_line" in needed[0].message
+
+
+# --- checks added after review ---------------------------------------------------------------------
+
+def test_disabling_a_rule_and_adding_a_new_definition_in_the_same_overlay_is_fine(tmp_path):
+    text = HEAD + ("disable:\n"
+                   "  - id: base.ncci.distinct_modifier\n"
+                   "    reason: this plan accepts only XS and XU\n"
+                   "add:\n"
+                   "  - id: acme.ncci.distinct_modifier\n"
+                   "    because: \"{M} marks a distinct service for this plan\"\n"
+                   "    source: plan.md\n"
+                   "    rule: distinct_modifier(L) :- has_modifier(L, M), M == \"XS\".\n")
+    policies, payers = make_payers(tmp_path, {"acme": text})
+    policy = load_policy_set(policies, "acme", payers)
+    assert [d.id for d in policy.disabled] == ["base.ncci.distinct_modifier"]
+
+
+def test_readding_a_disabled_rule_id_is_refused(tmp_path):
+    child = ("id: acme\nname: Acme\nextends: parent\n"
+             "add:\n" + rule_entry("base.group.suggest_97150", 'suggest(L, "97150") :- line(L).'))
+    p = only(problems_for(tmp_path, {"acme": child, "parent": PARENT_DISABLES}))
+    assert where(p) == ("disabled_rule_id", ACME, 5, 9)
+    assert "was disabled by payer `parent` at payers/parent.yaml:5:9" in p.message
+
+
+@pytest.mark.parametrize("where_, text, line, col", [
+    ("overlay effective", HEAD + "effective: {from: 2025-01-01, until: 2026-01-01}\n", 4, 38),
+    ("rule effective", HEAD + "add:\n  - id: acme.a.b\n    because: x\n    source: f.md\n"
+                       "    effective: {until: 2026-01-01}\n    rule: a(1).\n", 8, 24),
+    ("rule source", HEAD + "add:\n  - id: acme.a.b\n    because: x\n    source: {file: f.md, sectoin: s}\n"
+                    "    rule: a(1).\n", 7, 35),
+    ("table row", HEAD + "parameters:\n  caps:\n    description: d\n    source: f.md\n"
+                  "    table: {a: {value: 1, sorce: f.md}}\n", 8, 34),
+])
+def test_misspelt_keys_are_reported(tmp_path, where_, text, line, col):
+    # located at the misspelt key's value, as other unknown keys are
+    p = only(problems_for(tmp_path, {"acme": text}))
+    assert where(p) == ("policy_format", ACME, line, col), where_
+    assert "unknown key" in p.message
+
+
+def test_payer_ranges_that_do_not_overlap(tmp_path):
+    parent = "id: parent\nname: Parent\nextends: base\neffective: {to: 2027-01-01}\n"
+    child = "id: acme\nname: Acme\nextends: parent\neffective: {from: 2027-06-01}\n"
+    p = only(problems_for(tmp_path, {"acme": child, "parent": parent}))
+    assert where(p) == ("empty_effective_range", ACME, 1, 5)
+    assert "from 2027-06-01 until 2027-01-01" in p.message
+
+
+def test_overriding_a_number_with_a_string_is_refused(tmp_path):
+    parent = ("id: parent\nname: Parent\nextends: base\n"
+              "parameters:\n  days: {value: 30, description: d, source: f.md}\n"
+              "add:\n" + rule_entry("parent.a.late", "deny(L) :- line(L), param(days, D), D > 20."))
+    child = "id: acme\nname: Acme\nextends: parent\nparameters:\n  days: {value: \"30\", description: d, source: f.md}\n"
+    p = only(problems_for(tmp_path, {"acme": child, "parent": parent}))
+    assert where(p) == ("parameter_kind", ACME, 5, 17)
+    assert "holds a int in layer `parent`" in p.message and "here it is a str" in p.message
+
+
+def test_table_keys_of_mixed_types(tmp_path):
+    text = HEAD + "parameters:\n  caps:\n    description: d\n    source: f.md\n    table: {2025: 1, \"2026\": 2}\n"
+    p = only(problems_for(tmp_path, {"acme": text}))
+    assert where(p) == ("invalid_parameter", ACME, 8, 12)
+    assert "mix numbers and strings" in p.message
+
+
+def test_icd10_group_read_from_a_parameter_is_checked(tmp_path):
+    text = HEAD + ("parameters:\n  groups:\n    description: d\n    source: f.md\n"
+                   "    table: {stroke: I60-I69, typo: M54.9X}\n"
+                   "add:\n" + rule_entry("acme.a.neuro", "neuro(Dx) :- diagnosis(Dx, _), param_entry(groups, _, G), "
+                                                          "@icd10_within(Dx, G)."))
+    p = only(problems_for(tmp_path, {"acme": text}))
+    assert where(p) == ("unknown_constant", ACME, 8, 12)
+    assert "`M54.9X` is not an ICD-10-CM chapter range, block, category or code" in p.message
+
+
+def test_one_of_error_names_the_layer_that_declared_it(tmp_path):
+    child = ("id: acme\nname: Acme\nextends: medicare\n"
+             "parameters:\n  unit_method: {value: per_visit, description: d, source: f.md}\n")
+    policies, payers = make_payers(tmp_path, {"acme": child})
+    shutil.copy(ROOT / "payers" / "medicare.yaml", payers / "medicare.yaml")
+    with pytest.raises(PolicyError) as info:
+        load_policy_set(policies, "acme", payers)
+    [p] = info.value.problems
+    assert "(allowed by layer `base`)" in p.message
+
+
+def test_policy_version_follows_a_table_rows_citation(tmp_path):
+    policies, payers = make_payers(tmp_path, {})
+    shutil.copy(ROOT / "payers" / "medicare.yaml", payers / "medicare.yaml")
+    before = load_policy_set(policies, "medicare", payers).version
+    text = (payers / "medicare.yaml").read_text()
+    (payers / "medicare.yaml").write_text(text.replace("CY 2024 [NGS-KX-2024]", "CY 2024 [NORIDIAN-KX]"))
+    assert load_policy_set(policies, "medicare", payers).version != before
