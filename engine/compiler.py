@@ -67,6 +67,7 @@ class CompiledProgram:
     by_head: dict[str, list[Rule]] = field(default_factory=dict)          # head predicate -> rules
     explain_order: dict[str, list[Literal]] = field(default_factory=dict)  # rule id -> body order
     parameters: dict[str, Parameter] = field(default_factory=dict)        # name -> where it was set
+    static_derived: frozenset[str] = frozenset()   # derived predicates that do not depend on the encounter
 
 
 def _term(t) -> TermSpec:
@@ -113,18 +114,86 @@ def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]],
                               resolvers=dict(BUILTIN_RESOLVERS), parameters=parameters)
     derived: dict[str, int] = {}
     agg_counter = itertools.count(1)
+    live = live_rules(program.rules, static_facts)
     for rule in program.rules:
         clause = rule.clause
         fresh = _Fresh()
-        derived[clause.head.pred] = len(clause.head.args)
+        first_clause = len(program.clauses)
+        rule_derived: dict[str, int] = {clause.head.pred: len(clause.head.args)}
         head = (clause.head.pred, _terms(clause.head.args, fresh))
-        body = _compile_body(clause.body, clause.head, rule.id, program, agg_counter, fresh, derived)
+        body = _compile_body(clause.body, clause.head, rule.id, program, agg_counter, fresh, rule_derived)
         program.clauses.append((head, body))
+        if rule.id in live:
+            derived.update(rule_derived)
+        else:
+            # Never holds with this payer's parameters: kept for explanations (its why-not shows
+            # the parameter that rules it out), but neither given to pyDatalog nor materialised.
+            del program.clauses[first_clause:]
         program.by_head.setdefault(clause.head.pred, []).append(rule)
         # The explainer matches bodies with the head already bound: order them for that once.
         program.explain_order[rule.id] = schedule_body(clause.body, clause.head, clause.head.vars())
     program.derived = sorted(derived.items())
+    program.static_derived = static_predicates([r for r in program.rules if r.id in live], static_facts)
     return program
+
+
+def static_predicates(rules: list[Rule], static_facts: list[tuple[str, tuple]]) -> frozenset[str]:
+    """Derived predicates whose facts are the same for every encounter: every rule defining them
+    reads only catalog facts, parameters and other such predicates (``therapy_code``,
+    ``cmt_code``…). The evaluator computes them once instead of once per encounter."""
+    static = {name for name, _ in static_facts} | {"param", "param_entry"}
+    by_head: dict[str, list[Rule]] = {}
+    for rule in rules:
+        by_head.setdefault(rule.clause.head.pred, []).append(rule)
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for pred, defining in by_head.items():
+            if pred in found:
+                continue
+            if all(all((isinstance(lit, (Positive, Negative)) and (lit.atom.pred in static or lit.atom.pred in found))
+                       or isinstance(lit, Compare) for lit in r.clause.body) for r in defining):
+                found.add(pred)
+                changed = True
+    return frozenset(found)
+
+
+def live_rules(rules: list[Rule], static_facts: list[tuple[str, tuple]]) -> set[str]:
+    """Ids of the rules that can ever hold, given the facts that are the same for every encounter
+    (catalog and parameters). A rule is dead if a ground premise about those facts is false (a
+    rule for the total-time unit method under a payer that counts per code), or if it needs a
+    predicate that only dead rules derive. Dead rules cost evaluation time on every encounter
+    (pyDatalog's cost grows with the program) while never contributing a fact."""
+    static: dict[str, set[tuple]] = {}
+    for name, args in static_facts:
+        static.setdefault(name, set()).add(args)
+    static_names = set(static) | {"param", "param_entry"}
+    heads = {r.clause.head.pred for r in rules}
+    live = {r.id for r in rules}
+    changed = True
+    while changed:
+        changed = False
+        alive_heads = {r.clause.head.pred for r in rules if r.id in live}
+        for rule in rules:
+            if rule.id not in live:
+                continue
+            for lit in rule.clause.body:
+                if not isinstance(lit, (Positive, Negative)):
+                    continue
+                atom = lit.atom
+                ground = all(isinstance(a, Const) for a in atom.args)
+                if atom.pred in static_names and atom.pred not in heads and ground:
+                    holds = tuple(a.value for a in atom.args) in static.get(atom.pred, ())
+                    if holds != isinstance(lit, Positive):
+                        break
+                elif isinstance(lit, Positive) and atom.pred in heads and atom.pred not in alive_heads:
+                    break
+            else:
+                continue
+            live.discard(rule.id)
+            changed = True
+    return live
 
 
 def _compile_body(body, head, rule_id, program, agg_counter, fresh, derived) -> tuple[LitSpec, ...]:

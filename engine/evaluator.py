@@ -9,7 +9,7 @@ derived predicate is asked once (with variables only), and the facts are retract
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyDatalog import pyEngine
 from pyDatalog.Logic import Logic
@@ -104,15 +104,36 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
     return results
 
 
+def _with_static_part_solved(program: CompiledProgram) -> CompiledProgram:
+    """The program with its encounter-independent predicates solved once and given to pyDatalog as
+    facts: per encounter pyDatalog then neither re-derives nor materialises them. The rules stay
+    in ``program.rules`` for the explainer, which proves those facts from the catalog as before."""
+    if not program.static_derived:
+        return program
+    saved = getattr(Logic.tl, "logic", None)
+    try:
+        engine = _ThreadEngine(program)
+        wanted = [(name, query) for name, query in engine.queries if name in program.static_derived]
+        solved = [(name, row) for name, rows in _ask_all(wanted) for row in rows]
+    finally:
+        if saved is not None:
+            Logic.tl.logic = saved
+    return replace(program,
+                   clauses=[c for c in program.clauses if c[0][0] not in program.static_derived],
+                   static_facts=list(program.static_facts) + solved,
+                   derived=[d for d in program.derived if d[0] not in program.static_derived])
+
+
 class Evaluator:
     """Evaluates one compiled program; safe to share between threads."""
 
     def __init__(self, program: CompiledProgram):
-        self.program = program
+        self.program = _with_static_part_solved(program)
         self._local = threading.local()
-        # Catalog facts are the same for every encounter: their part of the model is built once.
+        # Catalog facts, parameters and what the rules derive from them alone are the same for
+        # every encounter: their part of the model is built once.
         static: dict[str, set] = {}
-        for name, args in program.static_facts:
+        for name, args in self.program.static_facts:
             static.setdefault(name, set()).add(args)
         self._static = {name: frozenset(rows) for name, rows in static.items()}
 

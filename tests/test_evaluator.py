@@ -53,3 +53,36 @@ def test_models_cover_every_derived_predicate(base_policy, example):
     assert model.rows("deny") == frozenset({("1",)})
     assert model.rows("suggest") == frozenset({("1", "97150")})
     assert ("97110",) in model.rows("outcome_coded")
+
+
+def test_rules_a_payers_parameters_rule_out_are_not_evaluated(policies):
+    base, medicare = policies["base"].program, policies["medicare"].program
+    base_derived = {name for name, _ in base.derived}
+    medicare_derived = {name for name, _ in medicare.derived}
+    # base counts units per code: the total-time predicates never hold there
+    assert "visit_timed_units" not in base_derived and "leftover_rank" not in base_derived
+    assert {"visit_timed_units", "leftover_rank"} <= medicare_derived
+    # ... but the rules stay for explanations: the why-not names the parameter that rules them out
+    enc = policies["base"].parse(json.loads((EXAMPLES / "gait_and_exercise.json").read_text()))
+    line = policies["base"].decide(enc, "full").lines[0]
+    attempt = next(a for a in line.why_not if a.rule.id == "base.units.total_time.no_unit")
+    assert (attempt.failed_statement, attempt.reason) == ("timed_line('1', _)", "missing")
+    from engine.explain import Explainer
+    model = policies["base"].evaluate(enc)
+    [why] = Explainer(policies["base"].program, model).why_not("timed_line", ("1", 22))
+    assert (why.failed_statement, why.reason) == ("param('unit_method', 'total_time')", "missing")
+
+
+def test_static_part_is_solved_once_and_gives_the_same_model(policies):
+    from dataclasses import replace
+    from engine.evaluator import Evaluator, _with_static_part_solved
+    policy = policies["aetna"]
+    assert {"therapy_code", "cmt_code", "same_day_exclusive", "nmr_diagnosis_group"} <= policy.program.static_derived
+    solved = policy.evaluator.program
+    assert not any(head[0] in policy.program.static_derived for head, _ in solved.clauses)
+    assert ("therapy_code", ("97110",)) in solved.static_facts
+    unsolved = Evaluator(replace(policy.program, static_derived=frozenset()))
+    assert _with_static_part_solved(unsolved.program) is unsolved.program
+    for doc in variants()[:20]:
+        facts = encounter_facts(policy.parse(doc))
+        assert policy.evaluator.evaluate(facts).facts == unsolved.evaluate(facts).facts
