@@ -12,9 +12,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Until the HTTP service lands, `make serve` runs the CLI on the bundled examples.
+# The HTTP API on 127.0.0.1:8080 under gunicorn, with the bundled policies and payers.
 serve: $(STAMP)
-	$(BIN)/supportable check examples/encounters/mixed_visit.json --payer base
+	$(BIN)/supportable serve --host 127.0.0.1 --port 8080
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,7 +1,8 @@
 """The `supportable` command line over the engine.
 
 Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``explain-code`` (what
-a payer requires for a code), ``diff`` (how two payers' policies differ). Every command takes
+a payer requires for a code), ``diff`` (how two payers' policies differ), ``serve`` (the HTTP API
+under gunicorn). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
 ``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click), 3 unknown payer or
 code, 4 policies that do not load, 5 an internal engine failure (reported, never a traceback).
@@ -155,6 +156,25 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(render_diff(report))
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("SUPPORTABLE_HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("SUPPORTABLE_PORT", "8080")), show_default="8080")
+@click.option("--workers", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("SUPPORTABLE_WORKERS", "2")),
+              show_default="2", help="Worker processes (each loads the policies).")
+@click.option("--threads", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("SUPPORTABLE_THREADS", "4")),
+              show_default="4", help="Threads per worker.")
+@click.option("--decision-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Decision log file (JSON lines); default var/decisions.jsonl or SUPPORTABLE_DECISION_LOG.")
+@_policies_option
+def serve(host: str, port: int, workers: int, threads: int, decision_log: Path | None, policies: Path,
+          payers_dir: Path | None) -> None:
+    """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs)."""
+    from server.serve import serve as run
+    from server.settings import Settings
+    run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log), host, port,
+        workers, threads)
 
 
 def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,

@@ -1,0 +1,339 @@
+"""The HTTP service: a Flask app over the engine (``create_app``).
+
+Endpoints are listed in the OpenAPI document (``/openapi.json``, browsable at ``/docs``). Every
+error is an RFC 7807 problem (``server.problems``); nothing ever answers with a traceback. Every
+decision gets an id, is counted in the metrics and appended to the decision log.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import Flask, Response, g, jsonify, request, send_from_directory, stream_with_context
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from engine.decision import EXPLAIN_LEVELS
+from engine.errors import InputError
+from engine.overlay import BASE
+from engine.policyset import PolicySet
+from engine.requirements import explain_code
+
+from .decision_log import DecisionLog
+from .observability import Metrics, log_request
+from .openapi import build_spec
+from .problems import PROBLEM_JSON, problem, problem_response
+from .registry import Registry
+from .settings import Settings
+
+LOG = logging.getLogger("supportable")
+VERSION = "0.1.0"
+NDJSON = "application/x-ndjson"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VOCABULARY_NAMES = {"code": "codes", "documentation": "documentation", "outcome": "outcomes",
+                     "provider_type": "provider_types", "region": "regions", "modifier": "modifiers",
+                     "diagnosis": "diagnoses"}
+
+
+class ProblemError(Exception):
+    """An error to answer with a problem document."""
+
+    def __init__(self, kind: str, status: int, detail: str, problems: list[dict] | None = None):
+        super().__init__(detail)
+        self.kind, self.status, self.detail, self.problems = kind, status, detail, problems
+
+    def body(self) -> dict:
+        return problem(self.kind, self.status, self.detail, self.problems)
+
+
+@dataclass
+class State:
+    settings: Settings
+    registry: Registry
+    metrics: Metrics
+    decision_log: DecisionLog
+    spec: dict
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    registry = registry or Registry.load(settings.policies, settings.payers)
+    _log_loaded(settings, registry)
+    if settings.tune_gc:
+        # Loaded policies live as long as the process: keep the collector from scanning them, and
+        # collect less often (measured with bench/bench_engine.py: p99 down by about 60%).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 50)
+    app = Flask("supportable")
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes
+    state = State(settings, registry, Metrics(), DecisionLog(settings.decision_log), build_spec(VERSION))
+    app.extensions["supportable"] = state
+    _install_hooks(app, state)
+    _install_routes(app, state)
+    return app
+
+
+def _log_loaded(settings: Settings, registry: Registry) -> None:
+    LOG.info(json.dumps({"event": "policies_loaded", "policies": str(settings.policies),
+                         "payers_dir": str(settings.payers) if settings.payers else None,
+                         "loaded": {p: {"rules": len(ps.rules), "policy_version": ps.version, "chain": ps.chain}
+                                    for p, ps in registry.policies.items()},
+                         "failed": {p: [str(x) for x in problems] for p, problems in registry.failed.items()}}))
+    for payer, problems in registry.failed.items():
+        LOG.error(json.dumps({"event": "payer_not_loaded", "payer": payer, "problems": [str(p) for p in problems]}))
+
+
+# -- request plumbing -----------------------------------------------------------------------------
+
+def _install_hooks(app: Flask, state: State) -> None:
+    @app.before_request
+    def start() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        started = getattr(g, "started", time.perf_counter())
+        state.metrics.observe(route, request.method, response.status_code, time.perf_counter() - started)
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        log_request(getattr(g, "request_id", ""), request.method, route, request.path, response.status_code, started)
+        return response
+
+    @app.errorhandler(ProblemError)
+    def on_problem(exc: ProblemError):
+        return _problem(exc.kind, exc.status, exc.detail, exc.problems)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def on_too_large(exc):
+        limit = request.max_content_length
+        return _problem("body-too-large", 413, f"the body is larger than the limit of {limit} bytes for "
+                        f"{request.path}")
+
+    @app.errorhandler(HTTPException)
+    def on_http(exc: HTTPException):
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.code or 500, "bad-request")
+        detail = {404: f"no resource at {request.path}; see /openapi.json",
+                  405: f"{request.method} is not allowed on {request.path}"}.get(exc.code or 500,
+                                                                                  exc.description or "")
+        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
+        return _problem(kind, exc.code or 500, detail, headers=headers)
+
+    @app.errorhandler(Exception)
+    def on_error(exc: Exception):
+        LOG.exception("unhandled error in request %s", getattr(g, "request_id", ""))
+        return _problem("internal-error", 500, "the server failed to answer this request; the failure is logged "
+                        f"with request id {getattr(g, 'request_id', '')}")
+
+
+def _problem(kind: str, status: int, detail: str, problems: list[dict] | None = None, headers=None) -> Response:
+    return problem_response(kind, status, detail, problems, headers=headers, request_id=getattr(g, "request_id", None))
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _json_document():
+    if not _is_json(request.mimetype):
+        raise ProblemError("unsupported-media-type", 415, f"send the encounter as application/json, not "
+                           f"`{request.mimetype or 'no content type'}`")
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ProblemError("invalid-json", 400, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ProblemError("invalid-json", 400, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") \
+            from None
+
+
+def _explain_level() -> str:
+    explain = request.args.get("explain", "summary")
+    if explain not in EXPLAIN_LEVELS:
+        raise ProblemError("invalid-parameter", 422, f"`explain` must be one of {', '.join(EXPLAIN_LEVELS)}",
+                           [{"path": "explain", "code": "invalid_value", "message": f"`{explain}` is not one of "
+                             f"{', '.join(EXPLAIN_LEVELS)}"}])
+    return explain
+
+
+def _policy(state: State, payer: str, path: str) -> PolicySet:
+    policy = state.registry.policies.get(payer)
+    if policy is not None:
+        return policy
+    if payer in state.registry.failed:
+        raise ProblemError("payer-unavailable", 503, f"payer `{payer}`'s policies did not load; other payers are "
+                           "served", [p.to_dict() for p in state.registry.failed[payer]])
+    known = ", ".join(state.registry.known)
+    raise ProblemError("unknown-payer", 422 if path else 404, f"unknown payer `{payer}`; known: {known}",
+                       [{"path": path, "code": "unknown_payer", "message": f"unknown payer `{payer}`"}] if path else None)
+
+
+def _decide(state: State, document, payer_param: str | None, explain: str) -> dict:
+    """Validate and decide one encounter document; ProblemError for anything wrong with it."""
+    if payer_param:
+        payer, where = payer_param, "payer"
+    elif isinstance(document, dict) and isinstance(document.get("payer"), str) and document["payer"]:
+        payer, where = document["payer"], "payer"
+    else:
+        payer, where = BASE, "payer"
+    policy = _policy(state, payer, where)
+    try:
+        encounter = policy.parse(document)
+    except InputError as exc:
+        raise ProblemError("invalid-encounter", 422, f"the encounter is not valid: {len(exc.problems)} problem(s)",
+                           [p.to_dict() for p in exc.problems]) from None
+    decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {"decision_id": uuid.uuid4().hex, "decided_at": decided_at,
+            **policy.decide(encounter, explain).to_dict(explain)}
+    state.metrics.decided(policy.payer, body["lines"])
+    state.decision_log.append(body, document, decided_at)
+    return body
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+def _install_routes(app: Flask, state: State) -> None:
+    settings = state.settings
+
+    @app.post("/v1/check")
+    def check():
+        request.max_content_length = settings.max_body_bytes
+        document = _json_document()
+        explain = _explain_level()
+        return jsonify(_decide(state, document, request.args.get("payer"), explain))
+
+    @app.post("/v1/check/batch")
+    def check_batch():
+        request.max_content_length = settings.max_batch_bytes
+        explain = _explain_level()
+        payer = request.args.get("payer")
+        if payer:
+            _policy(state, payer, "payer")
+        if request.mimetype == NDJSON:
+            return Response(stream_with_context(_ndjson_results(state, payer, explain)), mimetype=NDJSON)
+        documents = _json_document()
+        if not isinstance(documents, list):
+            raise ProblemError("invalid-encounter", 422, "a batch is a JSON array of encounters (or NDJSON)",
+                               [{"path": "", "code": "invalid_type", "message": "expected an array"}])
+        if len(documents) > settings.max_batch_items:
+            raise ProblemError("body-too-large", 413, f"{len(documents)} encounters; a JSON batch holds at most "
+                               f"{settings.max_batch_items} (stream larger ones as NDJSON)")
+        results = [_batch_item(state, i, doc, payer, explain) for i, doc in enumerate(documents)]
+        summary = {"encounters": len(results), "decided": sum(1 for r in results if "decision" in r),
+                   "failed": sum(1 for r in results if "error" in r)}
+        return jsonify({"results": results, "summary": summary})
+
+    @app.get("/v1/payers")
+    def payers():
+        rows = [_payer_summary(state, p) for p in state.registry.known]
+        return jsonify({"payers": rows})
+
+    @app.get("/v1/payers/<payer>")
+    def payer(payer: str):
+        policy = _policy(state, payer, "")
+        return jsonify({**_payer_summary(state, payer), **{k: v for k, v in policy.describe().items()
+                                                           if k in ("parameters", "disabled")}})
+
+    @app.get("/v1/payers/<payer>/codes/<code>")
+    def payer_code(payer: str, code: str):
+        policy = _policy(state, payer, "")
+        try:
+            return jsonify(explain_code(policy, code))
+        except InputError:
+            raise ProblemError("unknown-code", 404, f"unknown code `{code}`; GET /v1/vocabulary lists the codes") \
+                from None
+
+    @app.get("/v1/vocabulary")
+    def vocabulary():
+        policy = next(iter(state.registry.policies.values()), None)
+        if policy is None:
+            raise ProblemError("payer-unavailable", 503, "no policies are loaded")
+        entries = policy.vocabulary.to_dict()
+        return jsonify({_VOCABULARY_NAMES.get(name, name): items for name, items in entries.items()})
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        payers = {p: {"loaded": True, "policy_version": ps.version} for p, ps in state.registry.policies.items()}
+        payers.update({p: {"loaded": False, "problems": len(problems)} for p, problems in state.registry.failed.items()})
+        if not state.registry.policies:
+            return jsonify({"status": "not_ready", "payers": payers}), 503
+        return jsonify({"status": "degraded" if state.registry.failed else "ready", "payers": payers})
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(state.spec)
+
+    @app.get("/docs")
+    def docs():
+        return Response(_SWAGGER_PAGE, mimetype="text/html")
+
+    @app.get("/docs/static/<path:name>")
+    def docs_static(name: str):
+        import swagger_ui_bundle
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, name)
+
+
+def _batch_item(state: State, index: int, document, payer: str | None, explain: str) -> dict:
+    try:
+        return {"index": index, "decision": _decide(state, document, payer, explain)}
+    except ProblemError as exc:
+        return {"index": index, "error": exc.body()}
+
+
+def _ndjson_results(state: State, payer: str | None, explain: str):
+    """One result line per input line, in order, as each is decided (the input is read as it comes)."""
+    index = 0
+    try:
+        for number, raw in enumerate(request.stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                document = json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                item = {"index": index, "error": problem("invalid-json", 400, f"line {number} is not a JSON "
+                                                         f"document: {getattr(exc, 'msg', exc)}")}
+            else:
+                item = _batch_item(state, index, document, payer, explain)
+            index += 1
+            yield json.dumps(item) + "\n"
+    except RequestEntityTooLarge:
+        yield json.dumps({"index": index, "error": problem("body-too-large", 413, "the stream passed the limit of "
+                                                           f"{state.settings.max_batch_bytes} bytes; the encounters "
+                                                           "above were decided, the rest were not read")}) + "\n"
+
+
+def _payer_summary(state: State, payer: str) -> dict:
+    policy = state.registry.policies.get(payer)
+    if policy is None:
+        return {"id": payer, "loaded": False, "problems": [p.to_dict() for p in state.registry.failed.get(payer, [])]}
+    described = policy.describe()
+    return {"id": payer, "name": described["name"], "extends": described["extends"], "chain": described["chain"],
+            "effective": described["effective"], "policy_version": described["policy_version"],
+            "rules": described["rules"], "loaded": True}
+
+
+_SWAGGER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Supportable API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>
+"""

@@ -1,0 +1,57 @@
+"""Metrics (Prometheus) and structured request logs.
+
+Metrics: requests by endpoint, method and status; request latency by endpoint; decisions by payer
+and verdict (one count per line). Each app has its own registry; under gunicorn with several
+workers, ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` add up every worker (set by
+``supportable serve``).
+
+Request logs: one JSON line per request on the ``supportable.request`` logger: time, request id,
+method, route, path, status, duration in ms.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+REQUEST_LOG = logging.getLogger("supportable.request")
+
+
+class Metrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("supportable_http_requests", "HTTP requests", ["endpoint", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("supportable_http_request_duration_seconds", "HTTP request latency",
+                                 ["endpoint"], registry=self.registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+        self.decisions = Counter("supportable_decision_lines", "Decided lines by payer and verdict",
+                                 ["payer", "verdict"], registry=self.registry)
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def decided(self, payer: str, lines) -> None:
+        for line in lines:
+            self.decisions.labels(payer, line["verdict"]).inc()
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)
+            return generate_latest(combined)
+        return generate_latest(self.registry)
+
+
+def log_request(request_id: str, method: str, route: str, path: str, status: int, started: float, **extra) -> None:
+    if not REQUEST_LOG.isEnabledFor(logging.INFO):
+        return
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
+             "method": method, "route": route, "path": path, "status": status,
+             "duration_ms": round((time.perf_counter() - started) * 1000, 3), **extra}
+    REQUEST_LOG.info(json.dumps(entry))

@@ -1,0 +1,120 @@
+"""The OpenAPI document, generated: schemas from the pydantic models the server validates and
+answers with (``engine.encounter.Encounter``, ``server.api_models``), assembled with apispec.
+
+OpenAPI 3.0.3, so the bundled Swagger UI (4.x) renders it: pydantic writes JSON Schema 2020-12,
+and the few constructs 3.0 lacks are translated (``anyOf`` with null -> ``nullable``, ``const``
+-> ``enum``).
+"""
+from __future__ import annotations
+
+from apispec import APISpec
+from pydantic.json_schema import models_json_schema
+
+from engine.encounter import Encounter
+
+from . import api_models as m
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def _to_openapi30(node):
+    if isinstance(node, dict):
+        node = {k: _to_openapi30(v) for k, v in node.items()}
+        any_of = node.get("anyOf")
+        if isinstance(any_of, list) and {"type": "null"} in any_of:
+            rest = [s for s in any_of if s != {"type": "null"}]
+            node.pop("anyOf")
+            if len(rest) == 1:
+                inner = rest[0]
+                if "$ref" in inner:
+                    node["allOf"] = [inner]
+                else:
+                    node.update(inner)
+            else:
+                node["anyOf"] = rest
+            node["nullable"] = True
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        return node
+    if isinstance(node, list):
+        return [_to_openapi30(v) for v in node]
+    return node
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _problem(description: str) -> dict:
+    return {"description": description, "content": PROBLEM}
+
+
+def build_spec(version: str) -> dict:
+    spec = APISpec(title="Supportable", version=version, openapi_version="3.0.3", info={
+        "description": "Is each billed physical-medicine code supportable for a payer, for how many units, and "
+                       "why: decisions with proof traces, payer policies and vocabularies. Errors are RFC 7807 "
+                       "problem details (application/problem+json)."})
+    models = [(Encounter, "validation"), (m.Problem, "serialization"), (m.Decision, "serialization"),
+              (m.BatchResult, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
+              (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
+              (m.Readiness, "serialization")]
+    _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    for name, schema in sorted(top.get("$defs", {}).items()):
+        spec.components.schema(name, _to_openapi30(schema))
+    payer_q = {"name": "payer", "in": "query", "schema": {"type": "string"},
+               "description": "payer id (GET /v1/payers); default: the encounter's `payer`, else `base`"}
+    explain_q = {"name": "explain", "in": "query", "schema": {"type": "string", "enum": ["none", "summary", "full"],
+                                                               "default": "summary"},
+                 "description": "how much proof to return"}
+    common = {"400": _problem("the body is not JSON"), "413": _problem("the body is too large"),
+              "415": _problem("the body is not JSON (or NDJSON for a batch)"),
+              "422": _problem("the encounter or a parameter is not valid; every problem with its path"),
+              "404": _problem("unknown payer"), "503": _problem("the payer's policies did not load")}
+    spec.path(path="/v1/check", operations={"post": {
+        "summary": "Decide one encounter", "operationId": "check", "parameters": [payer_q, explain_q],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Encounter"}}}},
+        "responses": {"200": _json("Decision", "the decision, line by line"), **common}}})
+    spec.path(path="/v1/check/batch", operations={"post": {
+        "summary": "Decide many encounters",
+        "description": "A JSON array of encounters gives one JSON document with a result per encounter. NDJSON "
+                       "(`application/x-ndjson`, one encounter per line) streams one result line per input line. "
+                       "A problem with one encounter is reported in its place; the batch goes on.",
+        "operationId": "checkBatch", "parameters": [payer_q, explain_q],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Encounter"}}},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one encounter per line"}}}},
+        "responses": {"200": {"description": "one result per encounter", "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}},
+            "application/x-ndjson": {"schema": {"type": "string",
+                                                "description": "one BatchItem per line, in input order"}}}},
+            **common}}})
+    spec.path(path="/v1/payers", operations={"get": {
+        "summary": "List the payers", "operationId": "listPayers",
+        "responses": {"200": _json("PayerList", "every payer, loaded or not")}}})
+    spec.path(path="/v1/payers/{payer}", operations={"get": {
+        "summary": "One payer: chain, parameters, effective range, policy version", "operationId": "getPayer",
+        "parameters": [{"name": "payer", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json("PayerDetail", "the payer"), "404": _problem("unknown payer"),
+                      "503": _problem("the payer's policies did not load")}}})
+    spec.path(path="/v1/payers/{payer}/codes/{code}", operations={"get": {
+        "summary": "What a payer requires for a code, over all its layers, with sources",
+        "operationId": "explainCode",
+        "parameters": [{"name": "payer", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json("CodeRequirements", "the payer's requirements for the code"),
+                      "404": _problem("unknown payer or code"), "503": _problem("the payer did not load")}}})
+    spec.path(path="/v1/vocabulary", operations={"get": {
+        "summary": "Codes, documentation elements, outcomes, provider types, regions, modifiers",
+        "operationId": "vocabulary", "responses": {"200": _json("Vocabulary", "the controlled vocabularies")}}})
+    spec.path(path="/healthz", operations={"get": {"summary": "The process is alive", "operationId": "health",
+                                                   "responses": {"200": _json("Health", "alive")}}})
+    spec.path(path="/readyz", operations={"get": {
+        "summary": "Policies loaded", "operationId": "ready",
+        "responses": {"200": _json("Readiness", "every payer loaded (or some did: `degraded`)"),
+                      "503": _json("Readiness", "no payer loaded")}}})
+    spec.path(path="/metrics", operations={"get": {
+        "summary": "Prometheus metrics", "operationId": "metrics",
+        "responses": {"200": {"description": "Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
+    return spec.to_dict()

@@ -1,0 +1,69 @@
+"""Production serving: the Flask app under gunicorn (``supportable serve``, ``make serve``).
+
+Each worker process loads the policies itself (pyDatalog's state is per thread and per process)
+and answers with several threads. With more than one worker, the Prometheus client runs in its
+multiprocess mode so ``/metrics`` adds up every worker.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+from gunicorn.app.base import BaseApplication
+
+from .settings import Settings
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("supportable", "supportable.request"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class _Server(BaseApplication):
+    def __init__(self, settings: Settings, options: dict):
+        self.settings, self.options = settings, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from .app import create_app
+        _configure_logging()
+        return create_app(self.settings)
+
+
+def _child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="supportable-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _configure_logging()
+    logging.getLogger("supportable").info(json.dumps({
+        "event": "starting", "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+        "policies": str(settings.policies), "payers": str(settings.payers) if settings.payers else None,
+        "decision_log": str(settings.decision_log) if settings.decision_log else None}))
+    options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+               "timeout": 60, "graceful_timeout": 20, "accesslog": None, "errorlog": "-", "loglevel": "warning",
+               "child_exit": _child_exit}
+    try:
+        _Server(settings, options).run()
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

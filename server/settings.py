@@ -1,0 +1,50 @@
+"""Server settings: defaults, overridden by environment variables, overridden by arguments.
+
+| setting | environment variable | default |
+| --- | --- | --- |
+| policies | SUPPORTABLE_POLICIES | the bundled `policies/` |
+| payers | SUPPORTABLE_PAYERS | `payers/` beside the policies |
+| decision_log | SUPPORTABLE_DECISION_LOG | `var/decisions.jsonl` in the working directory ("" turns it off) |
+| max_body_bytes | SUPPORTABLE_MAX_BODY_BYTES | 1 MiB (one encounter) |
+| max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 64 MiB (a batch) |
+| max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 10,000 encounters in a JSON-array batch |
+| tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+@dataclass(frozen=True)
+class Settings:
+    policies: Path = BUNDLED_POLICIES
+    payers: Path | None = None
+    decision_log: Path | None = Path("var/decisions.jsonl")
+    max_body_bytes: int = 1 << 20
+    max_batch_bytes: int = 64 << 20
+    max_batch_items: int = 10_000
+    tune_gc: bool = True
+
+    @classmethod
+    def from_env(cls, env=None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict = {}
+        if env.get("SUPPORTABLE_POLICIES"):
+            values["policies"] = Path(env["SUPPORTABLE_POLICIES"])
+        if env.get("SUPPORTABLE_PAYERS"):
+            values["payers"] = Path(env["SUPPORTABLE_PAYERS"])
+        if "SUPPORTABLE_DECISION_LOG" in env:
+            values["decision_log"] = Path(env["SUPPORTABLE_DECISION_LOG"]) if env["SUPPORTABLE_DECISION_LOG"] else None
+        for name in ("max_body_bytes", "max_batch_bytes", "max_batch_items"):
+            key = "SUPPORTABLE_" + name.upper()
+            if env.get(key):
+                values[name] = int(env[key])
+        if env.get("SUPPORTABLE_TUNE_GC"):
+            values["tune_gc"] = env["SUPPORTABLE_TUNE_GC"].lower() not in ("0", "false", "no", "off")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        return replace(cls(), **{k: v for k, v in values.items() if k in known})
