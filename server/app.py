@@ -154,6 +154,8 @@ def _json_document():
     except json.JSONDecodeError as exc:
         raise ProblemError("invalid-json", 400, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") \
             from None
+    except RecursionError:
+        raise ProblemError("invalid-json", 400, "the JSON is nested too deeply") from None
 
 
 def _explain_level() -> str:
@@ -219,6 +221,8 @@ def _install_routes(app: Flask, state: State) -> None:
         if payer:
             _policy(state, payer, "payer")
         if request.mimetype == NDJSON:
+            if request.content_length is not None and request.content_length > settings.max_batch_bytes:
+                raise RequestEntityTooLarge()  # known up front: refuse before any result is sent
             return Response(stream_with_context(_ndjson_results(state, payer, explain)), mimetype=NDJSON)
         documents = _json_document()
         if not isinstance(documents, list):
@@ -274,7 +278,7 @@ def _install_routes(app: Flask, state: State) -> None:
 
     @app.get("/metrics")
     def metrics():
-        return Response(state.metrics.exposition(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+        return Response(state.metrics.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/openapi.json")
     def openapi():
@@ -306,9 +310,10 @@ def _ndjson_results(state: State, payer: str | None, explain: str):
                 continue
             try:
                 document = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                why = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
                 item = {"index": index, "error": problem("invalid-json", 400, f"line {number} is not a JSON "
-                                                         f"document: {getattr(exc, 'msg', exc)}")}
+                                                         f"document: {why}")}
             else:
                 item = _batch_item(state, index, document, payer, explain)
             index += 1

@@ -31,6 +31,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
+        """Defaults, then ``env`` (default: the process environment), then ``overrides``; an override
+        of None means "not given" (to turn the decision log off, set SUPPORTABLE_DECISION_LOG="")."""
         env = os.environ if env is None else env
         values: dict = {}
         if env.get("SUPPORTABLE_POLICIES"):
