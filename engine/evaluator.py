@@ -52,7 +52,12 @@ class _ThreadEngine:
         if pred is None:
             # Creating the literal by name sets up negation and primitives the way pyDatalog expects.
             pred = pyEngine.Literal(name, [pyEngine.Var("X")] * arity).pred
-            if not pred.prim and not name.startswith("~"):
+            if name.startswith("~"):
+                # `not p(X)` needs p itself registered: with no fact of p asserted yet on this
+                # thread's engine (an encounter with no one-on-one line), pyDatalog would fail
+                # on it instead of finding nothing.
+                self._pred(name[1:], arity)
+            elif not pred.prim:
                 # Registered even with no facts, so asking it finds nothing instead of failing.
                 pyEngine.insert(pred)
             self.preds[key] = pred

@@ -92,3 +92,31 @@ def test_two_policy_sets_in_one_thread_do_not_share_facts(base_policy, example):
     one.pop("policy_version"), two.pop("policy_version")
     assert one == two
     assert base_policy.decide(base_policy.parse(example("mixed_visit"))).to_dict("none")["summary"]["supportable"] == 4
+
+
+def test_first_encounter_on_a_new_thread_may_lack_every_fact_a_rule_negates(policies):
+    """A thread's engine must know every predicate a rule negates, even before any fact of it was
+    asserted there: a first encounter with no one-on-one line used to fail with pyDatalog's
+    'Predicate without definition: one_on_one/1' (found by bench/bench_http.py as a 500)."""
+    import threading
+    from conftest import make_encounter
+    visit = make_encounter([{"code": "97116", "minutes": 20, "units": 1, "one_on_one": False,
+                             "documentation": ["gait_impairment"]}])
+    outcome = {}
+
+    def first_on_fresh_thread(payer):
+        try:
+            policy = policies[payer]
+            line = policy.decide(policy.parse(visit), "summary").lines[0]
+            outcome[payer] = (line.verdict, [r.rule.id for r in line.reasons])
+        except Exception as exc:  # recorded, so the assertion below shows it
+            outcome[payer] = exc
+
+    for payer in ("base", "medicare", "aetna"):
+        thread = threading.Thread(target=first_on_fresh_thread, args=(payer,))
+        thread.start()
+        thread.join()
+    for payer in ("base", "medicare", "aetna"):
+        verdict, reasons = outcome[payer]
+        assert verdict == "not_supportable"
+        assert "base.group.no_one_on_one_contact" in reasons
