@@ -156,3 +156,13 @@ class Health(_Doc):
 class Readiness(_Doc):
     status: Literal["ready", "degraded", "not_ready"]
     payers: dict[str, dict[str, Any]]
+    last_reload: Optional[dict[str, Any]] = Field(None, description="the last policy reload that applied or was "
+                                                  "refused: outcome, time, reason, versions, problems")
+
+
+class ReloadOutcome(_Doc):
+    outcome: Literal["applied", "unchanged", "refused"]
+    at: str
+    reason: str
+    versions: dict[str, str]
+    problems: dict[str, list[str]]

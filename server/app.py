@@ -7,6 +7,7 @@ decision gets an id, is counted in the metrics and appended to the decision log.
 from __future__ import annotations
 
 import gc
+import hmac
 import json
 import logging
 import re
@@ -15,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import Flask, Response, g, jsonify, request, send_from_directory, stream_with_context
+from flask import Flask, Response, g, has_request_context, jsonify, request, send_from_directory, stream_with_context
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.decision import EXPLAIN_LEVELS
@@ -29,6 +30,7 @@ from .observability import Metrics, log_request
 from .openapi import build_spec
 from .problems import PROBLEM_JSON, problem, problem_response
 from .registry import Registry
+from .reload import PolicyStore, fingerprint
 from .settings import Settings
 
 LOG = logging.getLogger("supportable")
@@ -54,14 +56,23 @@ class ProblemError(Exception):
 @dataclass
 class State:
     settings: Settings
-    registry: Registry
+    store: PolicyStore
     metrics: Metrics
     decision_log: DecisionLog
     spec: dict
 
+    @property
+    def registry(self) -> Registry:
+        """The policies this request is served with: read once when it starts (a reload during the
+        request does not change them), or the current ones outside a request."""
+        if has_request_context() and "registry" in g:
+            return g.registry
+        return self.store.current()
+
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    loaded_fingerprint = fingerprint(settings.policies, settings.payers) if registry is None else None
     registry = registry or Registry.load(settings.policies, settings.payers)
     _log_loaded(settings, registry)
     if settings.tune_gc:
@@ -73,8 +84,13 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app = Flask("supportable")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes
-    state = State(settings, registry, Metrics(), DecisionLog(settings.decision_log), build_spec(VERSION))
+    metrics = Metrics()
+    store = PolicyStore(registry, settings.policies, settings.payers,
+                        on_outcome=lambda outcome: metrics.reloaded(outcome.outcome),
+                        loaded_fingerprint=loaded_fingerprint)
+    state = State(settings, store, metrics, DecisionLog(settings.decision_log), build_spec(VERSION))
     app.extensions["supportable"] = state
+    store.start_watching(settings.reload_interval)
     _install_hooks(app, state)
     _install_routes(app, state)
     return app
@@ -98,6 +114,7 @@ def _install_hooks(app: Flask, state: State) -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        g.registry = state.store.current()
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -272,9 +289,25 @@ def _install_routes(app: Flask, state: State) -> None:
     def readyz():
         payers = {p: {"loaded": True, "policy_version": ps.version} for p, ps in state.registry.policies.items()}
         payers.update({p: {"loaded": False, "problems": len(problems)} for p, problems in state.registry.failed.items()})
+        body = {"status": "degraded" if state.registry.failed else "ready", "payers": payers}
+        if state.store.last is not None:
+            body["last_reload"] = state.store.last.to_dict()
         if not state.registry.policies:
-            return jsonify({"status": "not_ready", "payers": payers}), 503
-        return jsonify({"status": "degraded" if state.registry.failed else "ready", "payers": payers})
+            body["status"] = "not_ready"
+            return jsonify(body), 503
+        return jsonify(body)
+
+    @app.post("/admin/reload")
+    def admin_reload():
+        token = settings.admin_token
+        if not token:
+            raise ProblemError("not-found", 404, "hot reload by request is off: set SUPPORTABLE_ADMIN_TOKEN "
+                               "(file changes are still picked up)")
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise ProblemError("unauthorized", 401, "send the admin token as `Authorization: Bearer <token>`")
+        outcome = state.store.reload("admin request", force=request.args.get("force") == "1")
+        return jsonify(outcome.to_dict()), 409 if outcome.outcome == "refused" else 200
 
     @app.get("/metrics")
     def metrics():

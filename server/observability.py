@@ -32,6 +32,12 @@ class Metrics:
         self.decisions = Counter("supportable_decision_lines", "Decided lines by payer and verdict",
                                  ["payer", "verdict"], registry=self.registry)
 
+        self.reloads = Counter("supportable_policy_reloads", "Policy reload checks by outcome (applied, "
+                               "refused, unchanged)", ["outcome"], registry=self.registry)
+
+    def reloaded(self, outcome: str) -> None:
+        self.reloads.labels(outcome).inc()
+
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)

@@ -57,7 +57,7 @@ def build_spec(version: str) -> dict:
     models = [(Encounter, "validation"), (m.Problem, "serialization"), (m.Decision, "serialization"),
               (m.BatchResult, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
-              (m.Readiness, "serialization")]
+              (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization")]
     _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
     for name, schema in sorted(top.get("$defs", {}).items()):
         spec.components.schema(name, _to_openapi30(schema))
@@ -113,6 +113,17 @@ def build_spec(version: str) -> dict:
         "summary": "Policies loaded", "operationId": "ready",
         "responses": {"200": _json("Readiness", "every payer loaded (or some did: `degraded`)"),
                       "503": _json("Readiness", "no payer loaded")}}})
+    spec.path(path="/admin/reload", operations={"post": {
+        "summary": "Reload the policies now (hot reload)",
+        "description": "Loads the policy files off to the side and swaps them in only if every payer that loads "
+                       "now still loads; otherwise the server keeps the last good set. Needs "
+                       "`Authorization: Bearer <SUPPORTABLE_ADMIN_TOKEN>`; off (404) without a token. `force=1` "
+                       "reloads even if the files did not change. Each worker process also watches the files.",
+        "operationId": "reload",
+        "parameters": [{"name": "force", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
+        "responses": {"200": _json("ReloadOutcome", "applied, or unchanged"),
+                      "409": _json("ReloadOutcome", "refused: the new files do not load; the old set serves"),
+                      "401": _problem("missing or wrong token"), "404": _problem("reload by request is off")}}})
     spec.path(path="/metrics", operations={"get": {
         "summary": "Prometheus metrics", "operationId": "metrics",
         "responses": {"200": {"description": "Prometheus text format",

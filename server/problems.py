@@ -25,6 +25,7 @@ TITLES = {
     "method-not-allowed": "Method not allowed",
     "internal-error": "Internal error",
     "bad-request": "Bad request",
+    "unauthorized": "Unauthorized",
 }
 
 

@@ -9,6 +9,8 @@
 | max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 64 MiB (a batch) |
 | max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 10,000 encounters in a JSON-array batch |
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
+| reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
+| admin_token | SUPPORTABLE_ADMIN_TOKEN | none: `POST /admin/reload` is off |
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class Settings:
     max_batch_bytes: int = 64 << 20
     max_batch_items: int = 10_000
     tune_gc: bool = True
+    reload_interval: float = 2.0
+    admin_token: str | None = None
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
@@ -45,6 +49,10 @@ class Settings:
             key = "SUPPORTABLE_" + name.upper()
             if env.get(key):
                 values[name] = int(env[key])
+        if env.get("SUPPORTABLE_RELOAD_INTERVAL"):
+            values["reload_interval"] = float(env["SUPPORTABLE_RELOAD_INTERVAL"])
+        if env.get("SUPPORTABLE_ADMIN_TOKEN"):
+            values["admin_token"] = env["SUPPORTABLE_ADMIN_TOKEN"]
         if env.get("SUPPORTABLE_TUNE_GC"):
             values["tune_gc"] = env["SUPPORTABLE_TUNE_GC"].lower() not in ("0", "false", "no", "off")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,55 @@
+"""`supportable lint [FILES...]`: every loading problem of every payer, and warnings (engine.lint).
+
+Output: one line per problem, ``file:line:col: level: message [code]``, sorted by location (a
+summary goes to standard error), or with ``--format json`` ``{"problems": [...], "summary":
+{"errors": n, "warnings": n}}``. FILES restrict the report to problems located in those files
+(relative to the working directory or the repository root, or absolute).
+
+Exit codes: 0 no errors (warnings alone included), 4 errors (the policies of some payer do not
+load, as for every other command), 1 warnings under ``--strict``; 2 is click's usage error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from engine.lint import lint as run_lint
+
+DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+EXIT_WARNINGS, EXIT_POLICY = 1, 4
+
+
+@click.command("lint")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 when there are warnings (and no errors).")
+@click.option("--guidance", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="shared/guidance beside the repository",
+              help="Guidance folder that rule sources must name a file of.")
+@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
+              show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")
+@click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
+              show_default="payers/ beside the policies", help="Payer overlay directory.")
+def lint(files: tuple[str, ...], fmt: str, strict: bool, guidance: Path | None, policies: Path,
+         payers_dir: Path | None) -> None:
+    """Check every payer's policies: the errors that stop a payer loading, and warnings about rules
+    that never fire, are switched off everywhere, overlap another version, cite unknown sources or
+    explain with unbound variables, and parameters no rule reads. FILES restrict the report."""
+    report = run_lint(Path(policies), payers_dir, guidance, list(files))
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.text_lines():
+            click.echo(line)
+        click.echo(f"{report.errors} error(s), {report.warnings} warning(s) in {len(report.payers)} payer(s)"
+                   + (f"; {', '.join(report.failed)} do(es) not load" if report.failed else ""), err=True)
+    if report.errors:
+        sys.exit(EXIT_POLICY)
+    if strict and report.warnings:
+        sys.exit(EXIT_WARNINGS)

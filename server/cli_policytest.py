@@ -1,0 +1,54 @@
+"""`supportable test [PATH]`: run the policy tests written in YAML next to the policies.
+
+PATH is a test file or a folder of them; by default every ``payers/tests/**/*.yaml`` and
+``policies/tests/**/*.yaml``. Prints one PASS/FAIL/ERROR line per case (``file:line name``), a
+diff of expected against actual for each failing line, and the summary ``N passed, N failed``
+(with ``, N errors`` when there are any). ``--coverage`` adds, per policy file, the rules no case
+exercised. Exit code 0 when every case passed, 1 when any failed or could not run.
+
+The command object is ``policy_test``; server/cli.py adds it to the ``supportable`` group. It takes
+the same ``--policies``, ``--payers`` and ``--format`` options as the other commands (defined
+here too, so that this module does not import server.cli, which imports it).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from engine.policytest import render_text, run_tests
+
+DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+@click.command("test")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--coverage", is_flag=True, help="Also list, per policy file, the rules no case exercised.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
+              show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")
+@click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
+              show_default="payers/ beside the policies", help="Payer overlay directory.")
+def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+    """Run the policy tests in PATH (a YAML test file or a folder; default: payers/tests/ and
+    policies/tests/): each case's encounter is decided under the file's payer and every line
+    compared with what the case expects."""
+    try:
+        run = run_tests([path] if path is not None else None, Path(policies), payers_dir, coverage=coverage)
+    except Exception as exc:  # a fault in the runner itself: reported plainly, never as a traceback
+        message = f"the policy tests could not run ({type(exc).__name__}: {exc})"
+        if fmt == "json":
+            click.echo(json.dumps({"error": "internal_error", "message": message}, indent=2))
+        else:
+            click.echo(f"error: {message}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps(run.to_dict(), indent=2, default=str))
+    else:
+        click.echo(render_text(run, coverage))
+    sys.exit(0 if run.ok else 1)
