@@ -188,5 +188,11 @@ def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = 
     sys.exit(code)
 
 
+# Commands of the policy analyst's workflow, each in its own module.
+from server.cli_policytest import policy_test  # noqa: E402
+
+main.add_command(policy_test)
+
+
 if __name__ == "__main__":
     main()
