@@ -6,7 +6,8 @@ summary goes to standard error), or with ``--format json`` ``{"problems": [...],
 (relative to the working directory or the repository root, or absolute).
 
 Exit codes: 0 no errors (warnings alone included), 4 errors (the policies of some payer do not
-load, as for every other command), 1 warnings under ``--strict``; 2 is click's usage error.
+load, as for every other command), 1 warnings under ``--strict``, 5 an internal failure of the
+linter (reported, never a traceback); 2 is click's usage error.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import click
 from engine.lint import lint as run_lint
 
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
-EXIT_WARNINGS, EXIT_POLICY = 1, 4
+EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
 
 
 @click.command("lint")
@@ -41,7 +42,15 @@ def lint(files: tuple[str, ...], fmt: str, strict: bool, guidance: Path | None, 
     """Check every payer's policies: the errors that stop a payer loading, and warnings about rules
     that never fire, are switched off everywhere, overlap another version, cite unknown sources or
     explain with unbound variables, and parameters no rule reads. FILES restrict the report."""
-    report = run_lint(Path(policies), payers_dir, guidance, list(files))
+    try:
+        report = run_lint(Path(policies), payers_dir, guidance, list(files))
+    except Exception as exc:  # an engine fault: say so plainly, never as a traceback
+        message = f"the linter failed ({type(exc).__name__}: {exc}); nothing was checked"
+        if fmt == "json":
+            click.echo(json.dumps({"error": "internal_error", "message": message, "problems": []}, indent=2))
+        else:
+            click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_INTERNAL)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
