@@ -189,11 +189,13 @@ def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = 
 
 
 # Commands of the policy analyst's workflow, each in its own module.
+from server.cli_impact import impact  # noqa: E402
 from server.cli_lint import lint  # noqa: E402
 from server.cli_policytest import policy_test  # noqa: E402
 
 main.add_command(lint)
 main.add_command(policy_test)
+main.add_command(impact)
 
 
 if __name__ == "__main__":

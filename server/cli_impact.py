@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from engine.impact import (CHANGE_TYPES, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
+from engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
                            load_candidate, read_corpus)
 
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -124,7 +124,7 @@ def _units(side: dict) -> str:
 
 def _change_line(c: Change) -> list[str]:
     if c.line is None:
-        side = "the candidate refuses it" if c.type == "now_refused" else "the current policy refuses it"
+        side = "the candidate refuses it" if c.type == NOW_REFUSED else "the current policy refuses it"
         return [f"  {c.encounter or '(no id)'} ({c.location}): {side}: {c.problem}"]
     a, b = c.current, c.candidate
     who = c.responsible
@@ -202,6 +202,9 @@ def render_impact(report: dict, result: Impact, limit: int, warnings) -> str:
     share = f" ({100 * summ['lines_changed'] / summ['lines_decided']:.2f}% of lines)" if summ["lines_decided"] else ""
     out += ["", f"Decisions that change: {summ['lines_changed']} line(s){share} in {summ['encounters_changed']} "
                 f"encounter(s)"]
+    if summ["encounters_refused_or_accepted"]:
+        out.append(f"  and {summ['encounters_refused_or_accepted']} encounter(s) only one of the two policies accepts "
+                   f"({NOW_REFUSED}: the candidate refuses it; {NOW_ACCEPTED}: only the candidate accepts it)")
     out += _type_counts(summ["by_type"])
     if summ["lines_same_decision_other_rules"]:
         out.append(f"  and {summ['lines_same_decision_other_rules']} line(s) keep their decision but rest on other "
