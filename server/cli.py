@@ -2,7 +2,8 @@
 
 Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``explain-code`` (what
 a payer requires for a code), ``diff`` (how two payers' policies differ), ``serve`` (the HTTP API
-under gunicorn). Every command takes
+under gunicorn), and the policy analyst's ``lint``, ``test`` and ``impact`` (their own modules,
+``server/cli_*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
 ``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click), 3 unknown payer or
 code, 4 policies that do not load, 5 an internal engine failure (reported, never a traceback).
@@ -22,25 +23,11 @@ from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
 from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from engine.requirements import explain_code
+from server.cli_common import fail, format_option, policies_options
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
-
-
-def _policies_option(f):
-    f = click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
-                     default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
-                     show_default="payers/ beside the policies", help="Payer overlay directory.")(f)
-    f = click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-                     default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
-                     show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")(f)
-    return f
-
-
-_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                              show_default=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,41 +38,41 @@ def main() -> None:
 def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str) -> PolicySet:
     known = payer_ids(policies, payers_dir)
     if payer not in known:
-        _fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
+        fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
         return load_policy_set(Path(policies), payer, payers_dir)
     except PolicyError as exc:
-        _fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
+        fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
 
 
 @main.command()
 @click.argument("encounter", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--payer", default=None, help="Payer policy to apply (default: the encounter's `payer`, else base).")
-@_format_option
+@format_option
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
-@_policies_option
+@policies_options
 def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
         raw = sys.stdin.read() if encounter == "-" else Path(encounter).read_text(encoding="utf-8")
     except OSError as exc:
-        _fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
+        fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        _fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+        fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen))
     try:
         enc = policy.parse(data)
     except InputError as exc:
-        _fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
+        fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
     try:
         decision = policy.decide(enc, "full" if explain else "summary")
     except Exception as exc:  # an engine fault: say so plainly, never as a traceback
-        _fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
+        fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
               f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
     if fmt == "json":
         click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
@@ -94,8 +81,8 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
 
 
 @main.command()
-@_format_option
-@_policies_option
+@format_option
+@policies_options
 def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
     """List the payers: what each extends, its effective range and policy version.
 
@@ -126,15 +113,15 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
 @main.command("explain-code")
 @click.argument("code")
 @click.option("--payer", default=BASE, show_default=True, help="Payer whose merged policy to read.")
-@_format_option
-@_policies_option
+@format_option
+@policies_options
 def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
     """What PAYER requires for CODE, merged over all its layers, with sources."""
     policy = _load(fmt, policies, payers_dir, payer)
     try:
         report = explain_code(policy, code)
     except InputError as exc:
-        _fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), [p.to_dict() for p in exc.problems])
+        fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), [p.to_dict() for p in exc.problems])
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -144,8 +131,8 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
 @main.command()
 @click.argument("before")
 @click.argument("after")
-@_format_option
-@_policies_option
+@format_option
+@policies_options
 def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
     """How payer AFTER's policy differs from BEFORE's (for example: diff base aetna): rules added,
     replaced and disabled over the whole extends chain, and parameters that differ."""
@@ -167,7 +154,7 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
               show_default="4", help="Threads per worker.")
 @click.option("--decision-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Decision log file (JSON lines); default var/decisions.jsonl or SUPPORTABLE_DECISION_LOG.")
-@_policies_option
+@policies_options
 def serve(host: str, port: int, workers: int, threads: int, decision_log: Path | None, policies: Path,
           payers_dir: Path | None) -> None:
     """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs)."""
@@ -175,17 +162,6 @@ def serve(host: str, port: int, workers: int, threads: int, decision_log: Path |
     from server.settings import Settings
     run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log), host, port,
         workers, threads)
-
-
-def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,
-          text_lines: list[str] | None = None) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({"error": kind, "message": message, "problems": problems or []}, indent=2))
-    else:
-        click.echo(f"error: {message}", err=True)
-        for line in text_lines or []:
-            click.echo(f"  {line}", err=True)
-    sys.exit(code)
 
 
 # Commands of the policy analyst's workflow, each in its own module.

@@ -16,16 +16,16 @@ on some encounter (after the report).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from server.cli_common import fail, format_option, policies_options
+
 from engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
                            load_candidate, read_corpus)
 
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5
 EXIT_FOR = {"unknown_payer": EXIT_UNKNOWN, "unreadable_candidate": EXIT_INPUT, "unreadable_corpus": EXIT_INPUT,
             "current_does_not_load": EXIT_POLICY, "candidate_does_not_load": EXIT_POLICY}
@@ -44,13 +44,8 @@ DEFAULT_LIMIT = 20
               help="Read only the first N encounters of the corpus.")
 @click.option("--with-dependents", is_flag=True,
               help="Also decide the corpus under each payer that extends PAYER, before and after.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
-              show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")
-@click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
-              show_default="payers/ beside the policies", help="Payer overlay directory.")
+@format_option
+@policies_options
 def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters: int | None,
            with_dependents: bool, fmt: str, policies: Path, payers_dir: Path | None) -> None:
     """Decide a corpus of encounters under PAYER's current policy and under a CANDIDATE overlay for
@@ -63,10 +58,10 @@ def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters
     except SystemExit:
         raise
     except ImpactError as exc:
-        _fail(fmt, EXIT_FOR.get(exc.kind, EXIT_INTERNAL), exc.kind, exc.message,
+        fail(fmt, EXIT_FOR.get(exc.kind, EXIT_INTERNAL), exc.kind, exc.message,
               [p.to_dict() for p in exc.problems], [str(p) for p in exc.problems])
     except Exception as exc:  # an engine fault: said plainly, never as a traceback
-        _fail(fmt, EXIT_INTERNAL, "internal_error", f"the impact run failed ({type(exc).__name__}: {exc})")
+        fail(fmt, EXIT_INTERNAL, "internal_error", f"the impact run failed ({type(exc).__name__}: {exc})")
 
 
 def _run(payer, candidate, corpus_path, limit, max_encounters, with_dependents, fmt, policies, payers_dir):
@@ -244,17 +239,6 @@ def render_impact(report: dict, result: Impact, limit: int, warnings) -> str:
 def _problem_text(p: dict) -> str:
     where = f"{p['file']}:{p['line']}:{p['column']}: " if p.get("file") else ""
     return f"{where}{p['level']}: {p['message']} [{p['code']}]"
-
-
-def _fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,
-          text_lines: list[str] | None = None) -> None:
-    if fmt == "json":
-        click.echo(json.dumps({"error": kind, "message": message, "problems": problems or []}, indent=2))
-    else:
-        click.echo(f"error: {message}", err=True)
-        for line in text_lines or []:
-            click.echo(f"  {line}", err=True)
-    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -12,31 +12,26 @@ linter (reported, never a traceback); 2 is click's usage error.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from server.cli_common import format_option, policies_options
+
 from engine.lint import lint as run_lint
 
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
 
 
 @click.command("lint")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings (and no errors).")
 @click.option("--guidance", type=click.Path(file_okay=False, path_type=Path), default=None,
               show_default="shared/guidance beside the repository",
               help="Guidance folder that rule sources must name a file of.")
-@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
-              show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")
-@click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
-              show_default="payers/ beside the policies", help="Payer overlay directory.")
+@policies_options
 def lint(files: tuple[str, ...], fmt: str, strict: bool, guidance: Path | None, policies: Path,
          payers_dir: Path | None) -> None:
     """Check every payer's policies: the errors that stop a payer loading, and warnings about rules

@@ -13,27 +13,22 @@ here too, so that this module does not import server.cli, which imports it).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from server.cli_common import format_option, policies_options
+
 from engine.policytest import render_text, run_tests
 
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
 
 @click.command("test")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--coverage", is_flag=True, help="Also list, per policy file, the rules no case exercised.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
-              show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")
-@click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
-              show_default="payers/ beside the policies", help="Payer overlay directory.")
+@format_option
+@policies_options
 def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, payers_dir: Path | None) -> None:
     """Run the policy tests in PATH (a YAML test file or a folder; default: payers/tests/ and
     policies/tests/): each case's encounter is decided under the file's payer and every line

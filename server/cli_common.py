@@ -1,0 +1,38 @@
+"""What every `supportable` command shares: the --policies/--payers/--format options and the way a
+command fails (a JSON error document, or a message on standard error, and an exit code)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+def policies_options(f):
+    """--policies and --payers, with SUPPORTABLE_POLICIES and SUPPORTABLE_PAYERS as defaults."""
+    f = click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
+                     show_default="payers/ beside the policies", help="Payer overlay directory.")(f)
+    f = click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
+                     default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
+                     show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")(f)
+    return f
+
+
+format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True)
+
+
+def fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,
+         text_lines: list[str] | None = None) -> None:
+    if fmt == "json":
+        click.echo(json.dumps({"error": kind, "message": message, "problems": problems or []}, indent=2))
+    else:
+        click.echo(f"error: {message}", err=True)
+        for line in text_lines or []:
+            click.echo(f"  {line}", err=True)
+    sys.exit(code)
