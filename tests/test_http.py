@@ -796,7 +796,7 @@ def test_request_log_has_one_json_line_per_request(client, caplog):
         ("log-3", "GET", "/v1/payers/<payer>", "/v1/payers/medicare", 200),
         ("log-4", "POST", "/v1/check/batch", "/v1/check/batch", 200)]
     for e in entries:
-        assert isinstance(e["duration_ms"], (int, float)) and 0 <= e["duration_ms"] < 60_000
+        assert isinstance(e["duration_ms"], (int, float)) and e["duration_ms"] >= 0   # present and a number
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["time"])
 
 
