@@ -123,6 +123,8 @@ def _with_static_part_solved(program: CompiledProgram) -> CompiledProgram:
     finally:
         if saved is not None:
             Logic.tl.logic = saved
+        elif hasattr(Logic.tl, "logic"):
+            del Logic.tl.logic  # do not keep the throwaway engine alive through the thread-local
     return replace(program,
                    clauses=[c for c in program.clauses if c[0][0] not in program.static_derived],
                    static_facts=list(program.static_facts) + solved,

@@ -292,6 +292,8 @@ def _decode(item: CorpusItem) -> tuple[object, InvalidEncounter | None]:
         return None, InvalidEncounter(item.location, None, "invalid_json", f"invalid JSON at {where}: {exc.msg}")
     except RecursionError:
         return None, InvalidEncounter(item.location, None, "invalid_json", "invalid JSON: nested too deeply")
+    except ValueError as exc:  # e.g. an integer longer than Python's conversion limit
+        return None, InvalidEncounter(item.location, None, "invalid_json", f"invalid JSON: {exc}")
 
 
 # ------------------------------------------------------------------------------------------------

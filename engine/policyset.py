@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import icd10
 from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
 from .decision import Decision, decide
@@ -103,6 +104,7 @@ def policy_version(layered: LayeredRules, vocabulary: Vocabulary) -> str:
                  f"{p.source}|{p.section}|{p.description}|{p.row_sources!r}|{p.allowed!r}\n".encode())
     for d in sorted(layered.disabled, key=lambda d: d.id):
         h.update(f"disabled|{d.id}|{d.layer}|{d.reason}|{d.source}|{d.section}\n".encode())
+    h.update(f"icd10|{icd10.code_set().version}\n".encode())  # diagnoses are checked against this release
     for name in sorted(vocabulary.entries):
         for ident in sorted(vocabulary.entries[name]):
             h.update(f"{name}|{ident}|{sorted(vocabulary.entries[name][ident].items())}\n".encode())

@@ -13,6 +13,8 @@ unfolded into the rules that define them.
 """
 from __future__ import annotations
 
+import operator
+
 from .errors import InputError, FieldProblem
 from .explain import Explainer
 from .facts import CATALOG_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
@@ -119,10 +121,14 @@ def _val(term, bound: dict):
     return bound.get(term.name)
 
 
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+        ">=": operator.ge}
+
+
 def _compare(left, op, right) -> bool:
+    """Whether the comparison can hold; a string compared with a number by order is undecided (True)."""
     try:
-        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right}[op]
+        return bool(_OPS[op](left, right))
     except TypeError:
         return True
 

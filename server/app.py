@@ -173,6 +173,8 @@ def _json_document():
             from None
     except RecursionError:
         raise ProblemError("invalid-json", 400, "the JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise ProblemError("invalid-json", 400, f"invalid JSON: {exc}") from None
 
 
 def _explain_level() -> str:
@@ -343,12 +345,18 @@ def _ndjson_results(state: State, payer: str | None, explain: str):
                 continue
             try:
                 document = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 why = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
                 item = {"index": index, "error": problem("invalid-json", 400, f"line {number} is not a JSON "
                                                          f"document: {why}")}
             else:
-                item = _batch_item(state, index, document, payer, explain)
+                try:
+                    item = _batch_item(state, index, document, payer, explain)
+                except Exception:  # the stream has started: report this line in place and go on
+                    LOG.exception("unhandled error on line %d of NDJSON request %s", number, g.request_id)
+                    item = {"index": index, "error": problem("internal-error", 500, "the server failed on this "
+                                                             f"encounter; the failure is logged with request id "
+                                                             f"{g.request_id}")}
             index += 1
             yield json.dumps(item) + "\n"
     except RequestEntityTooLarge:

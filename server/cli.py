@@ -62,6 +62,8 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
+    except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
+        fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen))
     try:

@@ -2,7 +2,8 @@
 
 The store holds the registry being served. A reload loads every payer again from the files; the
 new set replaces the current one in a single reference assignment only if no payer that loads now
-would stop loading (a payer already broken may stay broken). Otherwise the server goes on serving
+would stop loading (a payer already broken, or new and not loading yet, is reported but does not
+hold back the others). Otherwise the server goes on serving
 the last good set and the failure is recorded (``/readyz`` shows it, the log says why, a metric
 counts it). A request reads the registry once, when it starts, so in-flight requests finish on
 the set they started with, and every decision carries the policy version it was made on.
@@ -30,16 +31,18 @@ LOG = logging.getLogger("supportable")
 
 
 def fingerprint(policies: Path, payers: Path | None) -> str:
-    """A content hash of every policy and overlay file (vocabulary, base rules, payers)."""
+    """A content hash of the files the loader reads: the vocabulary, the base rules and the payer
+    overlays (not the policy tests beside them)."""
     h = hashlib.sha256()
-    folders = [Path(policies), Path(payers) if payers is not None else default_payers_dir(policies)]
-    for folder in folders:
-        for path in sorted(folder.glob("**/*.yaml")) if folder.is_dir() else []:
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            h.update(str(path.relative_to(folder)).encode() + b"\0" + hashlib.sha256(data).digest())
+    payers = Path(payers) if payers is not None else default_payers_dir(policies)
+    files = [*sorted(Path(policies).glob("vocabulary/*.yaml")), *sorted(Path(policies).glob("base/*.yaml")),
+             *sorted(payers.glob("*.yaml"))]
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        h.update(str(path).encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()
 
 
@@ -84,9 +87,15 @@ class PolicyStore:
             started = time.perf_counter()
             candidate = Registry.load(self.policies, self.payers)
             current = self._current
+            # Refused if a payer serving now would stop loading; a new payer that does not load yet
+            # is reported but does not hold back the others.
             broken = {p: [str(x) for x in problems] for p, problems in candidate.failed.items()
-                      if p not in current.failed}
+                      if p in current.policies}
             versions = {p: ps.version for p, ps in candidate.policies.items()}
+            if not broken and versions == {p: ps.version for p, ps in current.policies.items()} \
+                    and set(candidate.failed) == set(current.failed):
+                self._fingerprint = seen  # same policies (a comment or layout change): keep the engines
+                return self._record(ReloadOutcome("unchanged", now, reason, versions))
             if broken or not candidate.policies:
                 outcome = ReloadOutcome("refused", now, reason, versions, broken or
                                         {"*": ["no payer loads from the new files"]})

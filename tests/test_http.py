@@ -947,3 +947,15 @@ def test_the_real_server(tmp_path):
             proc.kill()
             proc.wait()
         output.close()
+
+
+def test_an_over_long_integer_is_a_400_not_a_500(client):
+    huge = "1" * 5000   # beyond Python's integer conversion limit: json.loads raises ValueError
+    body = problem_of(client.post("/v1/check", data=huge, content_type="application/json"), 400, "invalid-json")
+    assert "invalid JSON" in body["detail"]
+    good = json.dumps(example("medicare_8_minute_rule"))
+    reply = client.post("/v1/check/batch", data="\n".join([good, huge, good]) + "\n",
+                        content_type="application/x-ndjson")
+    items = [json.loads(line) for line in reply.get_data(as_text=True).splitlines()]
+    assert [("decision" in i, "error" in i) for i in items] == [(True, False), (False, True), (True, False)]
+    assert items[1]["error"]["type"] == "/problems/invalid-json" and "line 2" in items[1]["error"]["detail"]

@@ -217,3 +217,9 @@ def test_replaced_rule_applies_to_every_date_and_a_dated_addition_only_from_its_
     assert (july.verdict, [r.rule.id for r in july.reasons]) == ("not_supportable", ["dated.exercise_cap"])
     premises = [n["statement"] for n in july.to_dict("x", "full")["proof"]["derivations"][0]["premises"]]
     assert "'2025-07-01' >= '2025-07-01'" in premises
+
+
+def test_explain_code_comparison_of_a_code_with_a_number_does_not_match():
+    from engine.requirements import _compare
+    assert _compare("97110", "==", 5) is False and _compare("97110", "!=", 5) is True
+    assert _compare("97110", "<", 5) is True     # undecidable order: kept, not ruled out

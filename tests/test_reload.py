@@ -237,3 +237,27 @@ def test_sighup_reloads_the_real_server_in_place(project):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_a_new_payer_that_does_not_load_yet_does_not_hold_back_the_others(project):
+    store = PolicyStore(Registry.load(project / "policies", project / "payers"), project / "policies",
+                        project / "payers")
+    (project / "payers" / "draft.yaml").write_text("id: draft\nname: half-written\nextends: nowhere\n")
+    (project / "payers" / "plan.yaml").write_text(plan_text("total_time"))
+    outcome = store.reload("test")
+    assert outcome.outcome == "applied"
+    assert "unknown_payer" in outcome.problems["draft"][0] or "unknown_parent" in outcome.problems["draft"][0]
+    assert store.current().policies["plan"].parameters["unit_method"].value == "total_time"
+    assert "draft" in store.current().failed
+
+
+def test_a_change_that_leaves_every_policy_the_same_keeps_the_engines(project):
+    store = PolicyStore(Registry.load(project / "policies", project / "payers"), project / "policies",
+                        project / "payers")
+    before = store.current()
+    path = project / "payers" / "plan.yaml"
+    path.write_text(path.read_text() + "# a comment changes the file, not the policy\n")
+    assert store.reload("test").outcome == "unchanged" and store.current() is before
+    (project / "payers" / "tests").mkdir()
+    (project / "payers" / "tests" / "case.yaml").write_text("payer: plan\ncases: []\n")   # tests are not policies
+    assert store.reload("test").outcome == "unchanged"
