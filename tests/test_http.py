@@ -728,8 +728,8 @@ def test_metrics_count_requests_latency_and_decided_lines(fresh_app):
                if s.labels["endpoint"] == "/v1/check"]
     assert len(buckets) == 14 and buckets[-1].labels["le"] == "+Inf" and buckets[-1].value == 5
     assert [b.value for b in buckets] == sorted(b.value for b in buckets)
-    assert {s.labels["endpoint"]: s.value for s in samples["supportable_http_request_duration_seconds_count"]} == {
-        "/v1/check": 5, "unmatched": 1, "/v1/check/batch": 2}
+    observed = samples["supportable_http_request_duration_seconds_count"]   # how many requests were timed
+    assert {s.labels["endpoint"]: s.value for s in observed} == {"/v1/check": 5, "unmatched": 1, "/v1/check/batch": 2}
 
     lines = {(s.labels["payer"], s.labels["verdict"]): s.value for s in samples["supportable_decision_lines_total"]}
     assert lines == expected
@@ -796,7 +796,8 @@ def test_request_log_has_one_json_line_per_request(client, caplog):
         ("log-3", "GET", "/v1/payers/<payer>", "/v1/payers/medicare", 200),
         ("log-4", "POST", "/v1/check/batch", "/v1/check/batch", 200)]
     for e in entries:
-        assert isinstance(e["duration_ms"], (int, float)) and e["duration_ms"] >= 0   # present and a number
+        logged = e["duration_ms"]   # present and a number (how long is measured in bench/, not here)
+        assert isinstance(logged, (int, float)) and logged >= 0
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["time"])
 
 
