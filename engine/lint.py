@@ -57,7 +57,7 @@ from .compiler import live_rules
 from .errors import Location, PolicyError, Problem, Problems
 from .loader import load_rule_files, shown_path
 from .overlay import BASE, Disable, Overlay, discover, misplaced_base, parse_overlay
-from .policyset import PolicySet, default_payers_dir, load_policy_set
+from .policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set
 from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Parameter, Positive, Rule,
                      Var, clause_vars, literal_vars)
 
@@ -187,9 +187,10 @@ def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path 
     found: list[list[Problem]] = []         # per payer
     sets: dict[str, PolicySet] = {}
     failed: dict[str, list[Problem]] = {}
+    sources = ParsedSources()
     for payer in payers:
         try:
-            sets[payer] = load_policy_set(policies_dir, payer, payers_dir)
+            sets[payer] = load_policy_set(policies_dir, payer, payers_dir, sources)
             found.append(sets[payer].warnings)
         except PolicyError as exc:
             failed[payer] = exc.problems

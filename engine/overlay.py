@@ -206,9 +206,10 @@ def _check_within_layer(overlay: Overlay, problems: Problems) -> None:
             seen[rid] = (action, loc)
 
 
-def resolve_chain(payer: str, payers: dict[str, Path], problems: Problems, root: Path | None = None
-                  ) -> list[Overlay]:
-    """Parse ``payer`` and its ancestors; root first. Reports unknown parents and cycles."""
+def resolve_chain(payer: str, payers: dict[str, Path], problems: Problems, root: Path | None = None,
+                  parse=parse_overlay) -> list[Overlay]:
+    """Parse ``payer`` and its ancestors (with ``parse``, which may reuse earlier parses); root first.
+    Reports unknown parents and cycles."""
     chain: list[Overlay] = []
     seen: list[str] = []
     current = payer
@@ -229,7 +230,7 @@ def resolve_chain(payer: str, payers: dict[str, Path], problems: Problems, root:
             else:
                 problems.error("unknown_payer", f"no payer `{current}`; known: {', '.join(known)}", None)
             return []
-        overlay = parse_overlay(path, problems, root)
+        overlay = parse(path, problems, root)
         if overlay is None:
             return []
         chain.append(overlay)

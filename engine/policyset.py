@@ -22,7 +22,7 @@ from .evaluator import Evaluator, Model
 from .explain import Explainer
 from .facts import encounter_facts
 from .loader import load_rule_files
-from .overlay import BASE, Disable, LayeredRules, Overlay, apply_layers, discover, resolve_chain
+from .overlay import BASE, Disable, LayeredRules, Overlay, apply_layers, discover, parse_overlay, resolve_chain
 from .syntax import Parameter, Rule
 from .vocabulary import Vocabulary, load_vocabulary
 
@@ -122,17 +122,49 @@ def payer_ids(policies_dir: Path, payers_dir: Path | None = None) -> list[str]:
     return [BASE, *discover(payers_dir)]
 
 
-def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None) -> PolicySet:
-    policies_dir = Path(policies_dir)
-    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
-    root = policies_dir.resolve().parent
-    problems = Problems()
-    vocabulary = load_vocabulary(policies_dir / "vocabulary", problems)
+class ParsedSources:
+    """Policy files parsed once and shared by every payer loaded with it (the vocabulary and the base
+    are in every payer's chain, a parent overlay in each of its children's). Parsed rules and
+    vocabularies are never changed after parsing, so sharing them is safe; each payer still gets
+    the problems of every file it uses."""
+
+    def __init__(self):
+        self._parsed: dict[tuple, tuple[object, list[Problem]]] = {}
+
+    def get(self, key: tuple, parse, problems: Problems):
+        if key not in self._parsed:
+            found = Problems()
+            self._parsed[key] = (parse(found), found.items)
+        value, items = self._parsed[key]
+        problems.items.extend(items)
+        return value
+
+
+def _load_base(policies_dir: Path, root: Path, problems: Problems):
     paths = sorted((policies_dir / BASE).glob("*.yaml"))
     if not paths:
         problems.error("no_rules", "no rule files found", None)
-    base_rules, base_parameters = load_rule_files(paths, BASE, problems, root=root)
-    overlays = resolve_chain(payer, discover(payers_dir), problems, root) if payer != BASE else []
+    return load_rule_files(paths, BASE, problems, root=root)
+
+
+def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None,
+                    sources: ParsedSources | None = None) -> PolicySet:
+    """Load, check and compile one payer's policy; pass one ``sources`` when loading several payers
+    from the same folders, so shared files are parsed once."""
+    policies_dir = Path(policies_dir)
+    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
+    root = policies_dir.resolve().parent
+    sources = sources or ParsedSources()
+    problems = Problems()
+    vocabulary = sources.get(("vocabulary", policies_dir), lambda p: load_vocabulary(policies_dir / "vocabulary", p),
+                             problems)
+    base_rules, base_parameters = sources.get(("base", policies_dir), lambda p: _load_base(policies_dir, root, p),
+                                              problems)
+
+    def parse(path, found, root_):
+        return sources.get(("overlay", Path(path)), lambda p: parse_overlay(path, p, root_), found)
+
+    overlays = resolve_chain(payer, discover(payers_dir), problems, root, parse) if payer != BASE else []
     problems.raise_if_errors()
     layered = apply_layers(payer, base_rules, base_parameters, overlays, problems)
     check_rules(layered.rules, vocabulary, problems, layered.parameters)

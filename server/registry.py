@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import PolicyError, Problem
-from engine.policyset import PolicySet, load_policy_set, payer_ids
+from engine.policyset import ParsedSources, PolicySet, load_policy_set, payer_ids
 
 
 @dataclass
@@ -20,9 +20,10 @@ class Registry:
     @classmethod
     def load(cls, policies_dir: Path, payers_dir: Path | None = None) -> "Registry":
         registry = cls()
+        sources = ParsedSources()  # the base and parent overlays are parsed once for all payers
         for payer in payer_ids(policies_dir, payers_dir):
             try:
-                registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir)
+                registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir, sources)
             except PolicyError as exc:
                 registry.failed[payer] = list(exc.problems)
         return registry
