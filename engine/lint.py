@@ -58,7 +58,7 @@ from .errors import Location, PolicyError, Problem, Problems
 from .loader import load_rule_files, shown_path
 from .overlay import BASE, Disable, Overlay, discover, misplaced_base, parse_overlay
 from .policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set
-from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Parameter, Positive, Rule,
+from .syntax import (body_atoms, Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Parameter, Positive, Rule,
                      Var, clause_vars, literal_vars)
 
 WARNING_CODES = ("rule_never_fires", "rule_shadowed", "parameter_unused", "missing_source", "unknown_source",
@@ -562,16 +562,8 @@ def _check_shadowed(rules: list[Rule], loaded: list[PolicySet], unsafe: set[str]
 
 # --- parameters no rule reads ------------------------------------------------------------------------
 
-def _atoms(body):
-    for lit in body:
-        if isinstance(lit, (Positive, Negative)):
-            yield lit.atom
-        elif isinstance(lit, Aggregate):
-            yield from _atoms(lit.body)
-
-
 def _read_parameters(policy: PolicySet) -> set[str]:
-    return {str(a.args[0].value) for r in policy.rules for a in _atoms(r.clause.body)
+    return {str(a.args[0].value) for r in policy.rules for a in body_atoms(r.clause.body)
             if a.pred in _STATIC and a.args and isinstance(a.args[0], Const)}
 
 

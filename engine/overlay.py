@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import Location, Problems
 from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
-from .syntax import Parameter, Rule
+from .syntax import Parameter, Rule, body_atoms
 from .yamlsource import Node, load_yaml
 
 BASE = "base"
@@ -346,15 +346,7 @@ def _check_still_defined(entry: Disable, rules: dict[str, Rule], problems: Probl
 
 
 def _reads(rule: Rule, pred: str) -> bool:
-    from .syntax import Aggregate, Negative, Positive
-
-    def atoms(body):
-        for lit in body:
-            if isinstance(lit, (Positive, Negative)):
-                yield lit.atom
-            elif isinstance(lit, Aggregate):
-                yield from atoms(lit.body)
-    return any(a.pred == pred for a in atoms(rule.clause.body))
+    return any(a.pred == pred for a in body_atoms(rule.clause.body))
 
 
 def _missing(rid: str, action: str, overlay: Overlay, rules: dict[str, Rule], gone: dict[str, Disable]) -> str:

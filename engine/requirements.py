@@ -30,33 +30,11 @@ class _Relevance:
     def __init__(self, policy: PolicySet):
         self.policy = policy
         self.by_head = policy.program.by_head
-        self.static = self._static_predicates()
+        # Predicates whose facts do not depend on the encounter (the compiler works them out).
+        self.static = set(_STATIC_INPUTS) | set(policy.program.static_derived)
         # Facts that hold whatever the encounter says: catalog, parameters, policy facts.
         self.model = policy.evaluator.evaluate([])
         self.explainer = Explainer(policy.program, self.model)
-
-    def _static_predicates(self) -> set[str]:
-        """Predicates whose facts do not depend on the encounter."""
-        static = set(_STATIC_INPUTS)
-        changed = True
-        while changed:
-            changed = False
-            for pred, rules in self.by_head.items():
-                if pred in static:
-                    continue
-                if all(self._rule_static(r, static) for r in rules):
-                    static.add(pred)
-                    changed = True
-        return static
-
-    @staticmethod
-    def _rule_static(rule: Rule, static: set[str]) -> bool:
-        for lit in rule.clause.body:
-            if isinstance(lit, (Positive, Negative)) and lit.atom.pred not in static:
-                return False
-            if not isinstance(lit, (Positive, Negative, Compare)):
-                return False
-        return True
 
     def applies(self, rule: Rule, code: str) -> bool:
         head = rule.clause.head

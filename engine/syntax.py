@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Iterator, Union
 
 from .errors import Location
 
@@ -175,6 +175,15 @@ def literal_vars(lit: Literal) -> set[str]:
     if isinstance(lit, Aggregate):
         return term_vars(lit.result) | lit.inner_vars()
     raise TypeError(lit)
+
+
+def body_atoms(body) -> "Iterator[Atom]":
+    """Every atom of a body, negated or not, inside aggregates too."""
+    for lit in body:
+        if isinstance(lit, (Positive, Negative)):
+            yield lit.atom
+        elif isinstance(lit, Aggregate):
+            yield from body_atoms(lit.body)
 
 
 def clause_vars(clause: Clause) -> set[str]:
