@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from server.cli_common import fail, format_option, policies_options
+from server.render_text import param_text
 
 from engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
                            load_candidate, read_corpus)
@@ -138,16 +139,8 @@ def _diff_lines(diff: dict) -> list[str]:
     out += [f"    - {r['rule']['id']} ({r['rule']['layer']})" + (" disabled" if r["change"] == "disabled" else "")
             for r in diff["removed"]]
     for p in diff["parameters"]:
-        out.append(f"    * {p['name']}: {_param(p['before'])} -> {_param(p['after'])}")
+        out.append(f"    * {p['name']}: {param_text(p['before'])} -> {param_text(p['after'])}")
     return out
-
-
-def _param(p: dict | None) -> str:
-    if p is None:
-        return "(not set)"
-    if "value" in p:
-        return f"{p['value']} ({p['layer']})"
-    return "{" + ", ".join(f"{r['key']}: {r['value']}" for r in p["table"]) + f"}} ({p['layer']})"
 
 
 def _type_counts(by_type: dict, indent: str = "  ") -> list[str]:

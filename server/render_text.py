@@ -173,11 +173,11 @@ def render_diff(report: dict) -> str:
     if report["parameters"]:
         out += ["", "Parameters:"]
         for p in report["parameters"]:
-            out.append(f"  * {p['name']}: {_param_text(p['before'])} -> {_param_text(p['after'])}")
+            out.append(f"  * {p['name']}: {param_text(p['before'])} -> {param_text(p['after'])}")
     return "\n".join(out)
 
 
-def _param_text(p: dict | None) -> str:
+def param_text(p: dict | None) -> str:
     if p is None:
         return "(not set)"
     if "value" in p:
