@@ -187,6 +187,9 @@ class EncounterGenerator:
         self.provider_types = sorted(v["provider_type"])
         self.regions = sorted(v["region"])
         self.spinal = sorted(r for r, e in v["region"].items() if e.get("spinal"))
+        self.extraspinal = sorted(r for r, e in v["region"].items() if e.get("extraspinal"))
+        self.region_range = {c: e["regions"] for c, e in v["code"].items() if e.get("regions")}
+        self.edits = ps.edits
         diags = sorted(v["diagnosis"])
         # nervous-system disease or injury, read from the ICD-10-CM hierarchy as the policies do
         self.neuro_dx = [d for d in diags if any(icd10.is_within(d, g) for g in NEUROLOGIC_GROUPS)]
@@ -240,21 +243,36 @@ class EncounterGenerator:
                 chosen.append(o)
         return chosen
 
-    def _region(self, code: str) -> str | None:
+    def _regions(self, code: str) -> list[str]:
+        """The regions a line lists: for manipulation, as many as the code covers (now and then one
+        more or fewer, as real claims have); for other codes one, sometimes two."""
         r = self.rng
         if r.random() < 0.15:
-            return None
-        if code in CMT[:3]:
-            return r.choice(self.spinal)
-        if code == "98943":
-            return r.choice([x for x in self.regions if x not in self.spinal])
+            return []
+        spec = self.region_range.get(code)
+        if spec:
+            pool = self.spinal if spec["kind"] == "spinal" else self.extraspinal
+            n = r.randint(spec["min"], spec["max"])
+            if r.random() < 0.1:
+                n = max(1, min(len(pool), n + r.choice((-1, 1))))
+            return sorted(r.sample(pool, n))
         if code == "97116":
-            return r.choice([x for x in ("lower_extremity", "whole_body") if x in self.regions] or self.regions)
+            return [r.choice([x for x in ("lower_extremity", "whole_body") if x in self.regions] or self.regions)]
         if code == "97140" and r.random() < 0.6:
-            return r.choice(self.spinal)
-        return r.choice(self.regions)
+            return [r.choice(self.spinal)]
+        n = 2 if r.random() < 0.1 else 1
+        return sorted(r.sample(self.regions, n))
 
-    def _modifiers(self, code: str, provider: str, has_cmt: bool) -> list[str]:
+    def _column2_grounds(self, code: str, others: list[str], day: str) -> list[str] | None:
+        """How the line could be distinct from the codes it is the column-2 code of (None if none)."""
+        grounds: list[str] = []
+        for other in others:
+            row = self.edits.in_force("ptp", (other, code), day) if self.edits else None
+            if row is not None and row.value == 1:
+                grounds += [g for g in row.grounds if g not in grounds]
+        return grounds or None
+
+    def _modifiers(self, code: str, provider: str, has_cmt: bool, grounds: list[str] | None = None) -> list[str]:
         r = self.rng
         mods: list[str] = []
         if provider in ("physical_therapist", "physical_therapist_assistant"):
@@ -271,8 +289,13 @@ class EncounterGenerator:
             mods.append("GP")
         if code in CMT and r.random() < 0.7:
             mods.append("AT")
-        p_distinct = 0.5 if has_cmt and code not in CMT else 0.15
-        if r.random() < p_distinct:
+        if grounds is not None:
+            # the column-2 line of an edit: usually the modifier that fits, sometimes another one
+            if r.random() < 0.75:
+                fitting = ["59"] + [m for m, g in (("XS", "separate_structure"), ("XU", "separate_time_block"))
+                                    if g in grounds]
+                mods.append(r.choice(fitting) if r.random() < 0.9 else r.choice(("59", "XE", "XS", "XU")))
+        elif r.random() < (0.3 if has_cmt and code not in CMT else 0.08):
             mods.append(r.choices(("59", "XS", "XU"), weights=(55, 35, 10))[0])
         if r.random() < 0.03:
             mods.append("KX")
@@ -330,7 +353,8 @@ class EncounterGenerator:
                 patients = 1 if r.random() < 0.92 else r.randint(2, 4)
             one_on_one = not (r.random() < (0.6 if patients > 1 else 0.05))
             line: dict = {"id": str(i), "code": code, "minutes": minutes, "units": units}
-            mods = self._modifiers(code, provider, has_cmt)
+            grounds = self._column2_grounds(code, [c for c in codes if c != code], dos.isoformat())
+            mods = self._modifiers(code, provider, has_cmt, grounds)
             if mods:
                 line["modifiers"] = mods
             # Optional keys sometimes written out with their default values, sometimes left out.
@@ -341,10 +365,15 @@ class EncounterGenerator:
             if block_mode >= 0.25 and r.random() < 0.9:
                 if i > 1 and r.random() >= 0.3:
                     current_block = min(current_block + 1, len(blocks) - 1)
-                line["time_block"] = blocks[current_block]
-            region = self._region(code)
-            if region:
-                line["region"] = region
+                if r.random() < 0.08 and current_block + 2 < len(blocks):    # a split service: two blocks
+                    line["time_blocks"] = [blocks[current_block], blocks[current_block + 2]]
+                else:
+                    line["time_block"] = blocks[current_block]
+            regions = self._regions(code)
+            if len(regions) == 1 and r.random() < 0.5:
+                line["region"] = regions[0]          # the single-region form, still accepted
+            elif regions:
+                line["regions"] = regions
             outcomes = self._outcomes(code)
             if outcomes:
                 line["intended_outcomes"] = outcomes

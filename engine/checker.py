@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .builtins import BUILTINS
 from .errors import Problems
 from . import icd10
-from .facts import CATALOG_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
 from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Parameter, Positive, Rule, Var,
                      clause_vars, literal_vars, term_vars)
 from .vocabulary import Vocabulary
@@ -25,6 +25,7 @@ from .vocabulary import Vocabulary
 # Predicates the decision stage reads, with their arity.
 DECISION_PREDICATES = {
     "deny": 1,               # deny(Line): the line is not supportable as billed; the rule id is the reason
+    "deny_units": 1,         # deny_units(Line): the line earns no unit (read after the units are allocated)
     "suggest": 2,            # suggest(Line, Code): the documented intent calls for another code
     "supportable_units": 2,  # supportable_units(Line, Units)
     "unit_method": 1,        # unit_method(Method): how this policy set counts timed units
@@ -113,7 +114,7 @@ class ProgramInfo:
 def check_rules(rules: list[Rule], vocab: Vocabulary, problems: Problems,
                 parameters: dict[str, Parameter] | None = None) -> ProgramInfo:
     info = ProgramInfo()
-    known_inputs = {**INPUT_PREDICATES, **CATALOG_PREDICATES, **PARAMETER_PREDICATES}
+    known_inputs = {**INPUT_PREDICATES, **EDIT_PREDICATES, **CATALOG_PREDICATES, **PARAMETER_PREDICATES}
     input_names = {p.name: p for p in known_inputs.values()}
 
     seen: dict[str, Rule] = {}

@@ -68,6 +68,7 @@ class CompiledProgram:
     explain_order: dict[str, list[Literal]] = field(default_factory=dict)  # rule id -> body order
     parameters: dict[str, Parameter] = field(default_factory=dict)        # name -> where it was set
     static_derived: frozenset[str] = frozenset()   # derived predicates that do not depend on the encounter
+    live: frozenset[str] = frozenset()             # ids of the rules that can hold under these parameters
 
 
 def _term(t) -> TermSpec:
@@ -134,6 +135,7 @@ def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]],
         program.explain_order[rule.id] = schedule_body(clause.body, clause.head, clause.head.vars())
     program.derived = sorted(derived.items())
     program.static_derived = static_predicates([r for r in program.rules if r.id in live], static_facts)
+    program.live = frozenset(live)
     return program
 
 

@@ -19,7 +19,7 @@ from .encounter import Encounter
 from .evaluator import Model
 from .explain import Attempt, Explainer, ProofNode, fill, rule_ref
 from .facts import INPUT_PREDICATES
-from .syntax import Const, Negative, Positive, Rule, Var
+from .syntax import Compare, Const, Negative, Positive, Rule, Var
 
 SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE = "supportable", "needs_documentation", "not_supportable"
 _DOC_PREDS = {p.name for p in INPUT_PREDICATES.values() if p.documentation_fact}
@@ -74,8 +74,13 @@ class LineDecision:
     proofs: list[ProofNode] = field(default_factory=list)      # deny derivations, units derivation
     why_not: list[Attempt] = field(default_factory=list)       # why deny(L) failed (supportable lines)
 
+    @property
+    def overbilled(self) -> bool:
+        """Supportable, but for fewer units than were billed (the verdict stays `supportable`)."""
+        return self.verdict == SUPPORTABLE and self.supportable_units < self.billed_units
+
     def to_dict(self, method: str | None, explain: str = "full") -> dict:
-        out = {"line": self.line, "code": self.code, "verdict": self.verdict,
+        out = {"line": self.line, "code": self.code, "verdict": self.verdict, "overbilled": self.overbilled,
                "units": {"billed": self.billed_units, "supportable": self.supportable_units, "method": method},
                "reasons": [r.to_dict() for r in self.reasons],
                "missing_documentation": self.missing_documentation,
@@ -129,10 +134,24 @@ class Decider:
                             fixes.append(Fix("bill_instead", better, rule))
                 elif atom.pred == "has_modifier" and args[1] is not None:
                     fixes.append(Fix("remove_modifier", args[1], rule))
+                elif atom.pred == "billed_units" and isinstance(atom.args[1], Var):
+                    units = self._units_limit(rule, atom.args[1].name, b)
+                    if units is not None and units >= 1:
+                        fixes.append(Fix("reduce_units", units, rule))
         return fixes
 
+    def _units_limit(self, rule: Rule, var: str, b: dict) -> int | None:
+        """The most units a comparison of the billed units allows (``Billed > Max`` -> Max)."""
+        for lit in self.ex.body_order(rule):
+            if not isinstance(lit, Compare) or not isinstance(lit.left, Var) or lit.left.name != var:
+                continue
+            bound = lit.right.value if isinstance(lit.right, Const) else b.get(lit.right.name)
+            if isinstance(bound, int) and lit.op in (">", ">="):
+                return bound if lit.op == ">" else bound - 1
+        return None
+
     def _fixes_through(self, line: str, pred: str, args: tuple, deny_rule: Rule) -> list[Fix]:
-        """An absent derived premise (e.g. distinct_modifier): what would derive it."""
+        """An absent derived premise (e.g. fitting_modifier): what would derive it."""
         fixes = []
         for attempt in self.ex.why_not(pred, args, depth=0):
             lit = attempt.failed
@@ -145,13 +164,25 @@ class Decider:
                 if isinstance(val, Const):
                     options = [val.value]
                 elif val.name in b:
-                    options = [b[val.name]]
+                    # bound by an earlier premise: every value those premises allow would do
+                    options = self._prefix_values(attempt, args, val.name) or [b[val.name]]
                 else:
                     options = self._candidates(attempt, val.name)
                 action = "add_modifier" if atom.pred == "has_modifier" else "add_documentation"
                 if options:
                     fixes.append(Fix(action, options if action == "add_modifier" else options[0], deny_rule))
         return fixes
+
+    def _prefix_values(self, attempt: Attempt, args: tuple, var: str) -> list:
+        """Values of ``var`` under which the premises before the failed one hold."""
+        rule = attempt.rule
+        start = self.ex._unify_head(rule.clause.head, args)
+        body = self.ex.body_order(rule)
+        index = next((i for i, l in enumerate(body) if l is attempt.failed), None)
+        if start is None or index is None:
+            return []
+        values = {fb[var] for fb, _ in self.ex._solve(rule, body[:index], start, False) if var in fb}
+        return sorted(values, key=repr)
 
     def _candidates(self, attempt: Attempt, var: str) -> list:
         """Values of ``var`` that satisfy the rest of the failed rule's body (catalog lookups)."""
@@ -167,7 +198,8 @@ class Decider:
         lid = line.id
         units_rows = sorted(u for (l, u) in self.model.rows("supportable_units") if l == lid)
         computed = min(units_rows) if units_rows else None
-        denials = self.ex.derivations("deny", (lid,))
+        # Denials on any ground, then those of the units (read after the units are allocated).
+        denials = self.ex.derivations("deny", (lid,)) + self.ex.derivations("deny_units", (lid,))
         suggestions = []
         for (l, code) in sorted(self.model.rows("suggest")):
             if l == lid:
@@ -187,7 +219,7 @@ class Decider:
         if not denials:
             decision.supportable_units = computed or 0
             if self.with_why_not:
-                decision.why_not = self.ex.why_not("deny", (lid,))
+                decision.why_not = self.ex.why_not("deny", (lid,)) + self.ex.why_not("deny_units", (lid,))
             unit_proof = self.ex.prove("supportable_units", (lid, computed)) if computed is not None else None
             if unit_proof is not None:
                 decision.proofs = [unit_proof]
@@ -202,7 +234,7 @@ class Decider:
             chosen = [next(f for f in fixes if f.action == "add_documentation") for _, fixes in per_derivation]
         else:
             decision.verdict = NOT_SUPPORTABLE
-            preference = ["bill_instead", "add_modifier", "remove_modifier", "add_documentation"]
+            preference = ["bill_instead", "add_modifier", "remove_modifier", "reduce_units", "add_documentation"]
             chosen = []
             for _, fixes in per_derivation:
                 if fixes:
@@ -236,10 +268,12 @@ class Decision:
         explain = explain or self.explain
         if explain == "full" and self.explain != "full":
             raise ValueError("this decision was made without full explanations; decide with explain='full'")
+        summary = {v: sum(1 for l in self.lines if l.verdict == v)
+                   for v in (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)}
+        summary["overbilled"] = sum(1 for l in self.lines if l.overbilled)
         return {"encounter": self.encounter_id, "payer": self.payer, "policy_version": self.policy_version,
                 "date_of_service": self.date_of_service,
-                "summary": {v: sum(1 for l in self.lines if l.verdict == v)
-                            for v in (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)},
+                "summary": summary,
                 "lines": [l.to_dict(self.method, explain) for l in self.lines]}
 
 

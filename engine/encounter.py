@@ -70,10 +70,26 @@ class Line(_Strict):
     modifiers: list[str] = Field(default_factory=list, max_length=8)
     one_on_one: StrictBool = True
     patients_in_session: StrictInt = Field(default=1, ge=1, le=100)
-    time_block: Optional[str] = Field(default=None, max_length=64)
-    region: Optional[str] = None
+    time_block: Optional[str] = Field(default=None, max_length=64,
+                                      description="one time block (the single-block form of `time_blocks`)")
+    time_blocks: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=16,
+        description="the time blocks the service was delivered in; lines sharing a label overlapped in time")
+    region: Optional[str] = Field(default=None, description="one region (the single-region form of `regions`)")
+    regions: list[str] = Field(default_factory=list, max_length=11,
+                               description="the anatomic regions treated (ids from regions.yaml)")
     intended_outcomes: list[str] = Field(default_factory=list)
     documentation: list[str] = Field(default_factory=list)
+
+    @property
+    def all_time_blocks(self) -> list[str]:
+        """Every time block of the line, whichever form gave them."""
+        return [self.time_block] if self.time_block is not None else list(dict.fromkeys(self.time_blocks))
+
+    @property
+    def all_regions(self) -> list[str]:
+        """Every region of the line, whichever form gave them."""
+        return [self.region] if self.region is not None else list(dict.fromkeys(self.regions))
 
 
 class Encounter(_Strict):
@@ -166,6 +182,8 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
         base = f"lines[{i}]"
         check(f"{base}.code", line.get("code"), "code", "code")
         check(f"{base}.region", line.get("region"), "region", "region")
+        for j, r in _items(line, "regions"):
+            check(f"{base}.regions[{j}]", r, "region", "region")
         for j, m in _items(line, "modifiers"):
             check(f"{base}.modifiers[{j}]", m, "modifier", "modifier")
         for j, o in _items(line, "intended_outcomes"):
@@ -192,4 +210,14 @@ def _check_consistency(enc: Encounter) -> list[FieldProblem]:
                 problems.append(FieldProblem(f"lines[{i}].modifiers[{j}]", f"modifier `{m}` is repeated",
                                              "duplicate_modifier"))
             mods.add(m)
+        for single, several, what in (("region", "regions", "region"), ("time_block", "time_blocks", "time block")):
+            if getattr(line, single) is not None and getattr(line, several):
+                problems.append(FieldProblem(f"lines[{i}].{several}", f"give `{single}` or `{several}`, not both",
+                                             "conflicting_fields"))
+            seen_values: set[str] = set()
+            for j, value in enumerate(getattr(line, several)):
+                if value in seen_values:
+                    problems.append(FieldProblem(f"lines[{i}].{several}[{j}]", f"{what} `{value}` is repeated",
+                                                 "duplicate_value"))
+                seen_values.add(value)
     return problems

@@ -9,7 +9,7 @@ derived predicate is asked once (with variables only), and the facts are retract
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pyDatalog import pyEngine
 from pyDatalog.Logic import Logic
@@ -19,8 +19,10 @@ from .compiler import CompiledProgram, LitSpec
 
 @dataclass(frozen=True)
 class Model:
-    """All facts that hold for one encounter: predicate name -> set of argument tuples."""
+    """All facts that hold for one encounter: predicate name -> set of argument tuples; and, for facts
+    taken from a table (the edit tables), the row each came from: (name, args) -> row."""
     facts: dict[str, frozenset[tuple]]
+    provenance: dict = field(default_factory=dict)
 
     def holds(self, pred: str, args: tuple) -> bool:
         return args in self.facts.get(pred, ())
@@ -152,7 +154,7 @@ class Evaluator:
         Logic.tl.logic = engine.logic
         return engine
 
-    def evaluate(self, facts: list[tuple[str, tuple]]) -> Model:
+    def evaluate(self, facts: list[tuple[str, tuple]], provenance: dict | None = None) -> Model:
         engine = self._engine()
         clauses = [engine.fact(name, args) for name, args in facts]
         for clause in clauses:
@@ -164,7 +166,7 @@ class Evaluator:
             for name, rows in _ask_all(engine.queries):
                 if rows:
                     out.setdefault(name, set()).update(rows)
-            return Model({**self._static, **{k: frozenset(v) for k, v in out.items()}})
+            return Model({**self._static, **{k: frozenset(v) for k, v in out.items()}}, provenance or {})
         finally:
             for clause in clauses:
                 pyEngine.retract(clause)

@@ -17,12 +17,13 @@ from typing import Iterator
 from .builtins import ARITHMETIC, BUILTINS
 from .compiler import CompiledProgram, aggregate_rows
 from .evaluator import Model
-from .facts import CATALOG_PREDICATES, INPUT_PREDICATES
+from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES
 from .syntax import Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var
 
 Bindings = dict[str, object]
 _INPUT_NAMES = {p.name for p in INPUT_PREDICATES.values()}
 _CATALOG_NAMES = {p.name for p in CATALOG_PREDICATES.values()}
+_EDIT_NAMES = {p.name for p in EDIT_PREDICATES.values()}
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -229,6 +230,10 @@ class Explainer:
         ground_atom = Atom(atom.pred, tuple(Const(v) for v in row), atom.loc)
         if atom.pred in ("param", "param_entry"):
             return self._parameter_fact(ground_atom, b)
+        if atom.pred in _EDIT_NAMES:
+            row = self.model.provenance.get((atom.pred, row))
+            return ProofNode("fact", ground(ground_atom, b), origin="edit_table",
+                             detail={"edit": row.to_dict()} if row is not None else {})
         origin = "encounter" if atom.pred in _INPUT_NAMES else "catalog" if atom.pred in _CATALOG_NAMES else "policy"
         return ProofNode("fact", ground(ground_atom, b), origin=origin)
 

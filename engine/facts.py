@@ -52,8 +52,9 @@ INPUT_PREDICATES = {p.key: p for p in [
     _p("has_modifier", "Line Modifier", "a modifier on a line", (None, "modifier")),
     _p("one_on_one", "Line", "the provider was in direct one-on-one contact for the line's minutes"),
     _p("patients_in_session", "Line Count", "patients treated at once during the line's service"),
-    _p("time_block", "Line Block", "the line's time block (lines sharing a block overlapped in time)"),
-    _p("line_region", "Line Region", "the anatomic region a line treated", (None, "region")),
+    _p("time_block", "Line Block", "a time block the line's service was delivered in (lines sharing a block "
+       "overlapped in time); one fact per block"),
+    _p("line_region", "Line Region", "an anatomic region a line treated; one fact per region", (None, "region")),
     _p("intended_outcome", "Line Outcome", "an intended outcome documented for a line", (None, "outcome")),
     _p("documented", "Line Element", "a documentation element present for a line (the visit's note "
        "plus the line's own)", (None, "documentation"), documentation_fact=True),
@@ -62,12 +63,35 @@ INPUT_PREDICATES = {p.key: p for p in [
 CATALOG_PREDICATES = {p.key: p for p in [
     _p("code_kind", "Code Kind", "a code is a procedure, modality, evaluation or other",
        ("code", "code_kind")),
-    _p("timed_code", "Code", "a code billed in 15-minute units", ("code",)),
+    _p("timed_code", "Code", "a code billed by time (its unit_basis says how)", ("code",)),
     _p("one_on_one_code", "Code", "a code whose descriptor requires direct one-on-one contact", ("code",)),
+    _p("unit_basis", "Code Basis", "how a code's units are counted (per_15_minutes, per_session, "
+       "initial_15_minutes…)", ("code", "unit_basis")),
+    _p("add_on_to", "AddOn Primary", "an add-on code and a primary code it is billed with", ("code", "code")),
+    _p("code_regions", "Code Kind Min Max", "a manipulation code covers Min to Max regions of a kind (spinal, "
+       "extraspinal)", ("code", "region_kind", None, None)),
+    _p("group_code", "Code", "a code reported for a patient treated in a group", ("code",)),
     _p("therapist_type", "Type", "a provider type that is a therapist", ("provider_type",)),
     _p("assistant_type", "Type", "a provider type that is a therapy assistant", ("provider_type",)),
     _p("spinal_region", "Region", "one of the five spinal regions used for CMT", ("region",)),
+    _p("cmt_region", "Region Kind", "a region counted for chiropractic manipulation, spinal or extraspinal",
+       ("region", "region_kind")),
     _p("modifier_category", "Modifier Category", "what a modifier is for", ("modifier", None)),
+    _p("modifier_attests", "Modifier Ground", "a distinct-service modifier says the service was distinct on this "
+       "ground (separate_structure, separate_time_block…)", ("modifier", "distinct_ground")),
+]}
+
+# Rows of the code-pair and unit edit tables (engine.edits), given to each encounter for the codes on
+# its claim and in force on its date of service: facts like the encounter's, never in the engine's
+# fact store for good.
+EDIT_PREDICATES = {p.key: p for p in [
+    _p("ptp_edit", "Column1 Column2 Indicator", "an NCCI procedure-to-procedure edit in force: Column2 is not "
+       "paid with Column1 unless the modifier indicator (0 never, 1 with a distinct-service modifier) allows it",
+       ("code", "code", None)),
+    _p("ptp_evidence", "Column1 Column2 Ground", "what in the record can show the two services of an edit "
+       "distinct (separate_structure: regions, separate_time_block: time blocks)", ("code", "code", "distinct_ground")),
+    _p("mue_edit", "Code MaxUnits Indicator", "a medically unlikely edit in force: at most MaxUnits of Code per "
+       "line (adjudication indicator 1) or per date of service (2, 3)", ("code", None, None)),
 ]}
 
 # Facts a payer's parameters provide (see engine.loader): the same for every encounter.
@@ -116,10 +140,10 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
             facts.append(("one_on_one", (lid,)))
         for m in dict.fromkeys(line.modifiers):
             facts.append(("has_modifier", (lid, m)))
-        if line.time_block is not None:
-            facts.append(("time_block", (lid, line.time_block)))
-        if line.region is not None:
-            facts.append(("line_region", (lid, line.region)))
+        for block in line.all_time_blocks:
+            facts.append(("time_block", (lid, block)))
+        for region in line.all_regions:
+            facts.append(("line_region", (lid, region)))
         for o in dict.fromkeys(line.intended_outcomes):
             facts.append(("intended_outcome", (lid, o)))
         for d in dict.fromkeys(visit_docs + line.documentation):

@@ -108,6 +108,7 @@ class _File:
     root: yaml.Node | None
     entries: dict[tuple[int, int], yaml.MappingNode] = field(default_factory=dict)   # `id` value -> its mapping
     params: dict[tuple[int, int], yaml.Node] = field(default_factory=dict)           # name key -> spec
+    mappings: dict[tuple[int, int], yaml.MappingNode] = field(default_factory=dict)  # every mapping by its start
 
     def loc(self, node: yaml.Node) -> Location:
         return Location(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -137,6 +138,7 @@ def _index_file(path: Path, name: str) -> _File | None:
     while stack:
         node = stack.pop()
         if isinstance(node, yaml.MappingNode):
+            f.mappings[(node.start_mark.line + 1, node.start_mark.column + 1)] = node
             found = _get(node, "id")
             if found and isinstance(found[1], yaml.ScalarNode):
                 mark = found[1].start_mark
@@ -161,6 +163,11 @@ class _Index:
         node = f.entries.get((loc.line, loc.column)) if f else None
         return (f, node) if node is not None else (None, None)
 
+    def mapping(self, loc: Location) -> tuple[_File, yaml.MappingNode] | tuple[None, None]:
+        f = self.files.get(loc.file)
+        node = f.mappings.get((loc.line, loc.column)) if f else None
+        return (f, node) if node is not None else (None, None)
+
     def param(self, p: Parameter) -> tuple[_File, yaml.Node] | tuple[None, None]:
         f = self.files.get(p.location.file)
         node = f.params.get((p.location.line, p.location.column)) if f else None
@@ -183,6 +190,7 @@ def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path 
     overlay_paths = discover(payers_dir)
     payers = [BASE, *overlay_paths]
     base_paths = sorted((policies_dir / BASE).glob("*.yaml"))
+    edit_paths = sorted((policies_dir / "edits").glob("*.yaml"))
 
     found: list[list[Problem]] = []         # per payer
     sets: dict[str, PolicySet] = {}
@@ -201,14 +209,15 @@ def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path 
                              "overlay file is never loaded: give it another id and file name",
                              Location(shown_path(misplaced, root), 1, 1))])
 
-    indexed = {path: _index_file(path, shown_path(path, root)) for path in [*base_paths, *overlay_paths.values()]}
+    indexed = {path: _index_file(path, shown_path(path, root))
+               for path in [*base_paths, *edit_paths, *overlay_paths.values()]}
     index = _Index({f.name: f for f in indexed.values() if f is not None},
                    {payer: indexed[path] for payer, path in overlay_paths.items() if indexed[path] is not None})
     layers = _definitions(root, sets, overlay_paths, base_paths)
     out = Problems()
     for rule in layers.rules:
         _check_because(rule, index, out)
-    _check_sources(layers, index, guidance, root, out)
+    _check_sources(layers, index, guidance, root, out, _edit_entries(sets.values()))
 
     unsafe: set[str] = set()
     for payer in failed:
@@ -226,7 +235,7 @@ def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path 
 
     problems = _merge(found) + out.items
     if files:
-        problems = _only_files(problems, files, root, [*base_paths, *overlay_paths.values(), misplaced,
+        problems = _only_files(problems, files, root, [*base_paths, *edit_paths, *overlay_paths.values(), misplaced,
                                                        *sorted((policies_dir / "vocabulary").glob("*.yaml"))])
     problems.sort(key=lambda p: (p.location or Location(""), p.code, p.message))
     return LintReport(problems, payers, sorted(failed))
@@ -373,7 +382,20 @@ def _check_because(rule: Rule, index: _Index, out: Problems) -> None:
 
 # --- sources --------------------------------------------------------------------------------------------
 
-def _check_sources(layers: _Layers, index: _Index, guidance: Path, root: Path, out: Problems) -> None:
+def _edit_entries(loaded) -> list:
+    """Edit rows and changes written in YAML (base tables, overlays' `edits:`), each once."""
+    seen: dict[Location, object] = {}
+    for policy in loaded:
+        if policy.edits is None:
+            continue
+        for layer in [policy.edits.base, *policy.edits.overlays]:
+            for entry in [*layer.rows, *layer.changes]:
+                seen.setdefault(entry.location, entry)
+    return list(seen.values())
+
+
+def _check_sources(layers: _Layers, index: _Index, guidance: Path, root: Path, out: Problems,
+                   edits: list = ()) -> None:
     if not guidance.is_dir():
         out.items.append(Problem("guidance_not_found", f"the guidance folder `{_show_dir(guidance, root)}` does not "
                                  "exist, so sources are not checked against it (use --guidance DIR)", None, "info"))
@@ -423,6 +445,12 @@ def _check_sources(layers: _Layers, index: _Index, guidance: Path, root: Path, o
             if table and isinstance(table[1], yaml.MappingNode):
                 row = next((v for k, v in table[1].value if str(k.value) == str(key)), None)
             check(f"row `{key}` of parameter `{p.name}`", file, f, row, p.value_location or p.location)
+    for e in edits:
+        f, node = index.mapping(e.location)
+        what = f"{e.table.upper()} edit {'/'.join(e.codes if hasattr(e, 'codes') else e.key)}"
+        if hasattr(e, "action"):
+            what = f"{e.action} of the {what}"
+        check(what, e.source, f, node, e.location)
 
 
 def _show_dir(path: Path, root: Path) -> str:

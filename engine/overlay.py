@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .edits import EditLayer, parse_overlay_edits
 from .errors import Location, Problems
 from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
 from .syntax import Parameter, Rule, body_atoms
@@ -24,7 +25,8 @@ from .yamlsource import Node, load_yaml
 
 BASE = "base"
 PAYER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-OVERLAY_KEYS = {"id", "name", "extends", "effective", "description", "parameters", "add", "replace", "disable"}
+OVERLAY_KEYS = {"id", "name", "extends", "effective", "description", "parameters", "add", "replace", "disable",
+                "edits"}
 DISABLE_KEYS = {"id", "reason", "source"}
 
 
@@ -63,6 +65,7 @@ class Overlay:
     add: list[Rule] = field(default_factory=list)
     replace: list[Rule] = field(default_factory=list)
     disable: list[Disable] = field(default_factory=list)
+    edits: EditLayer | None = None          # rows of the edit tables it adds, overrides or disables
 
 
 @dataclass
@@ -169,6 +172,7 @@ def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> O
                 entry = _load_disable(item, payer_id, problems)
                 if entry is not None:
                     overlay.disable.append(entry)
+    overlay.edits = parse_overlay_edits(doc.get("edits"), payer_id, problems)
     _check_within_layer(overlay, problems)
     return overlay
 

@@ -16,6 +16,7 @@ from . import icd10
 from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
 from .decision import Decision, decide
+from .edits import EditLayer, EditTables, check_codes, load_base_tables, load_import
 from .encounter import Encounter, parse_encounter
 from .errors import FieldProblem, InputError, Problem, Problems
 from .evaluator import Evaluator, Model
@@ -43,6 +44,7 @@ class PolicySet:
     effective_to: str | None = None
     overlays: list[Overlay] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    edits: EditTables | None = None
 
     @property
     def rule_index(self) -> dict[str, Rule]:
@@ -56,7 +58,13 @@ class PolicySet:
         return self.chain[-2] if len(self.chain) > 1 else None
 
     def evaluate(self, encounter: Encounter) -> Model:
-        return self.evaluator.evaluate(encounter_facts(encounter))
+        facts = encounter_facts(encounter)
+        provenance: dict = {}
+        if self.edits is not None:
+            edit_facts, provenance = self.edits.facts_for([line.code for line in encounter.lines],
+                                                          encounter.date_of_service.isoformat())
+            facts += edit_facts
+        return self.evaluator.evaluate(facts, provenance)
 
     def parse(self, data: object) -> Encounter:
         """Validate a decoded encounter document (raises InputError with field paths), including
@@ -88,13 +96,18 @@ class PolicySet:
                 "effective": {"from": self.effective_from, "to": self.effective_to},
                 "policy_version": self.version, "rules": len(self.rules),
                 "parameters": {name: p.to_dict() for name, p in sorted(self.parameters.items())},
-                "disabled": [d.to_dict() for d in self.disabled]}
+                "disabled": [d.to_dict() for d in self.disabled],
+                "edit_changes": [c.to_dict() for layer in (self.edits.overlays if self.edits else [])
+                                 for c in layer.changes],
+                "edits_imported": self.edits.imported.digest if self.edits and self.edits.imported else None}
 
 
-def policy_version(layered: LayeredRules, vocabulary: Vocabulary) -> str:
+def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None) -> str:
     """A content hash of everything a decision rests on: rules, parameters, disabled rules, the
-    layer chain and the vocabulary. Any change to any of them changes the version."""
+    layer chain, the edit tables and the vocabulary. Any change to any of them changes the version."""
     h = hashlib.sha256()
+    for line in (edits.signature() if edits is not None else []):
+        h.update(f"edit|{line}\n".encode())
     h.update(("chain|" + ">".join(layered.chain) + f"|{layered.effective_from}|{layered.effective_to}\n").encode())
     for rule in sorted(layered.rules, key=lambda r: r.id):
         h.update(f"{rule.id}|{rule.layer}|{rule.clause}|{rule.because}|{rule.source}|{rule.section}|"
@@ -148,9 +161,10 @@ def _load_base(policies_dir: Path, root: Path, problems: Problems):
 
 
 def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None,
-                    sources: ParsedSources | None = None) -> PolicySet:
+                    sources: ParsedSources | None = None, edits_dir: Path | None = None) -> PolicySet:
     """Load, check and compile one payer's policy; pass one ``sources`` when loading several payers
-    from the same folders, so shared files are parsed once."""
+    from the same folders, so shared files are parsed once. ``edits_dir`` is a folder written by
+    ``supportable edits import`` (CMS's PTP and MUE tables), applied over the bundled edit tables."""
     policies_dir = Path(policies_dir)
     payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
     root = policies_dir.resolve().parent
@@ -165,14 +179,21 @@ def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | No
         return sources.get(("overlay", Path(path)), lambda p: parse_overlay(path, p, root_), found)
 
     overlays = resolve_chain(payer, discover(payers_dir), problems, root, parse) if payer != BASE else []
+    base_edits = sources.get(("edits", policies_dir), lambda p: load_base_tables(policies_dir / "edits", p, root),
+                             problems)
+    imported = sources.get(("imported", str(edits_dir)), lambda p: load_import(edits_dir, p), problems)
     problems.raise_if_errors()
     layered = apply_layers(payer, base_rules, base_parameters, overlays, problems)
     check_rules(layered.rules, vocabulary, problems, layered.parameters)
+    edits = EditTables(base_edits, imported, [o.edits for o in overlays if o.edits is not None])
+    for layer in [base_edits, *edits.overlays]:
+        check_codes(layer, vocabulary, problems)
+    edits.apply_overlays(problems)
     problems.raise_if_errors()
     program = compile_program(layered.rules, vocabulary.catalog_facts(), layered.parameters)
     name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"
     return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
                      parameters=layered.parameters, disabled=layered.disabled, vocabulary=vocabulary,
-                     program=program, evaluator=Evaluator(program), version=policy_version(layered, vocabulary),
+                     program=program, evaluator=Evaluator(program), version=policy_version(layered, vocabulary, edits),
                      effective_from=layered.effective_from, effective_to=layered.effective_to,
-                     overlays=overlays, warnings=[p for p in problems.items if p.level == "warning"])
+                     overlays=overlays, warnings=[p for p in problems.items if p.level == "warning"], edits=edits)

@@ -10,10 +10,13 @@ The test file
 
     payer: medicare                  # required: the payer that decides every case (`base`: the base alone)
     description: ...                 # optional, for readers
+    edits:                           # optional: edit-table rows for these cases, as an overlay's
+      mue: {add: [...]}              #   `edits:` block (docs/overlays.md), layered over the payer's
     examples:                        # optional: encounters shared by this file's cases, by name
       exercise_visit: {<a whole encounter, as in docs/encounter.md>}
     cases:                           # required, a non-empty list
       - name: 22 + 18 minutes make 3 units     # required, unique in the file
+        source: {file: domain-notes.md, section: "1.1"}  # the guidance the expectations rest on
         example: medicare_8_minute_rule        # this file's `examples:` first, else
                                                #   examples/encounters/<name>.json (or a path
                                                #   ending .json, relative to the test file)
@@ -28,6 +31,9 @@ The test file
             not_reasons: [rule ids]  # must not fire
             missing_documentation: [elements]  # exactly these (in any order)
             suggested_codes: [codes]           # exactly these (in any order)
+            overbilled: true                   # supportable for fewer units than billed
+            fixes: ["add_modifier 59|XS", "add_documentation distinct_region"]   # exactly these:
+                                               # action and value (modifier choices joined by |)
 
 A rule id in ``reasons``/``not_reasons`` must be a rule of the payer's chain or one it disables;
 documentation elements and codes must be in the vocabulary; a line id must be a line of the
@@ -79,15 +85,16 @@ import datetime as _dt
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from .compiler import EFFECTIVE_VAR, live_rules
 from .decision import NEEDS_DOCUMENTATION, NOT_SUPPORTABLE, SUPPORTABLE, Decision, decide
+from .edits import EditTables, check_codes, parse_overlay_edits
 from .encounter import Encounter
-from .errors import InputError, Location, PolicyError, Problem
+from .errors import InputError, Location, PolicyError, Problem, Problems
 from .explain import Attempt, Explainer, ProofNode
 from .loader import shown_path
 from .overlay import BASE
@@ -95,9 +102,11 @@ from .policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from .syntax import Aggregate, Compare, Const, Negative, Positive, Var
 from .yamlsource import Node, load_yaml
 
-FILE_KEYS = ("payer", "description", "examples", "cases")
-CASE_KEYS = ("name", "example", "encounter", "change", "date_of_service", "expect")
-EXPECT_KEYS = ("verdict", "units", "reasons", "not_reasons", "missing_documentation", "suggested_codes")
+FILE_KEYS = ("payer", "description", "edits", "examples", "cases")
+CASE_KEYS = ("name", "source", "example", "encounter", "change", "date_of_service", "expect")
+EXPECT_KEYS = ("verdict", "units", "reasons", "not_reasons", "missing_documentation", "suggested_codes",
+               "overbilled", "fixes")
+FIX_ACTIONS = ("add_documentation", "add_modifier", "remove_modifier", "bill_instead", "reduce_units")
 VERDICTS = (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
@@ -121,6 +130,8 @@ class Case:
     location: Location
     name: str
     payer: str
+    source: str = ""                              # the guidance the case rests on, as written
+    policy: PolicySet | None = None               # the payer with the file's own edit rows, if it has any
     expect: list[LineExpectation] = field(default_factory=list)
     data: dict | None = None                      # the encounter document, after the change
     encounter: Encounter | None = None            # validated
@@ -161,7 +172,7 @@ class CaseResult:
 
     def to_dict(self) -> dict:
         return {"file": self.case.file, "line": self.case.location.line, "name": self.case.name,
-                "payer": self.case.payer, "status": self.status, "lines": [l.to_dict() for l in self.lines],
+                "source": self.case.source, "payer": self.case.payer, "status": self.status, "lines": [l.to_dict() for l in self.lines],
                 "problems": [p.to_dict() for p in self.problems]}
 
 
@@ -245,7 +256,8 @@ class Policies:
     def _fingerprint(self) -> tuple:
         """Every file a policy set is loaded from, with its size and modification time."""
         paths = [*sorted((self.policies_dir / "vocabulary").glob("*.yaml")),
-                 *sorted((self.policies_dir / BASE).glob("*.yaml")), *sorted(self.payers_dir.glob("*.yaml"))]
+                 *sorted((self.policies_dir / BASE).glob("*.yaml")), *sorted((self.policies_dir / "edits").glob("*.yaml")),
+                 *sorted(self.payers_dir.glob("*.yaml"))]
         out = []
         for path in paths:
             try:
@@ -477,6 +489,9 @@ class _FileReader:
                                                "so this file's cases were not run", payer_node.location),
                                        load_problems))
                 runnable = False
+        edits_node = _get(doc, "edits")
+        if edits_node is not None and policy is not None:
+            policy = self._with_edits(policy, edits_node, problems)
         examples: dict[str, Node] = {}
         ex_node = _get(doc, "examples")
         if ex_node is not None:
@@ -498,6 +513,9 @@ class _FileReader:
         else:
             case_nodes = cases_node.children()
         cases = [self._safe_case(node, shown, payer, policy, examples) for node in case_nodes]
+        if edits_node is not None:
+            for case in cases:
+                case.policy = policy
         names: dict[str, Case] = {}
         for case in cases:
             if case.name and case.name in names:
@@ -517,6 +535,18 @@ class _FileReader:
             errors += [RunError(p) for case in cases for p in case.problems]
             return [], errors
         return cases, errors
+
+    @staticmethod
+    def _with_edits(policy: PolicySet, node: Node, problems: list[Problem]) -> PolicySet:
+        """The payer with the file's `edits:` block as one more layer (`test`) over its own: rows the
+        cases need (an MUE, a pair) without an imported CMS table."""
+        found = Problems()
+        layer = parse_overlay_edits(node, "test", found)
+        check_codes(layer, policy.vocabulary, found)
+        tables = EditTables(policy.edits.base, policy.edits.imported, [*policy.edits.overlays, layer])
+        tables.apply_overlays(found)
+        problems.extend(found.items)
+        return replace(policy, edits=tables)
 
     # -- one case --------------------------------------------------------------------------------
     def _safe_case(self, node: Node, file: str, payer: str, policy: PolicySet | None,
@@ -546,6 +576,15 @@ class _FileReader:
         if not case.name:
             problems.append(Problem("test_format", "the case has no `name`", node.location))
             case.name = f"(unnamed case at line {node.location.line})"
+        source = _get(node, "source")
+        if source is not None:
+            file = _get(source, "file") if source.is_mapping else source
+            section = _get(source, "section") if source.is_mapping else None
+            case.source = (file.scalar_text() if file is not None else "") + \
+                (f", {section.scalar_text()}" if section is not None else "")
+            if not (file is not None and file.scalar_text()):
+                problems.append(Problem("test_format", "`source` names a guidance file: `{file: ..., section: ...}`",
+                                        source.location))
         data, origins = self._encounter(node, examples, problems)
         if data is not None:
             self._apply_change(node, data, origins, problems)
@@ -704,6 +743,23 @@ class _FileReader:
                                         f"{_suggest(value, VERDICTS)}", node.location))
                 return None
             return value
+        if key == "overbilled":
+            if not isinstance(value, bool):
+                problems.append(Problem("test_format", f"overbilled `{value}` is true or false", node.location))
+                return None
+            return value
+        if key == "fixes":
+            items = node.children() if node.is_sequence else [node]
+            fixes = []
+            for item in items:
+                text = str(plain(item.value())).strip()
+                action = text.split(" ", 1)[0]
+                if action not in FIX_ACTIONS or " " not in text:
+                    problems.append(Problem("test_format", f"fix `{text}` is an action ({', '.join(FIX_ACTIONS)}) and "
+                                            "a value, like `add_modifier 59|XS`", item.location))
+                    continue
+                fixes.append(_fix_text(action, text.split(" ", 1)[1].strip().split("|")))
+            return fixes
         if key == "units":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 problems.append(Problem("test_format", f"units `{value}` is not a whole number of units",
@@ -751,10 +807,15 @@ class _Located(Exception):
 
 # --- running --------------------------------------------------------------------------------------
 
+def _fix_text(action: str, values: list) -> str:
+    return f"{action} {'|'.join(map(str, values))}"
+
+
 def actual_line(line) -> dict:
     return {"verdict": line.verdict, "units": line.supportable_units, "billed_units": line.billed_units,
             "reasons": [r.rule.id for r in line.reasons], "missing_documentation": list(line.missing_documentation),
-            "suggested_codes": [c for c, _ in line.suggestions]}
+            "suggested_codes": [c for c, _ in line.suggestions], "overbilled": line.overbilled,
+            "fixes": [_fix_text(f.action, f.value if isinstance(f.value, list) else [f.value]) for f in line.fixes]}
 
 
 def compare_line(exp: LineExpectation, line) -> LineResult:
@@ -777,10 +838,13 @@ def compare_line(exp: LineExpectation, line) -> LineResult:
             present = [r for r in want if r in fired]
             if present:
                 add(Mismatch(key, want, fired, f"expected {', '.join(present)} not to fire; it did"))
-        elif key in ("missing_documentation", "suggested_codes"):
+        elif key in ("missing_documentation", "suggested_codes", "fixes"):
             got = actual[key]
             if sorted(set(want)) != sorted(set(got)):
                 add(Mismatch(key, want, got, f"expected [{', '.join(want)}], got [{', '.join(got)}]"))
+        elif key == "overbilled" and want != actual["overbilled"]:
+            add(Mismatch(key, want, actual["overbilled"], f"expected overbilled {str(want).lower()}, got "
+                         f"{str(actual['overbilled']).lower()}"))
     return result
 
 
@@ -855,7 +919,7 @@ def run_tests(paths: list[Path] | None, policies_dir: Path, payers_dir: Path | N
                 results.append(CaseResult(case, ERROR, problems=sorted(
                     case.problems, key=lambda p: (p.location or Location(""), p.code))))
                 continue
-            policy, _ = policies.get(case.payer)
+            policy = case.policy or policies.get(case.payer)[0]
             results.append(run_case(case, policy, cov))
     return PolicyTestRun([shown_path(f, policies.root) for f in files], results, errors, cov)
 

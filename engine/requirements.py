@@ -15,25 +15,35 @@ from __future__ import annotations
 
 import operator
 
+from .checker import DECISION_PREDICATES
 from .errors import InputError, FieldProblem
-from .explain import Explainer
-from .facts import CATALOG_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .explain import Explainer, fill
+from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
 from .policyset import PolicySet
 from .syntax import Atom, Compare, Const, Negative, Positive, Rule, Var
 
 _INPUTS = {p.name for p in INPUT_PREDICATES.values()}
+_EDIT_NAMES = {p.name for p in EDIT_PREDICATES.values()}
 _STATIC_INPUTS = {p.name for p in {**CATALOG_PREDICATES, **PARAMETER_PREDICATES}.values()}
-_SECTIONS = (("deny", "requirements"), ("supportable_units", "units"), ("suggest", "suggestions"))
+_SECTIONS = (("deny", "requirements"), ("deny_units", "requirements"), ("supportable_units", "units"),
+             ("suggest", "suggestions"))
+_UNIT_BASIS = {"per_15_minutes": "timed, in 15-minute units (8 minutes or more past each full 15 earn a unit)",
+               "per_session": "one unit per session, whatever the minutes",
+               "initial_15_minutes": "the initial 15 minutes of the day's service: one unit, once per day",
+               "each_additional_15_minutes": "an add-on for each further 15 minutes",
+               "initial_2_hours": "the first two hours of the day's program: one unit, once per day",
+               "each_additional_hour": "an add-on for each further hour"}
 
 
 class _Relevance:
-    def __init__(self, policy: PolicySet):
+    def __init__(self, policy: PolicySet, code: str):
         self.policy = policy
         self.by_head = policy.program.by_head
-        # Predicates whose facts do not depend on the encounter (the compiler works them out).
-        self.static = set(_STATIC_INPUTS) | set(policy.program.static_derived)
-        # Facts that hold whatever the encounter says: catalog, parameters, policy facts.
-        self.model = policy.evaluator.evaluate([])
+        # Predicates whose facts do not depend on the encounter (the compiler works them out), and
+        # the edit tables' rows for this code (any date), which decide whether the edit rules apply.
+        self.static = set(_STATIC_INPUTS) | set(policy.program.static_derived) | _EDIT_NAMES
+        # Facts that hold whatever the encounter says: catalog, parameters, policy facts, edit rows.
+        self.model = policy.evaluator.evaluate(_edit_facts(policy, code))
         self.explainer = Explainer(policy.program, self.model)
 
     def applies(self, rule: Rule, code: str) -> bool:
@@ -41,18 +51,51 @@ class _Relevance:
         line = head.args[0] if head.args and isinstance(head.args[0], Var) else None
         return self._body_allows(rule, {line.name} if line else set(), set(), code, depth=3)
 
+    def code_vars(self, rule: Rule, depth: int = 3) -> set[str]:
+        """The variables a rule binds to the line's code: ``Code`` in ``line_code(L, Code)`` with L the
+        head's line, and in a helper that passes the code on (``initial_line(L, Code, _)``)."""
+        head = rule.clause.head
+        line = head.args[0].name if head.args and isinstance(head.args[0], Var) else None
+        out: set[str] = set()
+        for lit in rule.clause.body:
+            atom = lit.atom if isinstance(lit, Positive) else None
+            if atom is None or not atom.args or not (isinstance(atom.args[0], Var) and atom.args[0].name == line):
+                continue
+            positions = {1} if atom.pred == "line_code" else self._code_positions(atom.pred, depth)
+            out |= {atom.args[i].name for i in positions if i < len(atom.args) and isinstance(atom.args[i], Var)}
+        return out
+
+    def _code_positions(self, pred: str, depth: int) -> set[int]:
+        """Argument positions of a derived predicate (line first) that every rule for it fills with the code."""
+        rules = self.by_head.get(pred, [])
+        if depth <= 0 or not rules:
+            return set()
+        found = None
+        for r in rules:
+            inner = self.code_vars(r, depth - 1)
+            positions = {i for i, a in enumerate(r.clause.head.args) if isinstance(a, Var) and a.name in inner}
+            found = positions if found is None else found & positions
+        return found or set()
+
     def _body_allows(self, rule: Rule, line_vars: set[str], code_vars: set[str], code: str, depth: int) -> bool:
         body = rule.clause.body
         code_vars = set(code_vars)
         for lit in body:
-            if isinstance(lit, Positive) and lit.atom.pred == "line_code" and _is_var_in(lit.atom.args[0], line_vars):
-                arg = lit.atom.args[1]
+            if not (isinstance(lit, Positive) and lit.atom.args and _is_var_in(lit.atom.args[0], line_vars)):
+                continue
+            positions = {1} if lit.atom.pred == "line_code" else self._code_positions(lit.atom.pred, depth)
+            for i in positions:
+                arg = lit.atom.args[i] if i < len(lit.atom.args) else None
                 if isinstance(arg, Const):
                     if arg.value != code:
                         return False
-                elif not arg.anonymous:
+                elif isinstance(arg, Var) and not arg.anonymous:
                     code_vars.add(arg.name)
         bound = {v: code for v in code_vars}
+        # The static premises must hold together (a unit basis that is also an initial basis…).
+        static = [lit for lit in body if isinstance(lit, Positive) and lit.atom.pred in self.static]
+        if static and next(self.explainer._solve(rule, static, dict(bound), False), None) is None:
+            return False
         for lit in body:
             if isinstance(lit, Compare):
                 left, right = _val(lit.left, bound), _val(lit.right, bound)
@@ -69,17 +112,20 @@ class _Relevance:
                     if holds != isinstance(lit, Positive):
                         return False
                 elif isinstance(lit, Positive) and depth > 0 and atom.pred in self.by_head \
-                        and atom.pred not in self.static and atom.args and _is_var_in(atom.args[0], line_vars):
-                    if not any(self._unfold(atom, r, code_vars, code, depth) for r in self.by_head[atom.pred]):
+                        and atom.pred not in self.static and atom.args \
+                        and (_is_var_in(atom.args[0], line_vars) or any(_is_var_in(a, code_vars) for a in atom.args)):
+                    if not any(self._unfold(atom, r, code_vars, line_vars, code, depth)
+                               for r in self.by_head[atom.pred]):
                         return False
         return True
 
-    def _unfold(self, atom: Atom, rule: Rule, code_vars: set[str], code: str, depth: int) -> bool:
+    def _unfold(self, atom: Atom, rule: Rule, code_vars: set[str], outer_line_vars: set[str], code: str,
+                depth: int) -> bool:
         head = rule.clause.head
         line_vars, inner_code_vars = set(), set()
         for i, (outer, inner) in enumerate(zip(atom.args, head.args)):
             if isinstance(inner, Var) and not inner.anonymous:
-                if i == 0:
+                if i == 0 and _is_var_in(outer, outer_line_vars):
                     line_vars.add(inner.name)
                 if isinstance(outer, Var) and outer.name in code_vars:
                     inner_code_vars.add(inner.name)
@@ -112,7 +158,9 @@ def _compare(left, op, right) -> bool:
 
 
 def _params_read(rule: Rule, by_head: dict, seen: set[str] | None = None) -> set[str]:
-    """Parameters a rule reads, directly or through the helper predicates it uses."""
+    """Parameters a rule reads, directly or through the helper predicates it uses (not through another
+    decision: a line left out of the units because it is denied does not make every denial's
+    parameters this rule's)."""
     seen = set() if seen is None else seen
     if rule.id in seen:
         return set()
@@ -124,14 +172,25 @@ def _params_read(rule: Rule, by_head: dict, seen: set[str] | None = None) -> set
         atom = lit.atom
         if atom.pred in ("param", "param_entry") and isinstance(atom.args[0], Const):
             names.add(str(atom.args[0].value))
+        if atom.pred in DECISION_PREDICATES:
+            continue
         for helper in by_head.get(atom.pred, []):
             names |= _params_read(helper, by_head, seen)
     return names
 
 
-def rule_entry(rule: Rule) -> dict:
+def _for_code(template: str, variables: set[str], code: str) -> str:
+    """The `because` text with the code filled in and the values only an encounter gives shown as
+    `<Name>` (`{Element}` -> `<Element>`)."""
+    filled = fill(template, {v: code for v in variables})
+    return filled.replace("{", "<").replace("}", ">")
+
+
+def rule_entry(rule: Rule, code: str | None = None, relevance: "_Relevance | None" = None) -> dict:
+    because = rule.because if code is None or relevance is None else \
+        _for_code(rule.because, relevance.code_vars(rule), code)
     out = {"id": rule.id, "kind": rule.kind, "layer": rule.layer, "location": str(rule.location),
-           "because": rule.because, "source": {"file": rule.source, "section": rule.section},
+           "because": because, "because_template": rule.because, "source": {"file": rule.source, "section": rule.section},
            "effective": {"from": rule.effective_from, "to": rule.effective_to},
            "rule": str(rule.clause)}
     if rule.replaces is not None:
@@ -145,18 +204,28 @@ def explain_code(policy: PolicySet, code: str) -> dict:
     entry = policy.vocabulary.entries.get("code", {}).get(code)
     if entry is None:
         raise InputError([FieldProblem("code", f"unknown code `{code}`", "unknown_code")])
-    relevance = _Relevance(policy)
+    relevance = _Relevance(policy, code)
+    basis = entry.get("unit_basis")
     out: dict = {"payer": policy.payer, "name": policy.name, "chain": policy.chain,
                  "policy_version": policy.version,
                  "code": {"code": code, "name": entry.get("name", ""), "description": entry.get("description", ""),
                           "kind": entry.get("kind"), "timed": bool(entry.get("timed")),
-                          "one_on_one": bool(entry.get("one_on_one"))}}
+                          "one_on_one": bool(entry.get("one_on_one")), "unit_basis": basis,
+                          "unit_basis_meaning": _UNIT_BASIS.get(basis, ""),
+                          "add_on_to": list(entry.get("add_on_to") or []),
+                          "add_ons": sorted(c for c, e in policy.vocabulary.entries["code"].items()
+                                            if code in (e.get("add_on_to") or [])),
+                          "regions": entry.get("regions"), "group": bool(entry.get("group"))}}
     method = policy.parameters.get("unit_method")
     out["unit_method"] = method.to_dict() if method else None
+    out["edits"] = _edits(policy, code)
     params: set[str] = set()
+    for section in dict.fromkeys(s for _, s in _SECTIONS):
+        out[section] = []
     for pred, section in _SECTIONS:
-        chosen = [r for r in policy.program.by_head.get(pred, []) if relevance.applies(_original(policy, r), code)]
-        out[section] = [rule_entry(_original(policy, r)) for r in chosen]
+        chosen = [r for r in policy.program.by_head.get(pred, [])
+                  if r.id in policy.program.live and relevance.applies(_original(policy, r), code)]
+        out[section] += [rule_entry(_original(policy, r), code, relevance) for r in chosen]
         for r in chosen:
             params.update(_params_read(_original(policy, r), policy.program.by_head))
     out["disabled"] = [d.to_dict() | {"rule": str(d.rule.clause)} for d in policy.disabled
@@ -164,6 +233,33 @@ def explain_code(policy: PolicySet, code: str) -> dict:
                        and relevance.applies(d.rule, code)]
     out["parameters"] = [policy.parameters[name].to_dict() for name in sorted(params) if name in policy.parameters]
     return out
+
+
+def _edit_facts(policy: PolicySet, code: str) -> list[tuple[str, tuple]]:
+    """Edit facts for every active row naming ``code``, whatever its dates."""
+    if policy.edits is None:
+        return []
+    found = policy.edits.involving(code)
+    facts = []
+    for row in found["ptp"]:
+        if row.status == "active" and row.value != 9:
+            facts.append(("ptp_edit", (*row.codes, row.value)))
+            facts += [("ptp_evidence", (*row.codes, g)) for g in row.grounds]
+    facts += [("mue_edit", (code, r.value, r.adjudication)) for r in found["mue"] if r.status == "active"]
+    return list(dict.fromkeys(facts))
+
+
+def _edits(policy: PolicySet, code: str) -> dict:
+    """The PTP edits pairing ``code`` with another code (as column 1 and as column 2) and its MUE,
+    every version and status, as this payer applies them."""
+    if policy.edits is None:
+        return {"column1_of": [], "column2_of": [], "mue": [], "disabled": []}
+    found = policy.edits.involving(code)
+    rows = [r.to_dict() for r in found["ptp"]]
+    return {"column1_of": [r for r in rows if r["column1"] == code],
+            "column2_of": [r for r in rows if r["column2"] == code],
+            "mue": [r.to_dict() for r in found["mue"]],
+            "disabled": [c.to_dict() for c in found["disabled"]]}
 
 
 def _original(policy: PolicySet, compiled: Rule) -> Rule:

@@ -10,12 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Problems
+from .errors import Location, Problems
 from .yamlsource import load_yaml
 
 CODE_KINDS = ("procedure", "modality", "evaluation", "other")
 CONDITION_STATUSES = ("improving", "plateau", "regressing")
 YTD_CATEGORIES = ("pt_slp", "ot")
+# How a code's units are counted (codes.yaml `unit_basis`); the unit rules branch on these.
+UNIT_BASES = ("per_15_minutes", "per_session", "initial_15_minutes", "each_additional_15_minutes",
+              "initial_2_hours", "each_additional_hour")
+ADD_ON_BASES = ("each_additional_15_minutes", "each_additional_hour")
+REGION_KINDS = ("spinal", "extraspinal")
+# Grounds on which an NCCI distinct-service modifier says two services were distinct (modifiers.yaml).
+DISTINCT_GROUNDS = ("separate_encounter", "separate_structure", "separate_practitioner", "separate_time_block")
+_FIXED = {"code_kind": CODE_KINDS, "condition_status": CONDITION_STATUSES, "ytd_category": YTD_CATEGORIES,
+          "unit_basis": UNIT_BASES, "region_kind": REGION_KINDS, "distinct_ground": DISTINCT_GROUNDS}
 
 # file name -> (top-level key, id field, vocabulary name)
 _FILES = {
@@ -33,14 +42,12 @@ _FILES = {
 class Vocabulary:
     """Entries by vocabulary name, then by id (each entry a dict from the YAML file)."""
     entries: dict[str, dict[str, dict]] = field(default_factory=dict)
+    # where each entry and each of its fields is written: (vocabulary name, id) -> field -> location
+    locations: dict[tuple[str, str], dict[str, Location]] = field(default_factory=dict, compare=False, repr=False)
 
     def ids(self, name: str) -> set[str]:
-        if name == "code_kind":
-            return set(CODE_KINDS)
-        if name == "condition_status":
-            return set(CONDITION_STATUSES)
-        if name == "ytd_category":
-            return set(YTD_CATEGORIES)
+        if name in _FIXED:
+            return set(_FIXED[name])
         return set(self.entries.get(name, {}))
 
     def describe(self, name: str, ident: str) -> str:
@@ -55,6 +62,15 @@ class Vocabulary:
                 facts.append(("timed_code", (code,)))
             if e.get("one_on_one"):
                 facts.append(("one_on_one_code", (code,)))
+            if e.get("unit_basis"):
+                facts.append(("unit_basis", (code, e["unit_basis"])))
+            for primary in e.get("add_on_to") or ():
+                facts.append(("add_on_to", (code, primary)))
+            regions = e.get("regions")
+            if isinstance(regions, dict):
+                facts.append(("code_regions", (code, regions["kind"], regions["min"], regions["max"])))
+            if e.get("group"):
+                facts.append(("group_code", (code,)))
         for ident, e in self.entries.get("provider_type", {}).items():
             if e.get("therapist"):
                 facts.append(("therapist_type", (ident,)))
@@ -63,8 +79,13 @@ class Vocabulary:
         for ident, e in self.entries.get("region", {}).items():
             if e.get("spinal"):
                 facts.append(("spinal_region", (ident,)))
+                facts.append(("cmt_region", (ident, "spinal")))
+            if e.get("extraspinal"):
+                facts.append(("cmt_region", (ident, "extraspinal")))
         for ident, e in self.entries.get("modifier", {}).items():
             facts.append(("modifier_category", (ident, e.get("category", "other"))))
+            for ground in e.get("attests") or ():
+                facts.append(("modifier_attests", (ident, ground)))
         return facts
 
     def to_dict(self) -> dict:
@@ -106,4 +127,51 @@ def load_vocabulary(folder: Path, problems: Problems) -> Vocabulary:
                 continue
             entry[id_field] = ident
             vocab.entries[name][ident] = entry
+            vocab.locations[(name, ident)] = {"": item.location, **{k: n.location for k, n in item.items()}}
+    _check_fields(vocab, problems)
     return vocab
+
+
+def _check_fields(vocab: Vocabulary, problems: Problems) -> None:
+    """The fields the catalog facts are made of: each value of the right shape and vocabulary, so a
+    rule never reads a half-described code."""
+    def bad(name: str, message: str, ident: str = "", key: str = "") -> None:
+        where = vocab.locations.get((name, ident), {})
+        problems.error("vocabulary_format", message, where.get(key) or where.get(""))
+
+    codes = vocab.entries.get("code", {})
+    for code, e in codes.items():
+        basis = e.get("unit_basis")
+        if basis not in UNIT_BASES:
+            bad("code", f"code `{code}` needs a `unit_basis` among {', '.join(UNIT_BASES)}", code, "unit_basis")
+        elif (basis == "per_session") == bool(e.get("timed")):
+            bad("code", f"code `{code}`: `timed: {str(bool(e.get('timed'))).lower()}` does not agree with "
+                f"`unit_basis: {basis}` (only per_session codes are untimed)", code, "timed")
+        add_on_to = e.get("add_on_to")
+        if add_on_to is not None:
+            if basis not in ADD_ON_BASES or not isinstance(add_on_to, list) or not add_on_to:
+                bad("code", f"code `{code}`: `add_on_to` is a list of primary codes, for a code whose unit_basis is "
+                    f"one of {', '.join(ADD_ON_BASES)}", code, "add_on_to")
+            else:
+                for primary in add_on_to:
+                    if str(primary) not in codes:
+                        bad("code", f"code `{code}` is an add-on to `{primary}`, which is not a known code", code, "add_on_to")
+        elif basis in ADD_ON_BASES:
+            bad("code", f"code `{code}` is an add-on (`unit_basis: {basis}`) and needs `add_on_to`", code, "unit_basis")
+        regions = e.get("regions")
+        if regions is not None:
+            ok = isinstance(regions, dict) and set(regions) == {"kind", "min", "max"} and \
+                regions["kind"] in REGION_KINDS and all(isinstance(regions[k], int) and not isinstance(regions[k], bool)
+                                                        for k in ("min", "max")) and 1 <= regions["min"] <= regions["max"]
+            if not ok:
+                bad("code", f"code `{code}`: `regions` is `{{kind: spinal|extraspinal, min: N, max: N}}` with "
+                    "1 <= min <= max", code, "regions")
+    for ident, e in vocab.entries.get("modifier", {}).items():
+        attests = e.get("attests")
+        distinct = e.get("category") == "ncci_distinct"
+        if distinct and (not isinstance(attests, list) or not attests or
+                         any(g not in DISTINCT_GROUNDS for g in attests)):
+            bad("modifier", f"modifier `{ident}` is ncci_distinct and needs `attests`: a list among "
+                f"{', '.join(DISTINCT_GROUNDS)}", ident, "attests")
+        elif not distinct and attests is not None:
+            bad("modifier", f"modifier `{ident}` has `attests` but is not an ncci_distinct modifier", ident, "attests")

@@ -68,6 +68,8 @@ class LineDecision(_Doc):
     line: str
     code: str
     verdict: Verdict
+    overbilled: bool = Field(description="supportable, but for fewer units than billed (units.supportable < "
+                             "units.billed); the verdict stays `supportable`")
     units: Units
     reasons: list[Reason]
     missing_documentation: list[str]
@@ -80,6 +82,7 @@ class Summary(_Doc):
     supportable: int
     needs_documentation: int
     not_supportable: int
+    overbilled: int = Field(description="how many supportable lines are billed for more units than they support")
 
 
 class Decision(_Doc):

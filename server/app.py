@@ -72,8 +72,8 @@ class State:
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    loaded_fingerprint = fingerprint(settings.policies, settings.payers) if registry is None else None
-    registry = registry or Registry.load(settings.policies, settings.payers)
+    loaded_fingerprint = fingerprint(settings.policies, settings.payers, settings.edits) if registry is None else None
+    registry = registry or Registry.load(settings.policies, settings.payers, settings.edits)
     _log_loaded(settings, registry)
     if settings.tune_gc:
         # Loaded policies live as long as the process: keep the collector from scanning them, and
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     metrics = Metrics()
     store = PolicyStore(registry, settings.policies, settings.payers,
                         on_outcome=lambda outcome: metrics.reloaded(outcome.outcome),
-                        loaded_fingerprint=loaded_fingerprint)
+                        loaded_fingerprint=loaded_fingerprint, edits=settings.edits)
     state = State(settings, store, metrics, DecisionLog(settings.decision_log), build_spec(VERSION))
     app.extensions["supportable"] = state
     store.start_watching(settings.reload_interval)
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 def _log_loaded(settings: Settings, registry: Registry) -> None:
     LOG.info(json.dumps({"event": "policies_loaded", "policies": str(settings.policies),
                          "payers_dir": str(settings.payers) if settings.payers else None,
+                         "edits_dir": str(settings.edits) if settings.edits else None,
                          "loaded": {p: {"rules": len(ps.rules), "policy_version": ps.version, "chain": ps.chain}
                                     for p, ps in registry.policies.items()},
                          "failed": {p: [str(x) for x in problems] for p, problems in registry.failed.items()}}))

@@ -23,7 +23,7 @@ from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
 from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from engine.requirements import explain_code
-from server.cli_common import fail, format_option, policies_options
+from server.cli_common import edits_option, fail, format_option, policies_options
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
@@ -35,12 +35,12 @@ def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
 
-def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str) -> PolicySet:
+def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None) -> PolicySet:
     known = payer_ids(policies, payers_dir)
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
-        return load_policy_set(Path(policies), payer, payers_dir)
+        return load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir)
     except PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
@@ -52,7 +52,9 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str) -> Poli
 @format_option
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
 @policies_options
-def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None) -> None:
+@edits_option
+def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
+          edits_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
         raw = sys.stdin.read() if encounter == "-" else Path(encounter).read_text(encoding="utf-8")
@@ -65,7 +67,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
-    policy = _load(fmt, policies, payers_dir, str(chosen))
+    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
     try:
         enc = policy.parse(data)
     except InputError as exc:
@@ -85,7 +87,8 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
 @main.command()
 @format_option
 @policies_options
-def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
+@edits_option
+def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
     """List the payers: what each extends, its effective range and policy version.
 
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
@@ -101,7 +104,7 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
                        "give it another id and file name"}]})
     for payer in payer_ids(policies, payers_dir):
         try:
-            rows.append(load_policy_set(Path(policies), payer, payers_dir).describe())
+            rows.append(load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir).describe())
         except PolicyError as exc:
             failed = True
             rows.append({"id": payer, "error": "policy_error", "problems": [p.to_dict() for p in exc.problems]})
@@ -117,9 +120,12 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None) -> None:
 @click.option("--payer", default=BASE, show_default=True, help="Payer whose merged policy to read.")
 @format_option
 @policies_options
-def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
-    """What PAYER requires for CODE, merged over all its layers, with sources."""
-    policy = _load(fmt, policies, payers_dir, payer)
+@edits_option
+def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None,
+                         edits_dir: Path | None) -> None:
+    """What PAYER requires for CODE, merged over all its layers, with sources: its unit basis, the
+    edits that pair it with other codes and limit its units, and every rule that can apply to it."""
+    policy = _load(fmt, policies, payers_dir, payer, edits_dir)
     try:
         report = explain_code(policy, code)
     except InputError as exc:
@@ -135,11 +141,12 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
 @click.argument("after")
 @format_option
 @policies_options
-def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+@edits_option
+def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
     """How payer AFTER's policy differs from BEFORE's (for example: diff base aetna): rules added,
     replaced and disabled over the whole extends chain, and parameters that differ."""
-    old = _load(fmt, policies, payers_dir, before)
-    new = _load(fmt, policies, payers_dir, after)
+    old = _load(fmt, policies, payers_dir, before, edits_dir)
+    new = _load(fmt, policies, payers_dir, after, edits_dir)
     report = diff_policies(old, new)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
@@ -157,16 +164,18 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
 @click.option("--decision-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Decision log file (JSON lines); default var/decisions.jsonl or SUPPORTABLE_DECISION_LOG.")
 @policies_options
+@edits_option
 def serve(host: str, port: int, workers: int, threads: int, decision_log: Path | None, policies: Path,
-          payers_dir: Path | None) -> None:
+          payers_dir: Path | None, edits_dir: Path | None) -> None:
     """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs)."""
     from server.serve import serve as run
     from server.settings import Settings
-    run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log), host, port,
-        workers, threads)
+    run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log, edits=edits_dir),
+        host, port, workers, threads)
 
 
 # Commands of the policy analyst's workflow, each in its own module.
+from server.cli_edits import edits  # noqa: E402
 from server.cli_impact import impact  # noqa: E402
 from server.cli_lint import lint  # noqa: E402
 from server.cli_policytest import policy_test  # noqa: E402
@@ -174,6 +183,7 @@ from server.cli_policytest import policy_test  # noqa: E402
 main.add_command(lint)
 main.add_command(policy_test)
 main.add_command(impact)
+main.add_command(edits)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ def policies_options(f):
     return f
 
 
+edits_option = click.option(
+    "--edits", "edits_dir", type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("SUPPORTABLE_EDITS") or None, show_default="none",
+    help="A folder written by `supportable edits import` (CMS's PTP and MUE tables), applied over the bundled "
+         "edit tables (also SUPPORTABLE_EDITS).")
+
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True)
 

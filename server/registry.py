@@ -18,12 +18,12 @@ class Registry:
     failed: dict[str, list[Problem]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, policies_dir: Path, payers_dir: Path | None = None) -> "Registry":
+    def load(cls, policies_dir: Path, payers_dir: Path | None = None, edits_dir: Path | None = None) -> "Registry":
         registry = cls()
         sources = ParsedSources()  # the base and parent overlays are parsed once for all payers
         for payer in payer_ids(policies_dir, payers_dir):
             try:
-                registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir, sources)
+                registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir, sources, edits_dir)
             except PolicyError as exc:
                 registry.failed[payer] = list(exc.problems)
         return registry

@@ -30,13 +30,16 @@ from .registry import Registry
 LOG = logging.getLogger("supportable")
 
 
-def fingerprint(policies: Path, payers: Path | None) -> str:
-    """A content hash of the files the loader reads: the vocabulary, the base rules and the payer
-    overlays (not the policy tests beside them)."""
+def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) -> str:
+    """A content hash of the files the loader reads: the vocabulary, the base rules, the edit tables,
+    the payer overlays (not the policy tests beside them) and an imported table's manifest (which
+    carries the digest of its table files)."""
     h = hashlib.sha256()
     payers = Path(payers) if payers is not None else default_payers_dir(policies)
     files = [*sorted(Path(policies).glob("vocabulary/*.yaml")), *sorted(Path(policies).glob("base/*.yaml")),
-             *sorted(payers.glob("*.yaml"))]
+             *sorted(Path(policies).glob("edits/*.yaml")), *sorted(payers.glob("*.yaml"))]
+    if edits is not None:
+        files.append(Path(edits) / "manifest.json")
     for path in files:
         try:
             data = path.read_bytes()
@@ -61,12 +64,12 @@ class ReloadOutcome:
 
 class PolicyStore:
     def __init__(self, registry: Registry, policies: Path, payers: Path | None, on_outcome=None,
-                 loaded_fingerprint: str | None = None):
+                 loaded_fingerprint: str | None = None, edits: Path | None = None):
         """``loaded_fingerprint``: the files' fingerprint taken *before* ``registry`` was loaded from
         them, so a change made while it loaded is noticed."""
         self._current = registry
-        self.policies, self.payers = Path(policies), payers
-        self._fingerprint = loaded_fingerprint or fingerprint(self.policies, payers)
+        self.policies, self.payers, self.edits = Path(policies), payers, edits
+        self._fingerprint = loaded_fingerprint or fingerprint(self.policies, payers, edits)
         self._lock = threading.Lock()
         self.last: ReloadOutcome | None = None
         self.on_outcome = on_outcome
@@ -81,11 +84,11 @@ class PolicyStore:
         """Check the files; load, verify and swap if they changed (or ``force``)."""
         with self._lock:
             now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            seen = fingerprint(self.policies, self.payers)
+            seen = fingerprint(self.policies, self.payers, self.edits)
             if seen == self._fingerprint and not force:
                 return self._record(ReloadOutcome("unchanged", now, reason))
             started = time.perf_counter()
-            candidate = Registry.load(self.policies, self.payers)
+            candidate = Registry.load(self.policies, self.payers, self.edits)
             current = self._current
             # Refused if a payer serving now would stop loading; a new payer that does not load yet
             # is reported but does not hold back the others.

@@ -31,13 +31,27 @@ def render_decision(decision: Decision, explain: bool = False) -> str:
         out.append("")
     counts = ", ".join(f"{sum(1 for l in decision.lines if l.verdict == v)} {v.replace('_', ' ')}"
                        for v in _VERDICT)
-    out.append(f"Summary: {counts}.")
+    over = sum(1 for l in decision.lines if l.overbilled)
+    out.append(f"Summary: {counts}" + (f"; {over} line(s) over-billed." if over else "."))
     return "\n".join(out)
 
 
-def _render_line(line: LineDecision, explain: bool) -> list[str]:
+def _headline(line: LineDecision) -> str:
+    if line.overbilled:
+        over = line.billed_units - line.supportable_units
+        return (f"Line {line.line}: {line.code} — SUPPORTABLE FOR {line.supportable_units} OF {line.billed_units} "
+                f"BILLED UNITS — over-billed by {over}")
     units = f"{line.supportable_units} of {line.billed_units} billed unit(s) supportable"
-    out = [f"Line {line.line}: {line.code} — {_VERDICT[line.verdict]} ({units})"]
+    return f"Line {line.line}: {line.code} — {_VERDICT[line.verdict]} ({units})"
+
+
+def _unit_premises(proof: ProofNode) -> list[ProofNode]:
+    """The rules the units rest on, one level down (the code's units behind a line's)."""
+    return [p for p in proof.premises if p.kind == "rule" and p.rule is not None and p.rule.kind == "units"]
+
+
+def _render_line(line: LineDecision, explain: bool) -> list[str]:
+    out = [_headline(line)]
     if line.verdict == "supportable" and line.supportable_units > line.billed_units:
         out.append(f"  Note: the record supports {line.supportable_units} unit(s); only {line.billed_units} "
                    "billed.")
@@ -45,10 +59,14 @@ def _render_line(line: LineDecision, explain: bool) -> list[str]:
         out.append("  Why:")
         for r in line.reasons:
             out.append(f"    - {r.message} {_cite(r.rule)}")
+        if line.overbilled:
+            for p in line.proofs[:1]:
+                out += [f"      {q.message} {_cite(q.rule)}" for q in _unit_premises(p)]
     elif line.verdict == "supportable":
         out.append("  No rule denies this line.")
         for p in line.proofs[:1]:
             out.append(f"    - {p.message} {_cite(p.rule)}")
+            out += [f"      {q.message} {_cite(q.rule)}" for q in _unit_premises(p)]
     for code, proof in line.suggestions:
         out.append(f"  Suggested code: {code} — {proof.message} {_cite(proof.rule)}")
     if line.missing_documentation:
@@ -115,17 +133,46 @@ def _rule_line(r: dict) -> list[str]:
             f"      {r['rule']}"]
 
 
+def _edit_line(e: dict, code: str) -> str:
+    where = f"{e['layer']}; {e['location']}"
+    status = "" if e["status"] == "active" else f" [{e['status']}, not applied]"
+    eff = _effective(e["effective"])
+    src = e["source"]["file"] + (f", {e['source']['section']}" if e["source"]["section"] else "")
+    if e["table"] == "mue":
+        return (f"  - at most {e['units']} unit(s): {e['meaning']}{eff}; confidence {e['confidence']}{status} "
+                f"({where}) [{src}]")
+    other = e["column2"] if e["column1"] == code else e["column1"]
+    role = f"column 1, {other} is column 2" if e["column1"] == code else f"column 2 of {other}"
+    ways = f"; distinct by {', '.join(e['distinct_by'])}" if e["distinct_by"] and e["modifier_indicator"] == 1 else ""
+    return (f"  - {code} is {role}: modifier indicator {e['modifier_indicator']} ({e['meaning']}){ways}{eff}; "
+            f"confidence {e['confidence']}{status} ({where}) [{src}]")
+
+
 def render_code_requirements(report: dict) -> str:
     code = report["code"]
-    kind = "timed (15-minute units)" if code["timed"] else "untimed (one unit per session)"
     out = [f"{code['code']} {code['name']} under {report['name']} (payer {report['payer']}; layers "
            f"{' > '.join(report['chain'])}; policy version {report['policy_version']})",
            f"{code['description']}",
-           f"Kind: {code['kind']}, {kind}{', one-on-one' if code['one_on_one'] else ''}."]
+           f"Kind: {code['kind']}{', one-on-one' if code['one_on_one'] else ''}{', group' if code['group'] else ''}."
+           f" Units: {code['unit_basis_meaning'] or code['unit_basis']}."]
+    if code["add_on_to"]:
+        out.append(f"An add-on, billed with {' or '.join(code['add_on_to'])} on the same day.")
+    if code["add_ons"]:
+        out.append(f"Further increments are billed with the add-on {' or '.join(code['add_ons'])}.")
+    if code["regions"]:
+        r = code["regions"]
+        out.append(f"Covers {r['min']} to {r['max']} {r['kind']} region(s).")
     method = report.get("unit_method")
     if method:
         out.append(f"Unit method: {method['value']} (set by {method['layer']}; {method['source']['file']}, "
                    f"{method['source']['section']}).")
+    edits = report.get("edits") or {}
+    pairs = edits.get("column1_of", []) + edits.get("column2_of", [])
+    out += ["", "Code-pair edits (NCCI PTP):"]
+    out += [_edit_line(e, code["code"]) for e in pairs] or ["  (none)"]
+    out += [f"  - disabled by {d['layer']}: {'/'.join(d['key'])}: {d['reason']}" for d in edits.get("disabled", [])]
+    out += ["", "Medically unlikely edit (MUE):"]
+    out += [_edit_line(e, code["code"]) for e in edits.get("mue", [])] or ["  (none)"]
     for key, title in (("requirements", "A line billing this code is denied when"),
                        ("units", "Units"), ("suggestions", "Another code is suggested when")):
         out += ["", f"{title}:"]
@@ -148,7 +195,7 @@ def render_diff(report: dict) -> str:
     out = [f"{a['payer']} ({' > '.join(a['chain'])}, {a['policy_version']}) -> "
            f"{b['payer']} ({' > '.join(b['chain'])}, {b['policy_version']})",
            f"{s['added']} added, {s['replaced']} replaced, {s['removed']} disabled or absent, "
-           f"{s['parameters']} parameter(s) differ."]
+           f"{s['parameters']} parameter(s) differ, {s.get('edits', 0)} edit table change(s)."]
     if report["added"]:
         out += ["", "Added:"]
         out += [f"  + {r['id']} ({r['layer']}; {r['location']}): {r['because']}{_effective(r['effective'])}"
@@ -174,6 +221,18 @@ def render_diff(report: dict) -> str:
         out += ["", "Parameters:"]
         for p in report["parameters"]:
             out.append(f"  * {p['name']}: {param_text(p['before'])} -> {param_text(p['after'])}")
+    if report.get("edits"):
+        out += ["", "Edit tables:"]
+        for e in report["edits"]:
+            who = b["payer"] if e["side"] == "to" else a["payer"]
+            if e["action"] == "add":
+                key = f"{e['column1']}/{e['column2']}" if e["table"] == "ptp" else e["code"]
+                out.append(f"  + {e['table'].upper()} {key} added by {e['layer']} ({who}; {e['location']})")
+            else:
+                changes = ", ".join(f"{k} {v}" for k, v in e["changes"].items())
+                verb = {"override": "overridden", "disable": "disabled"}[e["action"]]
+                out.append(f"  ~ {e['table'].upper()} {'/'.join(e['key'])} {verb} by {e['layer']} ({who}; "
+                           f"{e['location']}){': ' + changes if changes else ''}: {e['reason']}")
     return "\n".join(out)
 
 

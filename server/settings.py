@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | policies | SUPPORTABLE_POLICIES | the bundled `policies/` |
 | payers | SUPPORTABLE_PAYERS | `payers/` beside the policies |
+| edits | SUPPORTABLE_EDITS | none: a folder written by `supportable edits import` (CMS's PTP and MUE tables) |
 | decision_log | SUPPORTABLE_DECISION_LOG | `var/decisions.jsonl` in the working directory ("" turns it off) |
 | max_body_bytes | SUPPORTABLE_MAX_BODY_BYTES | 1 MiB (one encounter) |
 | max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 64 MiB (a batch) |
@@ -25,6 +26,7 @@ BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 class Settings:
     policies: Path = BUNDLED_POLICIES
     payers: Path | None = None
+    edits: Path | None = None
     decision_log: Path | None = Path("var/decisions.jsonl")
     max_body_bytes: int = 1 << 20
     max_batch_bytes: int = 64 << 20
@@ -43,6 +45,8 @@ class Settings:
             values["policies"] = Path(env["SUPPORTABLE_POLICIES"])
         if env.get("SUPPORTABLE_PAYERS"):
             values["payers"] = Path(env["SUPPORTABLE_PAYERS"])
+        if env.get("SUPPORTABLE_EDITS"):
+            values["edits"] = Path(env["SUPPORTABLE_EDITS"])
         if "SUPPORTABLE_DECISION_LOG" in env:
             values["decision_log"] = Path(env["SUPPORTABLE_DECISION_LOG"]) if env["SUPPORTABLE_DECISION_LOG"] else None
         for name in ("max_body_bytes", "max_batch_bytes", "max_batch_items"):

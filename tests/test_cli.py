@@ -20,10 +20,19 @@ def test_text_output_reads_like_a_note():
     assert "Summary: 0 supportable, 0 needs documentation, 1 not supportable." in result.output
 
 
+def test_text_leads_with_over_billing():
+    result = run(EXAMPLES / "overbilled_units.json")
+    assert result.exit_code == 0
+    assert "Line 1: 97110 — SUPPORTABLE FOR 1 OF 2 BILLED UNITS — over-billed by 1" in result.output
+    assert "reduce the billed units to 1" in result.output
+    assert "Summary: 1 supportable, 0 needs documentation, 0 not supportable; 1 line(s) over-billed." in result.output
+
+
 def test_text_explain_shows_the_proof():
     result = run(EXAMPLES / "gait_and_exercise.json", "--explain")
     assert result.exit_code == 0
-    assert "supportable_units('1', 1)  by base.units.timed_per_code (base)" in result.output
+    assert "supportable_units('1', 1)  by base.units.line.only_line (base)" in result.output
+    assert "code_units('97116', 1)  by base.units.per_code.units (base)" in result.output
     assert "line_minutes('1', 22)  (encounter fact)" in result.output
     assert "No denial applies:" in result.output
 

@@ -29,8 +29,11 @@ def test_gait_and_exercise_per_code_units(base_policy, example):
     out = d.to_dict("full")["lines"][0]
     assert out["units"] == {"billed": 1, "supportable": 1, "method": "cpt_per_code"}
     units_proof = out["proof"]["derivations"][0]
-    assert units_proof["rule"]["id"] == "base.units.timed_per_code"
+    assert units_proof["rule"]["id"] == "base.units.line.only_line"
     assert units_proof["bindings"] == {"L": "1", "Code": "97116", "Minutes": 22, "Units": 1}
+    # the line carries its code's units, which the code's own minutes give under the per-code rule
+    code_units = next(n for n in walk(units_proof) if n.get("rule", {}).get("id") == "base.units.per_code.units")
+    assert code_units["statement"] == "code_units('97116', 1)" and code_units["bindings"]["Total"] == 22
     builtin = next(n for n in walk(units_proof) if n["kind"] == "builtin")
     assert builtin["inputs"] == {"minutes": 22} and builtin["outputs"] == {"units": 1}
     facts = {n["statement"] for n in walk(units_proof) if n["kind"] == "fact"}
@@ -98,10 +101,15 @@ def test_nmr_without_deficit_needs_documentation(base_policy, example):
 
 
 def test_billed_units_above_supportable_are_reported(base_policy, example):
-    line = line_of(decide(base_policy, example("overbilled_units")), "1")
+    d = decide(base_policy, example("overbilled_units"))
+    line = line_of(d, "1")
     assert (line.verdict, line.billed_units, line.supportable_units) == ("supportable", 2, 1)
     assert [(f.action, f.value) for f in line.fixes] == [("reduce_units", 1)]
     assert [r.kind for r in line.reasons] == ["units"]
+    # the verdict stays supportable; the line and the summary say it is over-billed
+    out = d.to_dict("summary")
+    assert out["lines"][0]["overbilled"] is True and out["summary"]["overbilled"] == 1
+    assert out["summary"]["supportable"] == 1
 
 
 def test_untimed_codes_bill_one_unit(base_policy, example):
@@ -111,10 +119,17 @@ def test_untimed_codes_bill_one_unit(base_policy, example):
 
 
 def test_manual_therapy_with_cmt_same_region_is_denied(base_policy, example):
+    # 97140 is the column-2 code of the CMT edit; on a region the manipulation treated it is not
+    # distinct, and the 59 it carries claims otherwise (source: domain-notes.md §4.3)
     d = decide(base_policy, example("cmt_with_manual_therapy"))
     line = next(l for l in d.lines if l.code == "97140")
     assert line.verdict == "not_supportable"
-    assert rule_ids(line) == ["base.ncci.manual_therapy_same_region_as_cmt"]
+    assert rule_ids(line) == ["base.ncci.column2_not_distinct", "base.ncci.modifier_misused"]
+    assert [(f.action, f.value) for f in line.fixes] == [("remove_modifier", "59")]
+    overlap = next(r for r in line.reasons if r.rule.id == "base.ncci.column2_not_distinct")
+    assert "lumbar" in overlap.message and "98941" in overlap.message
+    cmt = next(l for l in d.lines if l.code == "98941")
+    assert cmt.verdict == "supportable"
 
 
 def test_manual_therapy_other_region_needs_modifier(base_policy, example):
@@ -126,9 +141,15 @@ def test_manual_therapy_other_region_needs_modifier(base_policy, example):
             line["modifiers"] = []
     bad = next(l for l in decide(base_policy, data).lines if l.code == "97140")
     assert bad.verdict == "not_supportable"
-    assert rule_ids(bad) == ["base.ncci.manual_therapy_with_cmt_needs_modifier"]
+    assert rule_ids(bad) == ["base.ncci.column2_needs_modifier"]
     fix = bad.fixes[0]
-    assert fix.action == "add_modifier" and set(fix.value) == {"59", "XE", "XP", "XS", "XU"}
+    # only the modifiers that attest a separate structure fit a separate region (domain-notes.md §4.2)
+    assert fix.action == "add_modifier" and fix.value == ["59", "XS"]
+    proof = bad.proofs[0].to_dict()
+    edit = next(n for n in walk(proof) if n.get("origin") == "edit_table")
+    assert edit["statement"] == "ptp_edit('98940', '97140', 1)"
+    assert edit["edit"]["layer"] == "base" and edit["edit"]["location"].startswith("policies/edits/ptp.yaml:")
+    assert edit["edit"]["distinct_by"] == ["separate_structure"] and edit["edit"]["confidence"] == "B"
 
 
 def test_manual_therapy_and_activities_in_one_block(base_policy, example):
@@ -139,20 +160,21 @@ def test_manual_therapy_and_activities_in_one_block(base_policy, example):
     d = decide(base_policy, data)
     activities = next(l for l in d.lines if l.code == "97530")
     manual = next(l for l in d.lines if l.code == "97140")
-    assert rule_ids(activities) == ["base.ncci.manual_therapy_and_activities_same_block"]
-    assert rule_ids(manual) == ["base.ncci.modifier_59_not_distinct"]
-    assert (manual.verdict, activities.verdict) == ("not_supportable", "not_supportable")
-    # 59 claims a distinct service that was not distinct: removing it is the fix for 97140.
-    assert [(f.action, f.value) for f in manual.fixes] == [("remove_modifier", "59")]
+    # 97530 is the column-2 code: in 97140's block it is not reported, and its 59 claims a distinct
+    # service that was not distinct (CMS's therapy example, domain-notes.md §4.2); 97140 is paid.
+    assert rule_ids(activities) == ["base.ncci.column2_not_distinct", "base.ncci.modifier_misused"]
+    assert (manual.verdict, activities.verdict) == ("supportable", "not_supportable")
+    assert [(f.action, f.value) for f in activities.fixes] == [("remove_modifier", "59")]
 
 
 def test_decision_json_shape(base_policy, example):
     out = decide(base_policy, example("mixed_visit")).to_dict("full")
     assert out["payer"] == "base" and out["policy_version"].startswith("sha256:")
-    assert out["summary"] == {"supportable": 4, "needs_documentation": 0, "not_supportable": 0}
+    assert out["summary"] == {"supportable": 4, "needs_documentation": 0, "not_supportable": 0, "overbilled": 0}
     for line in out["lines"]:
-        assert set(line) >= {"line", "code", "verdict", "units", "reasons", "fixes", "proof", "missing_documentation",
-                             "suggested_codes"}
+        assert set(line) >= {"line", "code", "verdict", "overbilled", "units", "reasons", "fixes", "proof",
+                             "missing_documentation", "suggested_codes"}
+        assert line["overbilled"] is False
     assert "proof" not in decide(base_policy, example("mixed_visit")).to_dict("none")["lines"][0]
 
 

@@ -60,16 +60,16 @@ def test_rules_a_payers_parameters_rule_out_are_not_evaluated(policies):
     base_derived = {name for name, _ in base.derived}
     medicare_derived = {name for name, _ in medicare.derived}
     # base counts units per code: the total-time predicates never hold there
-    assert "visit_timed_units" not in base_derived and "leftover_rank" not in base_derived
-    assert {"visit_timed_units", "leftover_rank"} <= medicare_derived
+    assert "visit_timed_units" not in base_derived and "code_leftover_rank" not in base_derived
+    assert {"visit_timed_units", "code_leftover_rank"} <= medicare_derived
     # ... but the rules stay for explanations: the why-not names the parameter that rules them out
     enc = policies["base"].parse(json.loads((EXAMPLES / "gait_and_exercise.json").read_text()))
     line = policies["base"].decide(enc, "full").lines[0]
     attempt = next(a for a in line.why_not if a.rule.id == "base.units.total_time.no_unit")
-    assert (attempt.failed_statement, attempt.reason) == ("timed_line('1', _)", "missing")
+    assert (attempt.failed_statement, attempt.reason) == ("code_in_total('97116', _)", "missing")
     from engine.explain import Explainer
     model = policies["base"].evaluate(enc)
-    [why] = Explainer(policies["base"].program, model).why_not("timed_line", ("1", 22))
+    [why] = Explainer(policies["base"].program, model).why_not("code_in_total", ("97116", 22))
     assert (why.failed_statement, why.reason) == ("param('unit_method', 'total_time')", "missing")
 
 

@@ -199,7 +199,8 @@ def test_check_uses_the_documents_payer_and_the_query_overrides_it(client):
     assert units(medicare) == [2, 1] and verdicts(medicare) == ["supportable", "supportable"]
     assert {line["units"]["method"] for line in medicare["lines"]} == {"total_time"}
     assert [line["units"]["billed"] for line in medicare["lines"]] == [2, 1]
-    assert medicare["summary"] == {"supportable": 2, "needs_documentation": 0, "not_supportable": 0}
+    assert medicare["summary"] == {"supportable": 2, "needs_documentation": 0, "not_supportable": 0, "overbilled": 0}
+    assert [line["overbilled"] for line in medicare["lines"]] == [False, False]
 
     commercial = decision(client.post("/v1/check?payer=commercial", json=doc))
     assert commercial["payer"] == "commercial"
@@ -208,6 +209,7 @@ def test_check_uses_the_documents_payer_and_the_query_overrides_it(client):
     # two units billed on 97116 where CPT supports one: the fix says so
     assert commercial["lines"][0]["fixes"] == [{"action": "reduce_units", "units": 1,
                                                 "satisfies": commercial["lines"][0]["fixes"][0]["satisfies"]}]
+    assert commercial["lines"][0]["overbilled"] is True and commercial["summary"]["overbilled"] == 1
     assert medicare["lines"][0]["fixes"] == []
 
 
@@ -218,8 +220,8 @@ def test_explain_levels(client):
     summary = decision(client.post("/v1/check?explain=summary", json=doc))
     assert decision(client.post("/v1/check", json=doc))["lines"] == summary["lines"]  # summary is the default
     assert [line["proof"] for line in summary["lines"]] == [
-        {"verdict": "supportable", "rules": ["base.units.total_time.whole_plus_leftover_unit"]},
-        {"verdict": "supportable", "rules": ["base.units.total_time.whole_units_only"]}]
+        {"verdict": "supportable", "rules": ["base.units.line.only_line"]},
+        {"verdict": "supportable", "rules": ["base.units.line.only_line"]}]
     # the levels differ in the proof only
     assert [{k: v for k, v in l.items() if k != "proof"} for l in summary["lines"]] == none["lines"]
 

@@ -101,7 +101,7 @@ def test_cap_24_flips_exactly_the_expected_lines(json_report):
         assert c["current"]["verdict"] == "not_supportable" and c["current"]["supportable_units"] == 0
         assert c["candidate"]["verdict"] == "supportable" and c["candidate"]["supportable_units"] == 2
         assert c["current"]["denied_by"] == ["aetna.nmr.visit_cap"]
-        assert c["responsible"] == {"current": ["aetna.nmr.visit_cap"], "candidate": ["base.units.timed_per_code"]}
+        assert c["responsible"] == {"current": ["aetna.nmr.visit_cap"], "candidate": ["base.units.line.only_line"]}
     summary = json_report["summary"]
     assert summary["lines_changed"] == summary["encounters_changed"] == len(EXPECTED_FLIPS)
     assert {k: v for k, v in summary["by_type"].items() if v} == {
@@ -158,23 +158,23 @@ def test_text_report_summary_first_then_changes_by_type(fixed_corpus):
     assert out.index("Decisions that change") < out.index("not_supportable->supportable: 3 line(s), first 2")
     assert "nmr-18 line 1 97112" in out and "nmr-19 line 1 97112" in out and "nmr-23 line 1" not in out
     assert "not_supportable 0/2 -> supportable 2/2 unit(s)" in out
-    assert "current: aetna.nmr.visit_cap | candidate: base.units.timed_per_code" in out
+    assert "current: aetna.nmr.visit_cap | candidate: base.units.line.only_line" in out
     assert "... 1 more (--limit 0 shows all; --format json lists everything)" in out
     assert "Invalid encounters: 2 (not decided)" in out and f"{fixed_corpus}:7 (unknown-code): lines[0].code" in out
 
 
 def test_candidate_that_does_not_load_exits_4_with_located_problems(tmp_path, fixed_corpus):
     text = CANDIDATE.read_text()
-    bad = text.replace("\ndisable:", "\ndisabled:")
+    bad = text.replace("\nedits:", "\nedit:")
     assert bad != text
     path = tmp_path / "broken-aetna.yaml"
     path.write_text(bad)
-    line = bad.splitlines().index("disabled:") + 1
+    line = bad.splitlines().index("edit:") + 1
     result = run("--payer", "aetna", "--candidate", path, "--encounters", fixed_corpus)
     assert result.exit_code == 4
     assert "Traceback" not in result.output
     assert f"error: the candidate `{path}` for payer `aetna` does not load" in result.output
-    where = re.search(rf"{re.escape(str(path))}:(\d+):(\d+): error: unknown top-level key `disabled`", result.output)
+    where = re.search(rf"{re.escape(str(path))}:(\d+):(\d+): error: unknown top-level key `edit`", result.output)
     assert where and int(where[1]) in (line, line + 1)      # the key, or the value under it
     assert "supportable-impact-" not in result.output       # never the temporary copy's path
 

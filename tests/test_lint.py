@@ -321,7 +321,9 @@ def test_rule_shadowed_in_the_base_names_every_overlay_that_switches_it_off(tmp_
     report = lint(repo / "policies")
     assert report.errors == 0
     p = only(find(report, "rule_shadowed"))
-    assert where(p) == ("rule_shadowed", "policies/base/group.yaml", 13, 9)
+    line = next(i for i, text in enumerate((repo / "policies/base/group.yaml").read_text().splitlines(), start=1)
+                if "- id: base.group.suggest_97150" in text)
+    assert where(p) == ("rule_shadowed", "policies/base/group.yaml", line, 9)
     assert p.message == ("rule `base.group.suggest_97150` of layer `base` applies only under `base` itself: every "
                          "payer that extends it (`aetna`, `aetna_medicare`, `commercial` and `medicare`) switches it "
                          f"off (replaced by `commercial` at payers/commercial.yaml:{commercial_line}:9, disabled by "
@@ -423,8 +425,13 @@ def test_without_the_guidance_folder_sources_are_not_checked(tmp_path):
         "../guidance")
     assert shown[("payers/medicare.yaml", 29, 44)].startswith(
         "row `2024` of parameter `kx_threshold_cents` cites `domain-notes.md`")
-    assert shown[("payers/aetna.yaml", 129, 20)].startswith(
-        "disabling `base.ncci.manual_therapy_and_activities_needs_modifier` cites `domain-notes.md`")
+    # the edit tables' rows and an overlay's edit changes cite their sources too
+    override = [(loc, m) for loc, m in shown.items() if m.startswith("override of the PTP edit 97140/97530 cites")]
+    assert [loc[0] for loc, _ in override] == ["payers/aetna.yaml"]
+    aetna = (repo / "payers/aetna.yaml").read_text().splitlines()
+    assert "source: {file: domain-notes.md" in aetna[override[0][0][1] - 1]
+    rows = [loc for loc, m in shown.items() if m.startswith("PTP edit 98940/97140 cites `domain-notes.md`")]
+    assert [loc[0] for loc in rows] == ["policies/edits/ptp.yaml"]
 
 
 # --- the shipped policies --------------------------------------------------------------------------

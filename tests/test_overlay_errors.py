@@ -42,6 +42,12 @@ def problems_for(tmp_path: Path, overlays: dict[str, str], payer: str = "acme"):
     return info.value.problems
 
 
+def line_in(relative: str, text: str) -> int:
+    """1-based line of the first line of a shipped file starting with ``text`` (after indentation)."""
+    lines = (ROOT / relative).read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if line.strip().startswith(text))
+
+
 def where(problem):
     loc = problem.location
     return (problem.code, loc.file, loc.line, loc.column)
@@ -127,7 +133,8 @@ def test_add_reusing_a_base_rule_id(tmp_path):
     text = HEAD + "add:\n" + rule_entry("base.group.suggest_97150", 'suggest(L, "97150") :- line_code(L, _).')
     p = only(problems_for(tmp_path, {"acme": text}))
     assert where(p) == ("duplicate_rule_id", ACME, 5, 9)
-    assert "already exists in layer `base` at policies/base/group.yaml:13:9" in p.message
+    line = line_in("policies/base/group.yaml", "- id: base.group.suggest_97150")
+    assert f"already exists in layer `base` at policies/base/group.yaml:{line}:9" in p.message
     assert "use `replace` to change it" in p.message
 
 
@@ -313,7 +320,8 @@ def test_value_parameter_read_as_a_table(tmp_path):
     text = HEAD + "add:\n" + rule_entry("acme.units.method", "m(K, M) :- param_entry(unit_method, K, M).")
     p = only(problems_for(tmp_path, {"acme": text}))
     assert where(p) == ("parameter_kind", ACME, 8, 22)
-    assert "parameter `unit_method` is a single value (set at policies/base/units.yaml:10:3)" in p.message
+    line = line_in("policies/base/units.yaml", "unit_method:")
+    assert f"parameter `unit_method` is a single value (set at policies/base/units.yaml:{line}:3)" in p.message
     assert "`param(unit_method, Value)`" in p.message
 
 
@@ -325,7 +333,8 @@ def test_overlay_overriding_a_value_parameter_with_a_table(tmp_path):
                    "    source: f.md\n")
     p = only(problems_for(tmp_path, {"acme": text}))
     assert where(p) == ("parameter_kind", ACME, 5, 3)
-    assert "parameter `unit_method` is a single value in layer `base` (policies/base/units.yaml:10:3)" in p.message
+    line = line_in("policies/base/units.yaml", "unit_method:")
+    assert f"parameter `unit_method` is a single value in layer `base` (policies/base/units.yaml:{line}:3)" in p.message
     assert "must set the same kind" in p.message
 
 
@@ -605,16 +614,16 @@ def test_disabling_a_rule_that_others_still_read(tmp_path):
 
 def test_disabling_a_rule_and_adding_a_new_definition_in_the_same_overlay_is_fine(tmp_path):
     text = HEAD + ("disable:\n"
-                   "  - id: base.ncci.distinct_modifier\n"
-                   "    reason: this plan accepts only XS and XU\n"
+                   "  - id: base.ncci.fitting_modifier\n"
+                   "    reason: this plan accepts only XS\n"
                    "add:\n"
-                   "  - id: acme.ncci.distinct_modifier\n"
+                   "  - id: acme.ncci.fitting_modifier\n"
                    "    because: \"{M} marks a distinct service for this plan\"\n"
                    "    source: plan.md\n"
-                   "    rule: distinct_modifier(L) :- has_modifier(L, M), M == \"XS\".\n")
+                   "    rule: fitting_modifier(L, L1) :- ncci_pair(L, L1, _, _, 1), has_modifier(L, M), M == \"XS\".\n")
     policies, payers = make_payers(tmp_path, {"acme": text})
     policy = load_policy_set(policies, "acme", payers)
-    assert [d.id for d in policy.disabled] == ["base.ncci.distinct_modifier"]
+    assert [d.id for d in policy.disabled] == ["base.ncci.fitting_modifier"]
 
 
 def test_readding_a_disabled_rule_id_is_refused(tmp_path):

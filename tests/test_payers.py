@@ -58,13 +58,15 @@ def test_medicare_bills_three_units_for_22_and_18_minutes_where_cpt_bills_two(po
 def test_medicare_units_proof_shows_the_arithmetic_and_names_medicare(policies):
     line = line_of(decide_for(policies["medicare"], make_encounter([L("97116", 22, 2), L("97110", 18, 1)])), "1")
     proof = proof_dict(line)["derivations"][0]
-    assert proof["rule"]["id"] == "base.units.total_time.whole_plus_leftover_unit"
+    assert proof["rule"]["id"] == "base.units.line.only_line"
     nodes = list(walk(proof))
     said = [n["statement"] for n in nodes]
+    code_units = next(n for n in nodes if n["statement"] == "code_units('97116', 2)")
+    assert code_units["rule"]["id"] == "base.units.total_time.whole_plus_leftover_unit"
     assert "visit_timed_units(40, 3)" in said
-    assert "line_whole_units('1', 1, 7)" in said
+    assert "code_whole_units('97116', 1, 7)" in said
     assert "remaining_units(1)" in said
-    assert "leftover_rank('1', 0)" in said
+    assert "code_leftover_rank('97116', 0)" in said
     assert "@divmod(22, 15, 1, 7)" in said
     # the method was switched by Medicare's parameter, and the proof says where it was set
     params = [n for n in nodes if n.get("origin") == "parameter"]
@@ -108,7 +110,7 @@ def test_medicare_pools_small_services_into_one_unit(policies):
     assert units(medicare) == [1, 0, 0]
     assert verdicts(medicare)[1:] == ["not_supportable", "not_supportable"]
     commercial = decide_for(policies["commercial"], visit)
-    assert all("base.units.under_eight_minutes" in reason_ids(l) for l in commercial.lines)
+    assert all("base.units.per_code.under_eight_minutes" in reason_ids(l) for l in commercial.lines)
 
 
 def test_medicare_single_service_under_eight_minutes_earns_nothing(policies):
@@ -371,21 +373,27 @@ def test_aetna_nmr_visit_cap(policies, prior, dos, denied):
         assert attempt["failed_premise"] == "'2025-11-03' < '2025-10-29'"
 
 
-def test_aetna_replaces_and_disables_the_97530_97140_rules(policies):
-    visit = make_encounter([L("97530", 20, 1), L("97140", 15, 1, modifiers=["GP", "59"])])
+def test_aetna_overrides_the_97140_97530_edit_to_never_paid(policies):
+    # 97530 is the column-2 code of the 97140 edit (domain-notes.md §4.2); Aetna denies it even with
+    # 59 (§3.3 [WEBPT-59]), an override of the edit's modifier indicator, not a rule of its own
+    visit = make_encounter([L("97530", 20, 1, modifiers=["GP", "59"]), L("97140", 15, 1)])
     commercial = decide_for(policies["commercial"], visit)
     assert verdicts(commercial) == ["supportable", "supportable"]    # separate blocks and 59: both paid
     aetna = decide_for(policies["aetna"], visit)
     activities, manual = line_of(aetna, "1"), line_of(aetna, "2")
-    assert reason_ids(activities) == ["base.ncci.manual_therapy_and_activities_same_block"]
-    ref = proof_dict(activities)["derivations"][0]["rule"]
-    assert ref["layer"] == "aetna" and ref["replaces"]["layer"] == "base"
+    assert reason_ids(activities) == ["base.ncci.column2_never_paid"]
+    assert activities.verdict == "not_supportable" and activities.fixes == []
+    edit = next(n for n in walk(proof_dict(activities)["derivations"][0]) if n.get("origin") == "edit_table")
+    assert edit["statement"] == "ptp_edit('97140', '97530', 0)"
+    assert edit["edit"]["layer"] == "aetna" and edit["edit"]["confidence"] == "C"
+    assert edit["edit"]["overrides"]["layer"] == "base" and "even with modifier 59" in edit["edit"]["overrides"]["reason"]
     assert manual.verdict == "supportable"
-    # without 59 commercial denies 97140 by the base rule Aetna switched off; Aetna does not
-    visit["lines"][1]["modifiers"] = ["GP"]
-    assert reason_ids(line_of(decide_for(policies["commercial"], visit), "2")) == [
-        "base.ncci.manual_therapy_and_activities_needs_modifier"]
-    assert line_of(decide_for(policies["aetna"], visit), "2").verdict == "supportable"
+    # without 59 commercial asks for the modifier on 97530; Aetna denies it whatever
+    visit["lines"][0]["modifiers"] = ["GP"]
+    line = line_of(decide_for(policies["commercial"], visit), "1")
+    assert reason_ids(line) == ["base.ncci.column2_needs_modifier"]
+    assert line.fixes[0].to_dict()["one_of"] == ["59", "XU"]
+    assert reason_ids(line_of(decide_for(policies["aetna"], visit), "1")) == ["base.ncci.column2_never_paid"]
 
 
 def test_aetna_manual_therapy_with_manipulation_in_another_region_needs_documentation(policies):
@@ -429,7 +437,7 @@ def test_medicare_advantage_inherits_medicare_and_adds_authorization(policies):
 def test_ncci_evaluation_pair_applies_from_2020(policies):
     lines = [{"code": "97161", "minutes": 30, "units": 1}, L("97140", 15, 1)]
     after = decide_for(policies["commercial"], make_encounter(lines))
-    assert reason_ids(line_of(after, "2")) == ["base.ncci.manual_therapy_with_evaluation_needs_modifier"]
+    assert reason_ids(line_of(after, "2")) == ["base.ncci.column2_needs_modifier"]
     before = decide_for(policies["commercial"], make_encounter(lines, date_of_service="2019-11-04"))
     assert line_of(before, "2").verdict == "supportable"
 

@@ -36,17 +36,25 @@ def test_explain_code_merges_aetnas_layers(policies):
     # rules for other codes, or for the unit method Aetna does not use, are left out
     assert "base.documentation.gait_training_needs_gait_impairment" not in required
     assert "base.units.total_time.no_unit" not in required
-    assert ids(report["units"]) == ["base.units.timed_per_code"]
+    assert "base.units.per_code.under_eight_minutes" in required          # a unit denial, after allocation
+    assert set(ids(report["units"])) == {"base.units.line.only_line", "base.units.line.whole_plus_leftover_unit",
+                                         "base.units.line.whole_units_only"}
     assert report["unit_method"]["value"] == "cpt_per_code" and report["unit_method"]["layer"] == "commercial"
-    assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method"}
+    assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method",
+                                                         "denied_line_minutes"}
+    # the code's catalog entry: how its units are counted; and its templates filled in for it
+    assert report["code"]["unit_basis"] == "per_15_minutes"
+    assert required["base.documentation.nmr_needs_neuro_deficit"]["because"].startswith("neuromuscular reeducation")
+    missing = required["base.documentation.procedure_missing_element"]
+    assert missing["because"] == "97112 is a therapeutic procedure and the note does not document <Element>"
+    assert missing["because_template"].startswith("{Code} is a therapeutic procedure")
 
 
 def test_explain_code_under_medicare_shows_the_total_time_rules(policies):
     report = explain_code(policies["medicare"], "97110")
-    assert "base.units.timed_per_code" not in ids(report["units"])
-    assert {"base.units.total_time.whole_plus_leftover_unit",
-            "base.units.total_time.whole_units_only"} <= set(ids(report["units"]))
     required = ids(report["requirements"])
+    assert "base.units.total_time.no_unit" in required
+    assert "base.units.per_code.under_eight_minutes" not in required      # ruled out by Medicare's unit method
     assert "medicare.modifiers.discipline_required" in required
     assert "medicare.kx.modifier_required" in required
     assert "medicare.acupuncture.only_low_back_pain" not in required
@@ -54,12 +62,37 @@ def test_explain_code_under_medicare_shows_the_total_time_rules(policies):
     assert kx["value"] == 30
 
 
-def test_explain_code_lists_rules_the_payer_switched_off(policies):
+def test_explain_code_shows_the_edits_of_a_code(policies):
+    # 97140 pairs: column 2 of the CMT codes and the evaluations, column 1 of 97530 (domain-notes.md §4.3)
     report = explain_code(policies["aetna"], "97140")
-    assert ids(report["disabled"]) == ["base.ncci.manual_therapy_and_activities_needs_modifier"]
-    assert report["disabled"][0]["layer"] == "aetna" and report["disabled"][0]["reason"]
-    assert "base.ncci.manual_therapy_and_activities_needs_modifier" in ids(
-        explain_code(policies["commercial"], "97140")["requirements"])
+    edits = report["edits"]
+    assert {e["column1"] for e in edits["column2_of"] if e["status"] == "active"} == {
+        "98940", "98941", "98942", "97161", "97162", "97163"}
+    cmt = next(e for e in edits["column2_of"] if e["column1"] == "98940")
+    assert cmt["distinct_by"] == ["separate_structure"] and cmt["confidence"] == "B"
+    own = next(e for e in edits["column1_of"] if e["column2"] == "97530")
+    assert (own["modifier_indicator"], own["layer"], own["overrides"]["layer"]) == (0, "aetna", "base")
+    unverified = next(e for e in edits["column1_of"] if e["column2"] == "97110")
+    assert unverified["status"] == "unverified" and unverified["confidence"] == "C"
+    assert edits["mue"] == []
+    # the same pair under commercial keeps the base row: indicator 1, 59 or XU on 97530
+    commercial = explain_code(policies["commercial"], "97140")["edits"]["column1_of"]
+    assert next(e for e in commercial if e["column2"] == "97530")["modifier_indicator"] == 1
+    # the NCCI rules apply to 97140 (it has active pairs); a code with none does not get them
+    assert "base.ncci.column2_needs_modifier" in ids(report["requirements"])
+    assert "base.ncci.column2_needs_modifier" not in ids(explain_code(policies["aetna"], "97110")["requirements"])
+
+
+def test_explain_code_of_an_add_on_and_a_manipulation(policies):
+    addon = explain_code(policies["base"], "97811")
+    assert addon["code"]["unit_basis"] == "each_additional_15_minutes" and addon["code"]["add_on_to"] == ["97810", "97813"]
+    assert "base.add_on.needs_primary" in ids(addon["requirements"])
+    assert explain_code(policies["base"], "97810")["code"]["add_ons"] == ["97811", "97814"]
+    cmt = explain_code(policies["base"], "98941")
+    assert cmt["code"]["regions"] == {"kind": "spinal", "min": 3, "max": 4}
+    assert {"base.chiropractic.fewer_regions_than_code", "base.chiropractic.regions_not_shown"} <= set(
+        ids(cmt["requirements"]))
+    assert "base.add_on.one_initial_per_day" not in ids(cmt["requirements"])   # not an initial code
 
 
 def test_explain_code_for_a_code_with_a_replacement(policies):
@@ -95,14 +128,14 @@ def test_diff_base_aetna_covers_the_whole_chain(policies):
     added = ids(report["added"])
     assert "commercial.modifiers.not_59_with_x" in added          # from the parent overlay
     assert "aetna.same_day.not_together" in added
-    assert [r["id"] for r in report["replaced"]] == ["base.ncci.manual_therapy_and_activities_same_block"]
-    replaced = report["replaced"][0]
-    assert (replaced["before"]["layer"], replaced["after"]["layer"]) == ("base", "aetna")
-    assert [(r["rule"]["id"], r["change"]) for r in report["removed"]] == [
-        ("base.ncci.manual_therapy_and_activities_needs_modifier", "disabled")]
-    assert report["removed"][0]["by"]["layer"] == "aetna"
+    assert report["replaced"] == [] and report["removed"] == []
     assert [p["name"] for p in report["parameters"]] == ["nmr_visit_cap", "nmr_visit_window_days"]
-    assert report["summary"] == {"added": len(report["added"]), "replaced": 1, "removed": 1, "parameters": 2}
+    [override] = report["edits"]
+    assert (override["side"], override["action"], override["key"], override["layer"]) == (
+        "to", "override", ["97140", "97530"], "aetna")
+    assert override["changes"] == {"modifier_indicator": 0, "confidence": "C"}
+    assert report["summary"] == {"added": len(report["added"]), "replaced": 0, "removed": 0, "parameters": 2,
+                                 "edits": 1}
 
 
 def test_diff_base_medicare_shows_the_unit_method_switch(policies):
@@ -118,20 +151,20 @@ def test_diff_the_other_way_reports_rules_absent(policies):
     report = diff_policies(policies["aetna"], policies["base"])
     assert "aetna.same_day.not_together" in [r["rule"]["id"] for r in report["removed"]]
     assert all(r["change"] == "not_in_base" for r in report["removed"])
-    assert ids(report["added"]) == ["base.ncci.manual_therapy_and_activities_needs_modifier"]
+    assert ids(report["added"]) == []
+    assert [(e["side"], e["action"]) for e in report["edits"]] == [("from", "override")]
 
 
 def test_diff_of_a_payer_with_itself_is_empty(policies):
     report = diff_policies(policies["medicare"], policies["medicare"])
-    assert report["summary"] == {"added": 0, "replaced": 0, "removed": 0, "parameters": 0}
+    assert report["summary"] == {"added": 0, "replaced": 0, "removed": 0, "parameters": 0, "edits": 0}
 
 
 def test_diff_cli():
     text = cli("diff", "base", "aetna")
     assert text.exit_code == 0
-    assert "1 replaced, 1 disabled or absent, 2 parameter(s) differ." in text.output
-    assert "~ base.ncci.manual_therapy_and_activities_same_block" in text.output
-    assert "disabled by aetna at payers/aetna.yaml:" in text.output
+    assert "0 replaced, 0 disabled or absent, 2 parameter(s) differ, 1 edit table change(s)." in text.output
+    assert "~ PTP 97140/97530 overridden by aetna (aetna; payers/aetna.yaml:" in text.output
     assert "* nmr_visit_cap: (not set) -> 18 (aetna)" in text.output
     data = json.loads(cli("diff", "commercial", "aetna", "--format", "json").output)
     assert data["from"]["payer"] == "commercial" and data["summary"]["parameters"] == 2
@@ -145,7 +178,8 @@ def test_payers_cli_lists_every_payer():
     assert rows["aetna_medicare"]["extends"] == "medicare"
     assert rows["medicare"]["effective"] == {"from": "2019-01-01", "to": "2027-01-01"}
     assert rows["medicare"]["parameters"]["unit_method"]["value"] == "total_time"
-    assert rows["aetna"]["disabled"][0]["id"] == "base.ncci.manual_therapy_and_activities_needs_modifier"
+    assert rows["aetna"]["disabled"] == []
+    assert [(c["action"], c["key"]) for c in rows["aetna"]["edit_changes"]] == [("override", ["97140", "97530"])]
 
 
 # --- an overlay that switches a base rule off ---------------------------------------------------------

@@ -139,6 +139,12 @@ def test_file_changes_are_picked_up_by_the_watcher(project):
         app.extensions["supportable"].store.stop()
 
 
+def _nodes(node):
+    yield node
+    for p in node.get("premises", []):
+        yield from _nodes(p)
+
+
 def test_requests_during_swaps_each_see_one_consistent_set(project):
     app = create_app(settings_for(project, admin_token=TOKEN, reload_interval=0))
     expected = {}   # policy version -> units under it
@@ -159,7 +165,8 @@ def test_requests_during_swaps_each_see_one_consistent_set(project):
             else:
                 body = reply.get_json()
                 answers.append((body["policy_version"], units(body),
-                                {r["rule"]["id"] for l in body["lines"] for r in l["proof"]["derivations"]}))
+                                {n["rule"]["id"] for l in body["lines"] for r in l["proof"]["derivations"]
+                                 for n in _nodes(r) if "rule" in n}))
 
     threads = [threading.Thread(target=client_loop) for _ in range(4)]
     for t in threads:

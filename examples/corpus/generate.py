@@ -189,9 +189,9 @@ class CorpusGenerator(EncounterGenerator):
                 outcomes = self._outcomes(code)
             if outcomes:
                 line["intended_outcomes"] = outcomes
-            region = self._region(code)
-            if region:
-                line["region"] = region
+            regions = self._regions(code)
+            if regions:
+                line["regions"] = regions
             docs = [d for d in LINE_DOCUMENTATION_HINTS.get(code, ()) if r.random() < 0.95]
             if docs:
                 line["documentation"] = docs
