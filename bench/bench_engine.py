@@ -783,7 +783,8 @@ def payer_experiment(count: int, seed: int, load_rounds: int, reference_texts: l
     say(f"  warmed up on {len(warmup)} encounters per payer; timing {len(texts)} encounters x "
         f"{len(payers)} payers")
 
-    verdicts = {p: {"supportable": 0, "needs_documentation": 0, "not_supportable": 0} for p in payers}
+    verdicts = {p: {"supportable": 0, "needs_documentation": 0, "not_supportable": 0, "overbilled": 0}
+                for p in payers}
     lines_by_payer: dict = {p: [] for p in payers}
 
     def record(name, _enc, result):

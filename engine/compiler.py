@@ -254,14 +254,39 @@ def aggregate_rows(spec: AggregateSpec, rows) -> object:
     return fold(spec.func, [row[pos] for row in rows])
 
 
+def completed_rows(pred: str, arity: int):
+    """The facts of ``pred`` when the evaluator has already solved it, with every argument open, in the
+    subgoal table it shares across one encounter's queries (see engine.evaluator._ask_all): the
+    complete extension, since the program is stratified. None when it has not been solved yet."""
+    from pyDatalog.Logic import Logic
+    ts = getattr(Logic.tl, "logic", None)
+    shared = getattr(ts, "supportable_shared", None) if ts is not None else None
+    if not shared:
+        return None
+    known = ts.Subgoals.get((f"{pred}/{arity}",) + tuple(("v", i) for i in range(arity)))
+    if known is None or known.tasks or known.clauses or not isinstance(known.facts, dict):
+        return None
+    return known.facts.values()
+
+
 def _aggregate_resolver(spec: AggregateSpec):
+    arity = len(spec.groups) + len(spec.locals_) + 1
+
     def resolve(*terms):
         group_terms, result = terms[:-1], terms[-1]
         if not all(t.is_const() for t in group_terms):
             return
-        query = pyEngine.Literal(spec.aux_pred, list(group_terms) +
-                                 [pyEngine.Var(f"L{i}_") for i in range(len(spec.locals_) + 1)])
-        rows = query.ask() or []
+        solved = completed_rows(spec.aux_pred, arity)
+        if solved is not None:
+            # Solved already in this encounter's shared table: filter it, rather than deriving the
+            # aggregate's dependencies again in a fresh table, as ask() would.
+            key = tuple(t.id for t in group_terms)
+            n = len(key)
+            rows = [row for row in (tuple(t.id for t in lit.terms) for lit in solved) if row[:n] == key]
+        else:
+            query = pyEngine.Literal(spec.aux_pred, list(group_terms) +
+                                     [pyEngine.Var(f"L{i}_") for i in range(len(spec.locals_) + 1)])
+            rows = query.ask() or []
         value = aggregate_rows(spec, rows)
         if value is None:
             return

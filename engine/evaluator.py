@@ -44,9 +44,10 @@ class _ThreadEngine:
             pyEngine.assert_(pyEngine.Clause(self._literal(head), [self._literal(b) for b in body]))
         for name, args in program.static_facts:
             pyEngine.assert_(self.fact(name, args))
+        # In dependency order, so what an aggregate counts is solved before the rule that counts it.
         self.queries = [(name, pyEngine.Literal(self._pred(name, arity),
                                                 [pyEngine.Var(f"Q{i}_") for i in range(arity)]))
-                        for name, arity in program.derived]
+                        for name, arity in dependency_order(program)]
 
     def _pred(self, name: str, arity: int):
         key = (name, arity)
@@ -75,6 +76,37 @@ class _ThreadEngine:
                                                 [pyEngine.Const(a) for a in args]), [])
 
 
+def dependency_order(program: CompiledProgram) -> list[tuple[str, int]]:
+    """The derived predicates, each after every predicate its clauses read (an aggregate's value
+    predicate reads the aggregate's body predicate); ties in name order."""
+    derived = dict(program.derived)
+    reads: dict[str, set[str]] = {name: set() for name in derived}
+    for (head, _), body in program.clauses:
+        if head not in reads:
+            continue
+        for name, _terms in body:
+            name = name.lstrip("~")
+            if "_aggv" in name:
+                name = name.replace("_aggv", "_agg", 1)
+            if name in derived and name != head:
+                reads[head].add(name)
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        if state.get(name):
+            return                          # done, or on the current path (positive recursion)
+        state[name] = 1
+        for dep in sorted(reads[name]):
+            visit(dep)
+        state[name] = 2
+        order.append(name)
+
+    for name in sorted(derived):
+        visit(name)
+    return [(name, derived[name]) for name in order]
+
+
 def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
     """Ask every query with one subgoal table shared across them.
 
@@ -87,6 +119,7 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
     ts = Logic.tl.logic
     saved = ts.Tasks, ts.Recursive_Tasks, ts.Recursive, ts.Subgoals, ts.Goal
     ts.Subgoals = {}
+    ts.supportable_shared = True      # aggregates may read what this table has solved (compiler.completed_rows)
     results = []
     try:
         for name, literal in queries:
@@ -103,11 +136,15 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
                     if res is None:
                         break
                     todo, arg = res
+                # The search does not table the goal it started from: table it, complete, so later
+                # queries and aggregates (compiler.completed_rows) read it instead of solving it again.
+                ts.Subgoals.setdefault(literal.get_tag(), goal)
             facts = goal.facts
             rows = [tuple(t.id for t in lit.terms) for lit in facts.values()] if isinstance(facts, dict) else []
             results.append((name, rows))
     finally:
         ts.Tasks, ts.Recursive_Tasks, ts.Recursive, ts.Subgoals, ts.Goal = saved
+        ts.supportable_shared = False
     return results
 
 

@@ -10,18 +10,23 @@ from engine.evaluator import _ask_all
 from engine.facts import encounter_facts
 
 
-def variants():
-    rng = random.Random(7)
+def variants(seed: int = 7, count: int = 40):
+    rng = random.Random(seed)
     docs = [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))]
     out = list(docs)
-    for _ in range(40):
+    for _ in range(count):
         d = copy.deepcopy(rng.choice(docs))
         for line in d["lines"]:
             line["minutes"] = rng.randint(3, 50)
             line["patients_in_session"] = rng.choice([1, 1, 2, 3])
-            line["time_block"] = rng.choice(["A", "B", None])
+            line.pop("time_block", None)
+            line["time_blocks"] = rng.choice([["A"], ["B"], [], ["A", "C"]])
             if rng.random() < 0.3:
                 line["documentation"] = []
+        if rng.random() < 0.5:      # a code on two lines: its minutes are counted together
+            extra = copy.deepcopy(rng.choice(d["lines"]))
+            extra["id"] = "dup"
+            d["lines"].append(extra)
         out.append(d)
     return out
 
@@ -46,6 +51,37 @@ def test_shared_table_matches_plain_ask(base_policy):
         seen_suggestions += bool(shared["suggest"])
     # The comparison covered denials and suggestions, not only empty results.
     assert seen_denials >= 10 and seen_suggestions >= 3
+
+
+def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, monkeypatch):
+    # Aggregates read the rows the shared table has already solved (compiler.completed_rows) rather
+    # than deriving their dependencies again; the result must be pyDatalog's own, under the payers
+    # with the most aggregates, on visits with a code on several lines.
+    from engine import compiler
+    hits = []
+    original = compiler.completed_rows
+    monkeypatch.setattr(compiler, "completed_rows", lambda *a: hits.append(original(*a)) or hits[-1])
+    compared = 0
+    for payer in ("medicare", "commercial"):
+        policy = policies[payer]
+        for doc in variants(seed=11, count=25):
+            doc["date_of_service"] = "2026-06-02"     # in Medicare's range, after every example's history
+            enc = policy.parse(doc)
+            engine = policy.evaluator._engine()
+            clauses = [engine.fact(n, a) for n, a in encounter_facts(enc)]
+            for c in clauses:
+                pyEngine.assert_(c)
+            try:
+                shared = {name: sorted(rows) for name, rows in _ask_all(engine.queries)}
+                plain = {name: sorted(q.ask() or []) for name, q in engine.queries}
+            finally:
+                for c in clauses:
+                    pyEngine.retract(c)
+            assert shared == plain, (payer, doc["id"])
+            compared += bool(shared.get("code_units"))
+    assert compared >= 20
+    assert any(h is not None for h in hits)          # the shared rows were used ...
+    assert any(h is None for h in hits)              # ... and plain ask() (outside _ask_all) still works
 
 
 def test_models_cover_every_derived_predicate(base_policy, example):
