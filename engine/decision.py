@@ -53,11 +53,28 @@ class Reason:
     rule: Rule
     kind: str
     message: str
+    edits: list = field(default_factory=list)   # the edit-table rows the denial rests on
 
     def to_dict(self) -> dict:
-        return {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
-                "location": str(self.rule.location),
-                "source": {"file": self.rule.source, "section": self.rule.section}}
+        out = {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
+               "location": str(self.rule.location),
+               "source": {"file": self.rule.source, "section": self.rule.section}}
+        if self.edits:
+            out["edits"] = [{k: e[k] for k in ("table", "layer", "location", "confidence", "source")}
+                            for e in self.edits]
+        return out
+
+
+def _edit_rows(proof: ProofNode) -> list[dict]:
+    """The edit-table rows a proof rests on, each once, in the order met."""
+    found: dict[str, dict] = {}
+    stack = [proof]
+    while stack:
+        node = stack.pop(0)
+        if node.origin == "edit_table" and "edit" in node.detail:
+            found.setdefault(node.detail["edit"]["location"], node.detail["edit"])
+        stack[:0] = list(node.premises)
+    return list(found.values())
 
 
 @dataclass
@@ -211,7 +228,7 @@ class Decider:
         for proof in denials:
             fixes = self._fixes_for(lid, proof)
             per_derivation.append((proof, fixes))
-            decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message))
+            decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message, _edit_rows(proof)))
             for fix in fixes:
                 if fix.action == "add_documentation" and fix.value not in decision.missing_documentation:
                     decision.missing_documentation.append(fix.value)

@@ -303,13 +303,21 @@ def parse_overlay_edits(node: Node | None, layer_name: str, problems: Problems) 
                 if change is not None:
                     layer.changes.append(change)
     _check_versions(layer, problems)
-    seen: dict[tuple, Location] = {}
-    for what, key, loc in [("add", (r.table, r.key), r.location) for r in layer.rows] + \
-                          [(c.action, (c.table, c.key), c.location) for c in layer.changes]:
-        if key in seen and what != "add":
-            problems.error("conflicting_change", f"the {key[0].upper()} edit {'/'.join(key[1])} is changed twice in "
-                           f"payer `{layer_name}` (first at {seen[key]})", loc)
-        seen.setdefault(key, loc)
+    # One change (override or disable) per pair in a layer. Adding rows for a pair is fine with
+    # a disable of it (the layer's new dated rows replace the old ones), not with an override.
+    changed: dict[tuple, EditChange] = {}
+    for change in layer.changes:
+        key = (change.table, change.key)
+        if key in changed:
+            problems.error("conflicting_change", f"the {change.table.upper()} edit {'/'.join(change.key)} is changed "
+                           f"twice in payer `{layer_name}` (first at {changed[key].location})", change.location)
+        changed.setdefault(key, change)
+    for row in layer.rows:
+        first = changed.get((row.table, row.key))
+        if first is not None and first.action == "override":
+            problems.error("conflicting_change", f"the {row.table.upper()} edit {'/'.join(row.key)} is overridden at "
+                           f"{first.location} and added here in payer `{layer_name}`: disable it to add new rows",
+                           row.location)
     return layer
 
 

@@ -25,8 +25,11 @@ from .syntax import Atom, Compare, Const, Negative, Positive, Rule, Var
 _INPUTS = {p.name for p in INPUT_PREDICATES.values()}
 _EDIT_NAMES = {p.name for p in EDIT_PREDICATES.values()}
 _STATIC_INPUTS = {p.name for p in {**CATALOG_PREDICATES, **PARAMETER_PREDICATES}.values()}
-_SECTIONS = (("deny", "requirements"), ("deny_units", "requirements"), ("supportable_units", "units"),
-             ("suggest", "suggestions"))
+# Heads whose first argument is the line, and the one the units rules key by the code (a code's
+# units, before they are shared among its lines).
+_SECTIONS = (("deny", "requirements"), ("deny_units", "requirements"), ("code_units", "units"),
+             ("supportable_units", "units"), ("suggest", "suggestions"))
+_CODE_KEYED = ("code_units",)
 _UNIT_BASIS = {"per_15_minutes": "timed, in 15-minute units (8 minutes or more past each full 15 earn a unit)",
                "per_session": "one unit per session, whatever the minutes",
                "initial_15_minutes": "the initial 15 minutes of the day's service: one unit, once per day",
@@ -48,8 +51,10 @@ class _Relevance:
 
     def applies(self, rule: Rule, code: str) -> bool:
         head = rule.clause.head
-        line = head.args[0] if head.args and isinstance(head.args[0], Var) else None
-        return self._body_allows(rule, {line.name} if line else set(), set(), code, depth=3)
+        first = head.args[0] if head.args and isinstance(head.args[0], Var) else None
+        if head.pred in _CODE_KEYED:
+            return self._body_allows(rule, set(), {first.name} if first else set(), code, depth=3)
+        return self._body_allows(rule, {first.name} if first else set(), set(), code, depth=3)
 
     def code_vars(self, rule: Rule, depth: int = 3) -> set[str]:
         """The variables a rule binds to the line's code: ``Code`` in ``line_code(L, Code)`` with L the
@@ -57,6 +62,8 @@ class _Relevance:
         head = rule.clause.head
         line = head.args[0].name if head.args and isinstance(head.args[0], Var) else None
         out: set[str] = set()
+        if head.pred in _CODE_KEYED:
+            return {line} if line else set()
         for lit in rule.clause.body:
             atom = lit.atom if isinstance(lit, Positive) else None
             if atom is None or not atom.args or not (isinstance(atom.args[0], Var) and atom.args[0].name == line):

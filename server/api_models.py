@@ -43,6 +43,14 @@ class Source(_Doc):
     section: str
 
 
+class EditRow(_Doc):
+    table: str = Field(description="`ptp` or `mue`")
+    layer: str = Field(description="`base`, `cms_import` or the payer overlay that added or changed the row")
+    location: str
+    confidence: str
+    source: Source
+
+
 class Reason(_Doc):
     id: str
     kind: str
@@ -50,6 +58,8 @@ class Reason(_Doc):
     layer: str = Field(description="`base` or the payer overlay that wrote the rule")
     location: str
     source: Source
+    edits: Optional[list[EditRow]] = Field(None, description="the edit-table rows the denial rests on (absent when "
+                                           "none)")
 
 
 class Units(_Doc):
@@ -127,6 +137,9 @@ class PayerList(_Doc):
 class PayerDetail(PayerSummary):
     parameters: dict[str, dict[str, Any]] = {}
     disabled: list[dict[str, Any]] = []
+    edit_changes: list[dict[str, Any]] = Field([], description="edit-table rows the payer's overlays override or "
+                                               "disable")
+    edits_imported: Optional[str] = Field(None, description="digest of the imported CMS edit table, if any")
 
 
 class CodeRequirements(_Doc):

@@ -34,7 +34,7 @@ from .reload import PolicyStore, fingerprint
 from .settings import Settings
 
 LOG = logging.getLogger("supportable")
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 NDJSON = "application/x-ndjson"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _VOCABULARY_NAMES = {"code": "codes", "documentation": "documentation", "outcome": "outcomes",
@@ -265,7 +265,8 @@ def _install_routes(app: Flask, state: State) -> None:
     def payer(payer: str):
         policy = _policy(state, payer, "")
         return jsonify({**_payer_summary(state, payer), **{k: v for k, v in policy.describe().items()
-                                                           if k in ("parameters", "disabled")}})
+                                                           if k in ("parameters", "disabled", "edit_changes",
+                                                                    "edits_imported")}})
 
     @app.get("/v1/payers/<payer>/codes/<code>")
     def payer_code(payer: str, code: str):

@@ -133,7 +133,7 @@ def _change_line(c: Change) -> list[str]:
 def _diff_lines(diff: dict) -> list[str]:
     s = diff["summary"]
     out = [f"  policy changes: {s['added']} added, {s['replaced']} replaced, {s['removed']} disabled or absent, "
-           f"{s['parameters']} parameter(s) differ"]
+           f"{s['parameters']} parameter(s) differ, {s.get('edits', 0)} edit table change(s)"]
     out += [f"    + {r['id']} ({r['layer']}; {r['location']})" for r in diff["added"]]
     out += [f"    ~ {r['id']} ({r['after']['layer']}; {r['after']['location']})" for r in diff["replaced"]]
     out += [f"    - {r['rule']['id']} ({r['rule']['layer']})" + (" disabled" if r["change"] == "disabled" else "")

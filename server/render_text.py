@@ -10,10 +10,12 @@ _METHOD = {"cpt_per_code": "timed units counted per code (CPT midpoint rule)",
            "total_time": "timed units from the visit's total timed minutes (Medicare 8-minute rule)"}
 
 
-def _cite(rule) -> str:
+def _cite(rule, edits=()) -> str:
     where = f", {rule.section}" if rule.section else ""
     layer = "" if rule.layer == "base" else f"{_layer(rule)}: "
-    return f"[{layer}{rule.id}; {rule.source}{where}]"
+    rows = "".join(f"; edit row of {e['layer']} at {e['location']} (confidence {e['confidence']})"
+                   for e in edits if e["layer"] != "base")
+    return f"[{layer}{rule.id}; {rule.source}{where}{rows}]"
 
 
 def _layer(rule) -> str:
@@ -58,7 +60,7 @@ def _render_line(line: LineDecision, explain: bool) -> list[str]:
     if line.reasons:
         out.append("  Why:")
         for r in line.reasons:
-            out.append(f"    - {r.message} {_cite(r.rule)}")
+            out.append(f"    - {r.message} {_cite(r.rule, r.edits)}")
         if line.overbilled:
             for p in line.proofs[:1]:
                 out += [f"      {q.message} {_cite(q.rule)}" for q in _unit_premises(p)]

@@ -174,6 +174,30 @@ def test_unknown_region_and_outcome(vocab):
                                             ("lines[0].region", "unknown_region")]
 
 
+def test_regions_and_time_blocks_are_lists(vocab):
+    data = edited(**{"lines.0.regions": ["cervical", "thoracic"], "lines.0.time_blocks": ["A", "C"]})
+    line = parse_encounter(data, vocab).lines[0]
+    assert (line.all_regions, line.all_time_blocks) == (["cervical", "thoracic"], ["A", "C"])
+    facts = {(name, args) for name, args in encounter_facts(parse_encounter(data, vocab))}
+    assert {("line_region", ("1", "cervical")), ("line_region", ("1", "thoracic")),
+            ("time_block", ("1", "A")), ("time_block", ("1", "C"))} <= facts
+    # the single forms still work, as one-element lists
+    single = parse_encounter(edited(**{"lines.0.region": "lumbar", "lines.0.time_block": "B"}), vocab).lines[0]
+    assert (single.all_regions, single.all_time_blocks) == (["lumbar"], ["B"])
+
+
+def test_region_lists_are_checked_like_the_single_form(vocab):
+    data = edited(**{"lines.0.regions": ["cervical", "neck"]})
+    assert pairs(problems(data, vocab)) == [("lines[0].regions[1]", "unknown_region")]
+    data = edited(**{"lines.0.regions": ["cervical", "cervical"], "lines.0.region": "lumbar",
+                     "lines.0.time_blocks": ["A", "A"], "lines.0.time_block": "B"})
+    assert sorted(pairs(problems(data, vocab))) == [
+        ("lines[0].regions", "conflicting_fields"), ("lines[0].regions[1]", "duplicate_value"),
+        ("lines[0].time_blocks", "conflicting_fields"), ("lines[0].time_blocks[1]", "duplicate_value")]
+    data = edited(**{"lines.0.time_blocks": [""]})
+    assert pairs(problems(data, vocab)) == [("lines[0].time_blocks[0]", "invalid_value")]
+
+
 def test_unknown_code_in_history(vocab):
     data = edited(**{"patient.history": [{"date": "2025-07-01", "codes": ["97110", "99999"]}]})
     p = only(problems(data, vocab))

@@ -612,6 +612,27 @@ def test_code_requirements_are_the_engines(client, registry, payer, code):
     assert body["payer"] == payer and body["code"]["code"] == code
 
 
+def test_code_requirements_show_the_edits_and_the_code_filled_in(client):
+    body = client.get("/v1/payers/base/codes/97140").get_json()
+    assert body["code"]["unit_basis"] == "per_15_minutes"
+    partners = {(e["column1"], e["status"]) for e in body["edits"]["column2_of"]}
+    assert ("98941", "active") in partners and ("97161", "active") in partners
+    assert all("{Code}" not in r["because"] for r in body["requirements"])     # filled in for 97140
+
+
+def test_an_imported_edit_table_is_served(tmp_path):
+    from engine.ncci_import import import_files
+    data = Path(__file__).parent / "data" / "ncci"
+    assert import_files([data / "ccipra-test-f1.txt"], [data / "MCR_MUE_PractitionerServices_Eff_01-01-2026.csv"],
+                        tmp_path / "table").ok
+    client = build_app(tmp_path, edits=tmp_path / "table").test_client()
+    visit = make_encounter([{"code": "97140", "minutes": 45, "units": 3}], date_of_service="2026-03-02")
+    body = client.post("/v1/check?payer=commercial", json=visit).get_json()
+    assert [r["id"] for r in body["lines"][0]["reasons"]] == ["base.mue.line_edit"]
+    detail = client.get("/v1/payers/commercial").get_json()
+    assert detail["edits_imported"] and detail["edits_imported"].startswith("sha256:")
+
+
 def test_vocabulary(client, registry):
     body = client.get("/v1/vocabulary").get_json()
     m.Vocabulary.model_validate(body)

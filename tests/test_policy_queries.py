@@ -37,8 +37,8 @@ def test_explain_code_merges_aetnas_layers(policies):
     assert "base.documentation.gait_training_needs_gait_impairment" not in required
     assert "base.units.total_time.no_unit" not in required
     assert "base.units.per_code.under_eight_minutes" in required          # a unit denial, after allocation
-    assert set(ids(report["units"])) == {"base.units.line.only_line", "base.units.line.whole_plus_leftover_unit",
-                                         "base.units.line.whole_units_only"}
+    assert set(ids(report["units"])) == {"base.units.per_code.units", "base.units.line.only_line",
+                                         "base.units.line.whole_plus_leftover_unit", "base.units.line.whole_units_only"}
     assert report["unit_method"]["value"] == "cpt_per_code" and report["unit_method"]["layer"] == "commercial"
     assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method",
                                                          "denied_line_minutes"}
@@ -55,6 +55,9 @@ def test_explain_code_under_medicare_shows_the_total_time_rules(policies):
     required = ids(report["requirements"])
     assert "base.units.total_time.no_unit" in required
     assert "base.units.per_code.under_eight_minutes" not in required      # ruled out by Medicare's unit method
+    units = ids(report["units"])
+    assert {"base.units.total_time.whole_plus_leftover_unit", "base.units.total_time.whole_units_only"} <= set(units)
+    assert "base.units.per_code.units" not in units
     assert "medicare.modifiers.discipline_required" in required
     assert "medicare.kx.modifier_required" in required
     assert "medicare.acupuncture.only_low_back_pain" not in required
