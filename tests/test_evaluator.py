@@ -31,21 +31,25 @@ def variants(seed: int = 7, count: int = 40):
     return out
 
 
+def shared_and_plain(policy, enc):
+    """Every derived predicate of an encounter, asked with the shared table and with pyDatalog's ask."""
+    engine = policy.evaluator._engine()
+    clauses = [engine.fact(n, a) for n, a in encounter_facts(enc)]
+    for c in clauses:
+        pyEngine.assert_(c)
+    try:
+        shared = {name: sorted(rows) for name, rows in _ask_all(engine.queries)}
+        plain = {name: sorted(q.ask() or []) for name, q in engine.queries}
+    finally:
+        for c in clauses:
+            pyEngine.retract(c)
+    return shared, plain
+
+
 def test_shared_table_matches_plain_ask(base_policy):
-    evaluator = base_policy.evaluator
     seen_denials = seen_suggestions = 0
     for doc in variants():
-        enc = base_policy.parse(doc)
-        engine = evaluator._engine()
-        clauses = [engine.fact(n, a) for n, a in encounter_facts(enc)]
-        for c in clauses:
-            pyEngine.assert_(c)
-        try:
-            shared = {name: sorted(rows) for name, rows in _ask_all(engine.queries)}
-            plain = {name: sorted(q.ask() or []) for name, q in engine.queries}
-        finally:
-            for c in clauses:
-                pyEngine.retract(c)
+        shared, plain = shared_and_plain(base_policy, base_policy.parse(doc))
         assert shared == plain, doc["id"]
         seen_denials += bool(shared["deny"])
         seen_suggestions += bool(shared["suggest"])
@@ -66,17 +70,7 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
         policy = policies[payer]
         for doc in variants(seed=11, count=25):
             doc["date_of_service"] = "2026-06-02"     # in Medicare's range, after every example's history
-            enc = policy.parse(doc)
-            engine = policy.evaluator._engine()
-            clauses = [engine.fact(n, a) for n, a in encounter_facts(enc)]
-            for c in clauses:
-                pyEngine.assert_(c)
-            try:
-                shared = {name: sorted(rows) for name, rows in _ask_all(engine.queries)}
-                plain = {name: sorted(q.ask() or []) for name, q in engine.queries}
-            finally:
-                for c in clauses:
-                    pyEngine.retract(c)
+            shared, plain = shared_and_plain(policy, policy.parse(doc))
             assert shared == plain, (payer, doc["id"])
             compared += bool(shared.get("code_units"))
     assert compared >= 20

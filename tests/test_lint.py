@@ -21,7 +21,7 @@ from server.cli_lint import lint as lint_command
 ROOT = Path(__file__).resolve().parent.parent
 GUIDANCE = ROOT.parent / "shared" / "guidance"
 # What the shipped policies cite; written as empty files when the real folder is not there.
-CITED = ["domain-notes.md", "000_6b58965ce598d318.txt", "001_649d21cd2997f164.txt", "002_05ca052d0302da2e.txt",
+CITED = ["domain-notes.md", "domain-notes-2.md", "000_6b58965ce598d318.txt", "001_649d21cd2997f164.txt", "002_05ca052d0302da2e.txt",
          "003_d7d9c7e0eae8c5ad.txt"]
 
 

@@ -337,6 +337,15 @@ def test_examples_are_not_changed_between_cases(tmp_path):
     assert [r.status for r in run.results] == ["passed", "passed"]
 
 
+def test_every_shipped_case_names_the_guidance_it_rests_on(shipped):
+    # House rule: a policy test names the source each expectation rests on, a file of the guidance.
+    cited = {"000_6b58965ce598d318.txt", "001_649d21cd2997f164.txt", "002_05ca052d0302da2e.txt",
+             "003_d7d9c7e0eae8c5ad.txt", "domain-notes.md", "domain-notes-2.md"}
+    files = {r.case.source.split(",")[0] for r in shipped.results}
+    assert all(r.case.source for r in shipped.results), [r.case.name for r in shipped.results if not r.case.source]
+    assert files <= cited, files - cited
+
+
 # --- coverage -----------------------------------------------------------------------------------------
 
 def test_coverage_of_the_shipped_cases(shipped):
