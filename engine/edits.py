@@ -421,6 +421,13 @@ class EditTables:
                 else:
                     fields = dict(change.changes)
                     new = {"value": fields.get("modifier_indicator", fields.get("units"))}
+                    if change.table == "ptp" and new["value"] == 1 and not fields.get("distinct_by") and \
+                            any(not r.grounds for r in rows):
+                        problems.error("edit_format", f"the PTP edit {'/'.join(change.key)} has no `distinct_by` below "
+                                       "this layer, so modifier indicator 1 leaves nothing that could show the "
+                                       f"services distinct: add `distinct_by` ({', '.join(DISTINCT_GROUNDS)})",
+                                       change.location)
+                        continue
                     self._touched[key] = [replace(r, layer=change.layer, location=change.location,
                                                   value=r.value if new["value"] is None else new["value"],
                                                   grounds=fields.get("distinct_by", r.grounds),

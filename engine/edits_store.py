@@ -17,6 +17,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
+import tempfile
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
@@ -238,33 +240,33 @@ def _read(folder: Path, manifest: dict, digest: str) -> ImportedTable:
         return tid
 
     ptp_path, last = folder / "ptp.tsv", -1
+    ptp_columns = (table.ptp_from, table.ptp_to, table.ptp_indicator, table.ptp_file, table.ptp_line,
+                   table.ptp_rationale)
     for lineno, rec in _records(ptp_path, PTP_COLUMNS):
         try:
             key = code_id(rec[0]) * _SHIFT + code_id(rec[1])
             values = (date_int(rec[2]), date_int(rec[3]) if rec[3] else 99991231, int(rec[4]), text_id(rec[5]),
                       int(rec[6]), text_id(rec[7]))
-        except ValueError:
-            raise StoreError([Problem("invalid_edits", "malformed row", Location(str(ptp_path), lineno, 1))]) from None
-        if key < last:  # the importer writes rows in order, so the table needs no sorting here
-            raise StoreError([Problem("invalid_edits", "rows are out of order (column 1, column 2)",
-                                      Location(str(ptp_path), lineno, 1))])
+            if key < last:  # the importer writes rows in order, so the table needs no sorting here
+                raise StoreError([Problem("invalid_edits", "rows are out of order (column 1, column 2)",
+                                          Location(str(ptp_path), lineno, 1))])
+            _append_row(ptp_columns, values)
+        except (ValueError, OverflowError):
+            raise StoreError([Problem("invalid_edits", "malformed row (a field is not a number in range)",
+                                      Location(str(ptp_path), lineno, 1))]) from None
         last = key
         table.ptp_key.append(key)
-        for column, value in zip((table.ptp_from, table.ptp_to, table.ptp_indicator, table.ptp_file, table.ptp_line,
-                                  table.ptp_rationale), values):
-            column.append(value)
-    mue_path, last = folder / "mue.tsv", -1
+    mue_path = folder / "mue.tsv"
+    mue_columns = (table.mue_code, table.mue_units, table.mue_adjudication, table.mue_from, table.mue_to,
+                   table.mue_file, table.mue_line, table.mue_rationale)
     for lineno, rec in _records(mue_path, MUE_COLUMNS):
         try:
-            cid = code_id(rec[0])
-            values = (int(rec[1]), int(rec[2]), date_int(rec[3]), date_int(rec[4]) if rec[4] else 99991231,
-                      text_id(rec[5]), int(rec[6]), text_id(rec[7]))
-        except ValueError:
-            raise StoreError([Problem("invalid_edits", "malformed row", Location(str(mue_path), lineno, 1))]) from None
-        table.mue_code.append(cid)
-        for column, value in zip((table.mue_units, table.mue_adjudication, table.mue_from, table.mue_to,
-                                  table.mue_file, table.mue_line, table.mue_rationale), values):
-            column.append(value)
+            values = (code_id(rec[0]), int(rec[1]), int(rec[2]), date_int(rec[3]),
+                      date_int(rec[4]) if rec[4] else 99991231, text_id(rec[5]), int(rec[6]), text_id(rec[7]))
+            _append_row(mue_columns, values)
+        except (ValueError, OverflowError):
+            raise StoreError([Problem("invalid_edits", "malformed row (a field is not a number in range)",
+                                      Location(str(mue_path), lineno, 1))]) from None
     # MUE rows are few (one or two per code): order them by code id here.
     order = sorted(range(len(table.mue_code)), key=lambda i: (table.mue_code[i], table.mue_from[i]))
     for name in ("mue_code", "mue_units", "mue_adjudication", "mue_from", "mue_to", "mue_file", "mue_line",
@@ -274,40 +276,86 @@ def _read(folder: Path, manifest: dict, digest: str) -> ImportedTable:
     return table
 
 
+def _append_row(columns: tuple[array, ...], values: tuple[int, ...]) -> None:
+    """Append one row to the column arrays (a value out of a column's range raises OverflowError)."""
+    for column, value in zip(columns, values):
+        column.append(value)
+
+
 def _records(path: Path, columns: tuple[str, ...]):
     """(line number, fields) of a table file written by the importer; a missing file has no rows."""
     if not path.is_file():
         return
     with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None:
-            return
-        if tuple(header) != columns:
-            raise StoreError([Problem("invalid_edits", f"unexpected columns; expected {', '.join(columns)}",
-                                      Location(str(path), 1, 1))])
-        for lineno, rec in enumerate(reader, start=2):
-            if len(rec) != len(columns):
-                raise StoreError([Problem("invalid_edits", f"expected {len(columns)} fields, found {len(rec)}",
-                                          Location(str(path), lineno, 1))])
-            yield lineno, rec
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_MINIMAL, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            if tuple(header) != columns:
+                raise StoreError([Problem("invalid_edits", f"unexpected columns; expected {', '.join(columns)}",
+                                          Location(str(path), 1, 1))])
+            for rec in reader:
+                if len(rec) != len(columns):
+                    raise StoreError([Problem("invalid_edits", f"expected {len(columns)} fields, found {len(rec)}",
+                                              Location(str(path), reader.line_num, 1))])
+                yield reader.line_num, rec
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise StoreError([Problem("invalid_edits", f"not a table the importer wrote: {exc}",
+                                      Location(str(path), reader.line_num, 1))]) from None
 
 
 def write_table(folder: Path, ptp_rows, mue_rows, manifest: dict) -> dict:
     """Write an imported table (rows as tuples in PTP_COLUMNS / MUE_COLUMNS order) and its manifest.
-    PTP rows are written sorted by (column 1, column 2, effective from), which the loader relies on."""
+    PTP rows are written sorted by (column 1, column 2, effective from), which the loader relies on.
+
+    The files are written to a new folder beside ``folder`` and moved into place when complete, so a
+    failed import (a full disk, an interrupted run) never leaves a half-written table where a good
+    one was. ``folder`` must be absent, empty, or an earlier import (see :func:`check_target`)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    ptp_rows = sorted(ptp_rows, key=lambda r: (r[0], r[1], r[2] or ""))
-    mue_rows = sorted(mue_rows, key=lambda r: (r[0], r[3] or ""))
-    codes = sorted({r[0] for r in ptp_rows} | {r[1] for r in ptp_rows} | {r[0] for r in mue_rows})
-    (folder / "codes.txt").write_text("".join(c + "\n" for c in codes), encoding="utf-8")
-    for name, columns, rows in (("ptp.tsv", PTP_COLUMNS, ptp_rows), ("mue.tsv", MUE_COLUMNS, mue_rows)):
-        with (folder / name).open("w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar=None, lineterminator="\n")
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow(["" if v is None else str(v).replace("\t", " ").replace("\n", " ") for v in row])
-    manifest = {"format": FORMAT, **manifest, "digest": _digest_files(folder)}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.importing-", dir=folder.parent))
+    try:
+        ptp_rows = sorted(ptp_rows, key=lambda r: (r[0], r[1], r[2] or ""))
+        mue_rows = sorted(mue_rows, key=lambda r: (r[0], r[3] or ""))
+        codes = sorted({r[0] for r in ptp_rows} | {r[1] for r in ptp_rows} | {r[0] for r in mue_rows})
+        (staging / "codes.txt").write_text("".join(c + "\n" for c in codes), encoding="utf-8")
+        for name, columns, rows in (("ptp.tsv", PTP_COLUMNS, ptp_rows), ("mue.tsv", MUE_COLUMNS, mue_rows)):
+            with (staging / name).open("w", encoding="utf-8", newline="") as f:
+                # QUOTE_MINIMAL quotes a field holding a tab, a quote or a line break: read back as written
+                writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+                writer.writerow(columns)
+                for row in rows:
+                    writer.writerow(["" if v is None else str(v) for v in row])
+        manifest = {"format": FORMAT, **manifest, "digest": _digest_files(staging)}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        previous = None
+        if folder.exists():
+            previous = Path(tempfile.mkdtemp(prefix=f".{folder.name}.previous-", dir=folder.parent))
+            previous.rmdir()
+            folder.rename(previous)
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
     return manifest
+
+
+def check_target(folder: Path) -> Problem | None:
+    """Why ``folder`` cannot receive an import: only an absent or empty folder, or an earlier import,
+    is replaced (never a folder of other files)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        return Problem("invalid_target", "exists and is not a folder", Location(str(folder)))
+    if not any(folder.iterdir()):
+        return None
+    try:
+        _read_manifest(folder)
+    except StoreError:
+        return Problem("invalid_target", "is a folder of other files, not an edit table written by `supportable "
+                       "edits import`; choose a new or empty folder", Location(str(folder)))
+    return None

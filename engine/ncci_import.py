@@ -8,7 +8,7 @@ user downloads them and imports them into a folder of their own; nothing from th
 
 - PTP: a header block (an AMA copyright line, column titles over several rows), then one edit per
   line: column 1 code, column 2 code, ``*`` if the edit existed before 1996, effective date
-  (YYYYMMDD), deletion date (YYYYMMDD, or ``*`` when still in force), modifier indicator (0 not
+  (YYYYMMDD), deletion date (YYYYMMDD, or ``*`` or ``99991231`` when still in force), modifier indicator (0 not
   allowed, 1 allowed, 9 not applicable) and the edit's rationale.
 - MUE: a CSV with header rows, then code, MUE value (units), MUE adjudication indicator (the digit
   and its text, "1 Line Edit", "2 Date of Service Edit: Policy", "3 Date of Service Edit:
@@ -18,7 +18,7 @@ user downloads them and imports them into a folder of their own; nothing from th
 A deletion date is read as the last day the edit applied (domain-notes-2.md U10: inferred from
 quarter-end values), so the imported row is in force up to and including it. Every problem names
 ``file:line`` (``archive.zip!member.txt:line`` inside a zip) and nothing is written unless the
-whole import is clean.
+whole import is clean; the table is written beside its folder and moved into place whole.
 """
 from __future__ import annotations
 
@@ -31,11 +31,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from .edits_store import write_table
+from .edits_store import check_target, write_table
 from .errors import Location, Problem
 
 CODE = re.compile(r"^[0-9A-Z]{5}$")
 YYYYMMDD = re.compile(r"^\d{8}$")
+MUE_UNITS = re.compile(r"^[0-9]{1,6}$")          # ASCII digits only; no MUE comes near a million units
+MAX_MUE_UNITS = 999999
+OPEN_DELETION = "99991231"                        # some releases write "no end" as a far-future date
 MUE_DATE_IN_NAME = re.compile(r"Eff[_ -]?(\d{2})[-_](\d{2})[-_](\d{4})", re.IGNORECASE)
 
 
@@ -76,8 +79,9 @@ def parse_ptp(name: str, text: str, problems: list[Problem]) -> list[tuple]:
     for lineno, raw in enumerate(text.splitlines(), start=1):
         fields = [f.strip() for f in raw.split("\t")]
         if not started:
-            # The header block ends at the first line shaped like an edit.
-            if len(fields) >= 6 and CODE.match(fields[0]) and YYYYMMDD.match(fields[3]):
+            # The header block ends at the first line that starts with a code: from there on every
+            # line is an edit, and a malformed first edit is reported, not taken for a header line.
+            if CODE.match(fields[0]):
                 started = True
             else:
                 continue
@@ -101,7 +105,7 @@ def parse_ptp(name: str, text: str, problems: list[Problem]) -> list[tuple]:
         if start is None:
             bad.append(f"effective date `{effective}` is not a YYYYMMDD date")
         end = None
-        if deletion != "*":
+        if deletion not in ("*", OPEN_DELETION):
             end = _date(deletion) if YYYYMMDD.match(deletion) else None
             if end is None:
                 bad.append(f"deletion date `{deletion}` is neither `*` nor a YYYYMMDD date")
@@ -140,6 +144,11 @@ def parse_mue(name: str, text: str, effective: str, problems: list[Problem]) -> 
             joined = " ".join(fields).upper()
             if "MUE" in joined and ("HCPCS" in joined or "CPT" in joined):
                 started = True   # the column titles; rows follow
+            elif fields and CODE.match(fields[0]):
+                problems.append(Problem("invalid_mue_file", "a row of codes before the column titles (a row naming "
+                                        "the HCPCS/CPT code and the MUE value): the file's header is not as "
+                                        "published", Location(name, lineno, 1)))
+                return []
             continue
         if not any(fields):
             continue
@@ -153,8 +162,8 @@ def parse_mue(name: str, text: str, effective: str, problems: list[Problem]) -> 
         bad = []
         if not CODE.match(code):
             bad.append(f"`{code}` is not a CPT/HCPCS code")
-        if not value.isdigit():
-            bad.append(f"MUE value `{value}` is not a whole number of units")
+        if not MUE_UNITS.match(value):
+            bad.append(f"MUE value `{value}` is not a whole number of units (0 to {MAX_MUE_UNITS})")
         digit = mai[:1]
         if digit not in ("1", "2", "3"):
             bad.append(f"adjudication indicator `{mai}` does not start with 1, 2 or 3")
@@ -182,6 +191,10 @@ def import_files(ptp_files: list[Path], mue_files: list[Path], out: Path, mue_ef
                  imported_on: str | None = None) -> ImportResult:
     """Parse and check every file; write the table to ``out`` only when there is no problem."""
     result = ImportResult()
+    refused = check_target(out)
+    if refused is not None:
+        result.problems.append(refused)
+        return result
     ptp_rows: list[tuple] = []
     mue_rows: list[tuple] = []
     sources = []

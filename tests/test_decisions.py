@@ -193,3 +193,34 @@ def test_decisions_are_identical_across_hash_seeds():
         outputs.add(run.stdout)
     assert len(outputs) == 1
     assert '"needs_documentation"' in outputs.pop()
+
+
+def test_group_time_never_counts_toward_units_even_when_denied_lines_are_counted(tmp_path):
+    # denied_line_minutes: counted keeps a denied line's minutes in the totals (a payer's reading,
+    # policies/base/units.yaml); but time in a group's time block is not one-on-one time at all
+    # (domain-notes.md §1.1 rule 9, §4.5), so it stays out under either setting.
+    import shutil
+    from conftest import ROOT, decide_for, make_encounter
+    from engine.policyset import load_policy_set
+    payers = tmp_path / "payers"
+    shutil.copytree(ROOT / "payers", payers)
+    (payers / "counting.yaml").write_text(
+        "id: counting\nname: Counting\nextends: medicare\n"
+        "parameters:\n  denied_line_minutes:\n    value: counted\n"
+        "    description: denied lines keep their minutes\n    source: domain-notes.md\n")
+    visit = make_encounter([
+        {"code": "97150", "minutes": 30, "units": 1, "patients_in_session": 3, "one_on_one": False, "time_block": "A"},
+        {"code": "97110", "minutes": 20, "units": 1, "time_block": "A", "intended_outcomes": ["strength"]},
+        {"code": "97112", "minutes": 10, "units": 1, "time_block": "B"},      # undocumented: denied
+        {"code": "97140", "minutes": 7, "units": 1, "time_block": "C"}])
+    counting = decide_for(load_policy_set(ROOT / "policies", "counting", payers), visit)
+    leaving = decide_for(load_policy_set(ROOT / "policies", "medicare", payers), visit)
+    # counted: 97112's 10 minutes (denied for documentation) join 97140's 7, 17 minutes, 1 unit to 97112
+    assert line_of(counting, "3").verdict == "needs_documentation"
+    assert rule_ids(line_of(counting, "4")) == ["base.units.total_time.no_unit"]
+    # left out: 97140's 7 minutes alone are under 8
+    assert rule_ids(line_of(leaving, "4")) == ["base.units.total_time.visit_under_eight_minutes"]
+    for decision, total in ((counting, "visit_timed_units(17, 1)"), (leaving, "visit_timed_units(7, 0)")):
+        assert rule_ids(line_of(decision, "2")) == ["base.group.one_on_one_during_group"]
+        statements = [n.get("statement") for n in walk(line_of(decision, "4").proofs[0].to_dict())]
+        assert total in statements, statements

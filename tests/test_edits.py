@@ -92,8 +92,83 @@ def test_every_bad_row_is_located_and_nothing_is_written(tmp_path):
                                                   "is not 0, 1 or 9")
     assert "the same code `97110`" in located[("ccipra-bad.txt", 12)][1]
     assert located[("ccipra-bad.txt", 13)][0] == "invalid_ptp_row"
-    assert located[("mue.csv", 5)][1] == "MUE value `three` is not a whole number of units"
+    assert located[("mue.csv", 5)][1] == "MUE value `three` is not a whole number of units (0 to 999999)"
     assert not out.exists()
+
+
+def test_rows_the_header_scan_could_swallow_are_reported(tmp_path):
+    # a malformed first edit is an error, not a header line; so is a row of codes before the MUE titles
+    lines = PTP.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("97140\t"))
+    lines[first] = "97140\t97530\t\t2020-01-01\t*\t1\tx"
+    bad = tmp_path / "ccipra-first.txt"
+    bad.write_text("\n".join(lines) + "\n")
+    early = tmp_path / "early.csv"
+    early.write_text("97110,4,1 Line Edit,x\n" + MUE.read_text())
+    result = import_files([bad], [early], tmp_path / "out", mue_effective="2026-01-01")
+    located = {(p.location.file, p.location.line): (p.code, p.message) for p in result.problems}
+    assert located[("ccipra-first.txt", first + 1)] == ("invalid_ptp_row",
+                                                        "effective date `2020-01-01` is not a YYYYMMDD date")
+    assert located[("early.csv", 1)][0] == "invalid_mue_file"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1000000", "-1", "2.0"])
+def test_an_mue_value_is_ascii_digits_in_range(tmp_path, value):
+    mue = tmp_path / "mue.csv"
+    mue.write_text(MUE.read_text().replace("97530,3,", f"97530,{value},"))
+    result = import_files([], [mue], tmp_path / "out", mue_effective="2026-01-01")
+    assert [(p.code, p.location.line) for p in result.problems] == [("invalid_mue_row", 5)]
+
+
+def test_a_far_future_deletion_date_means_still_in_force_and_text_round_trips(tmp_path):
+    header = PTP.read_text().splitlines()[:6]
+    ptp = tmp_path / "ccipra-open-f1.txt"
+    ptp.write_text("\n".join(header + ['97112\t97110\t\t20200101\t99991231\t1\tSays "mutually\texclusive"']) + "\n")
+    mue = tmp_path / "mue.csv"
+    mue.write_text(MUE.read_text().replace('97530,3,"2 Date of Service Edit: Policy","Clinical: Data"',
+                                           '97530,3,"2 Date of Service Edit: Policy","a, b ""c"""'))
+    assert import_files([ptp], [mue], tmp_path / "out", mue_effective="2026-01-01").ok
+    loaded = load_imported(tmp_path / "out")
+    [row] = loaded.ptp_pair("97112", "97110")
+    assert (row.effective_from, row.effective_to) == ("2020-01-01", None)
+    assert row.rationale == 'Says "mutually'     # CMS files are tab-separated: the tab ends the field
+    assert loaded.mue("97530")[0].rationale == 'a, b "c"'
+
+
+def test_rationale_with_tabs_quotes_and_line_breaks_is_stored_as_written(tmp_path):
+    from engine.edits_store import write_table
+    text = 'one\ttwo "three"\nfour'
+    write_table(tmp_path / "t", [("97140", "97530", "2020-01-01", None, 1, "f.txt", 7, text)],
+                [("97110", 4, 1, "2026-01-01", None, "m.csv", 5, text)], {})
+    loaded = load_imported(tmp_path / "t")
+    assert loaded.ptp_pair("97140", "97530")[0].rationale == text
+    assert loaded.mue("97110")[0].rationale == text
+
+
+def test_a_new_import_replaces_the_old_whole_and_never_a_folder_of_other_files(tmp_path):
+    out = tmp_path / "table"
+    assert import_files([PTP], [], out).ok
+    assert import_files([], [MUE], out).ok            # replaces: the PTP rows of the first import are gone
+    loaded = load_imported(out)
+    assert (loaded.ptp_rows, loaded.mue_rows > 0) == (0, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]   # no staging folder left behind
+    other = tmp_path / "documents"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    result = import_files([PTP], [], other)
+    assert [(p.code, p.location.file) for p in result.problems] == [("invalid_target", str(other))]
+    assert (other / "notes.txt").read_text() == "mine" and not (other / "manifest.json").exists()
+
+
+def test_a_stored_value_out_of_its_column_range_is_a_located_error(tmp_path):
+    from engine.edits_store import write_table
+    write_table(tmp_path / "t", [("97140", "97530", "2020-01-01", None, 300, "f.txt", 7, "x")], [], {})
+    with pytest.raises(StoreError) as info:
+        load_imported(tmp_path / "t")
+    [problem] = info.value.problems
+    assert (problem.code, problem.location.line) == ("invalid_edits", 2)
+    assert "not a number in range" in problem.message
 
 
 def test_duplicates_and_missing_dates_are_refused(tmp_path):
@@ -150,6 +225,36 @@ def test_an_imported_edit_decides_and_its_proof_names_the_file_and_line(table):
     assert line_of(decide_for(policy, old), "2").verdict == "supportable"
     # without the import, the base row is unverified and not applied
     assert line_of(decide_for(load_policy_set(ROOT / "policies", "commercial"), visit), "2").verdict == "supportable"
+
+
+def test_an_imported_pair_with_no_bundled_row_can_be_distinct_either_way_and_the_modifier_must_fit(tmp_path):
+    # A CMS row does not say how its services can be distinct; the modifier's ground must be what
+    # the record shows (domain-notes.md §4.2): XU against a shared block is misused even when the
+    # regions differ, XS with the separate regions is paid.
+    header = PTP.read_text().splitlines()[:6]
+    ptp = tmp_path / "ccipra-one-f1.txt"
+    ptp.write_text("\n".join(header + ["97112\t97110\t\t20200101\t*\t1\tMutually exclusive procedures"]) + "\n")
+    assert import_files([ptp], [], tmp_path / "out", imported_on="2026-11-29").ok
+    policy = load_policy_set(ROOT / "policies", "commercial", edits_dir=tmp_path / "out")
+    [row] = policy.edits.rows("ptp", ("97112", "97110"))
+    assert row.grounds == ("separate_structure", "separate_time_block")
+
+    def second_line(modifier, block2, region2):
+        visit = make_encounter([
+            {"code": "97112", "minutes": 15, "units": 1, "documentation": ["neuro_deficit"], "time_block": "A",
+             "regions": ["lumbar"]},
+            {"code": "97110", "minutes": 15, "units": 1, "modifiers": ["GP", modifier], "time_block": block2,
+             "regions": [region2]}])
+        return line_of(decide_for(policy, visit), "2")
+
+    misused = second_line("XU", "A", "upper_extremity")
+    assert misused.verdict == "not_supportable"
+    assert {r.rule.id for r in misused.reasons} == {"base.ncci.column2_needs_modifier", "base.ncci.modifier_misused"}
+    assert [(f.action, f.value) for f in misused.fixes] == [("add_modifier", ["59", "XS"]), ("remove_modifier", "XU")]
+    assert second_line("XS", "A", "upper_extremity").verdict == "supportable"
+    assert second_line("XU", "B", "lumbar").verdict == "supportable"
+    assert {r.rule.id for r in second_line("59", "A", "lumbar").reasons} == {
+        "base.ncci.column2_not_distinct", "base.ncci.modifier_misused"}
 
 
 def test_an_imported_mue_applies_from_its_release(table):
@@ -256,6 +361,21 @@ def test_overlay_edit_changes_are_checked_against_the_layers_below(tmp_path):
     assert found[("unknown_edit", 7)] == "cannot override the PTP edit 97110/97112: no layer below has a row for it"
     assert "already exists in layer `base` at policies/edits/ptp.yaml:" in found[("duplicate_edit", 9)]
     assert found[("unknown_constant", 11)] == "`12345` is not a known code (in an edit row)"
+
+
+def test_an_override_to_indicator_1_must_say_how_the_services_can_be_distinct(tmp_path):
+    overlay = (
+        "edits:\n"
+        "  ptp:\n"
+        "    override:\n"
+        "      - {column1: \"97150\", column2: \"97110\", modifier_indicator: 1, reason: r, source: s.md}\n")  # 7
+    [(code, file, line, message)] = _problems(*_project(tmp_path, overlay))
+    assert (code, file, line) == ("edit_format", "payers/acme.yaml", 7)
+    assert "97150/97110 has no `distinct_by` below this layer" in message
+    fixed = overlay.replace("reason: r,", "distinct_by: [separate_time_block], reason: r,")
+    policies, payers = _project(tmp_path / "fixed", fixed)
+    [row] = load_policy_set(policies, "acme", payers).edits.rows("ptp", ("97150", "97110"))
+    assert (row.value, row.grounds) == (1, ("separate_time_block",))
 
 
 def test_bundled_table_errors_are_located(tmp_path):

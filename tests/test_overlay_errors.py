@@ -614,16 +614,16 @@ def test_disabling_a_rule_that_others_still_read(tmp_path):
 
 def test_disabling_a_rule_and_adding_a_new_definition_in_the_same_overlay_is_fine(tmp_path):
     text = HEAD + ("disable:\n"
-                   "  - id: base.ncci.fitting_modifier\n"
+                   "  - id: base.ncci.usable_modifier\n"
                    "    reason: this plan accepts only XS\n"
                    "add:\n"
-                   "  - id: acme.ncci.fitting_modifier\n"
+                   "  - id: acme.ncci.usable_modifier\n"
                    "    because: \"{M} marks a distinct service for this plan\"\n"
                    "    source: plan.md\n"
-                   "    rule: fitting_modifier(L, L1) :- ncci_pair(L, L1, _, _, 1), has_modifier(L, M), M == \"XS\".\n")
+                   "    rule: usable_modifier(L, L1) :- ncci_pair(L, L1, _, _, 1), has_modifier(L, M), M == \"XS\".\n")
     policies, payers = make_payers(tmp_path, {"acme": text})
     policy = load_policy_set(policies, "acme", payers)
-    assert [d.id for d in policy.disabled] == ["base.ncci.fitting_modifier"]
+    assert [d.id for d in policy.disabled] == ["base.ncci.usable_modifier"]
 
 
 def test_readding_a_disabled_rule_id_is_refused(tmp_path):

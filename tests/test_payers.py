@@ -116,7 +116,7 @@ def test_medicare_pools_small_services_into_one_unit(policies):
 def test_medicare_single_service_under_eight_minutes_earns_nothing(policies):
     decision = decide_for(policies["medicare"], make_encounter([L("97110", 7, 1)]))
     assert verdicts(decision) == ["not_supportable"]
-    assert reason_ids(decision.lines[0]) == ["base.units.total_time.no_unit"]
+    assert reason_ids(decision.lines[0]) == ["base.units.total_time.visit_under_eight_minutes"]
 
 
 def test_untimed_group_therapy_is_one_unit_under_medicare(policies):
