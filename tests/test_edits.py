@@ -230,31 +230,38 @@ def test_an_imported_edit_decides_and_its_proof_names_the_file_and_line(table):
 def test_an_imported_pair_with_no_bundled_row_can_be_distinct_either_way_and_the_modifier_must_fit(tmp_path):
     # A CMS row does not say how its services can be distinct; the modifier's ground must be what
     # the record shows (domain-notes.md §4.2): XU against a shared block is misused even when the
-    # regions differ, XS with the separate regions is paid.
+    # regions differ, XS with the separate regions is paid, unless both codes are timed one-on-one
+    # services, whose shared block settles the pair (§4.2's CMS example; §1.1 rules 8-9).
     header = PTP.read_text().splitlines()[:6]
     ptp = tmp_path / "ccipra-one-f1.txt"
-    ptp.write_text("\n".join(header + ["97112\t97110\t\t20200101\t*\t1\tMutually exclusive procedures"]) + "\n")
+    ptp.write_text("\n".join(header + ["98943\t97110\t\t20200101\t*\t1\tMutually exclusive procedures",
+                                       "97112\t97110\t\t20200101\t*\t1\tMutually exclusive procedures"]) + "\n")
     assert import_files([ptp], [], tmp_path / "out", imported_on="2026-11-29").ok
     policy = load_policy_set(ROOT / "policies", "commercial", edits_dir=tmp_path / "out")
-    [row] = policy.edits.rows("ptp", ("97112", "97110"))
-    assert row.grounds == ("separate_structure", "separate_time_block")
+    for pair in (("98943", "97110"), ("97112", "97110")):
+        [row] = policy.edits.rows("ptp", pair)
+        assert row.grounds == ("separate_structure", "separate_time_block")
 
-    def second_line(modifier, block2, region2):
+    def second_line(first, modifier, block2, region2):
+        region1 = "upper_extremity" if first == "98943" else "lumbar"
         visit = make_encounter([
-            {"code": "97112", "minutes": 15, "units": 1, "documentation": ["neuro_deficit"], "time_block": "A",
-             "regions": ["lumbar"]},
+            {"code": first, "minutes": 15, "units": 1, "documentation": ["neuro_deficit"], "time_block": "A",
+             "regions": [region1]},
             {"code": "97110", "minutes": 15, "units": 1, "modifiers": ["GP", modifier], "time_block": block2,
              "regions": [region2]}])
         return line_of(decide_for(policy, visit), "2")
 
-    misused = second_line("XU", "A", "upper_extremity")
+    misused = second_line("98943", "XU", "A", "lumbar")
     assert misused.verdict == "not_supportable"
     assert {r.rule.id for r in misused.reasons} == {"base.ncci.column2_needs_modifier", "base.ncci.modifier_misused"}
     assert [(f.action, f.value) for f in misused.fixes] == [("add_modifier", ["59", "XS"]), ("remove_modifier", "XU")]
-    assert second_line("XS", "A", "upper_extremity").verdict == "supportable"
-    assert second_line("XU", "B", "lumbar").verdict == "supportable"
-    assert {r.rule.id for r in second_line("59", "A", "lumbar").reasons} == {
+    assert second_line("98943", "XS", "A", "lumbar").verdict == "supportable"
+    assert second_line("98943", "XU", "B", "upper_extremity").verdict == "supportable"
+    assert {r.rule.id for r in second_line("98943", "59", "A", "upper_extremity").reasons} == {
         "base.ncci.column2_not_distinct", "base.ncci.modifier_misused"}
+    timed = second_line("97112", "XS", "A", "upper_extremity")
+    assert {r.rule.id for r in timed.reasons} == {"base.ncci.column2_not_distinct", "base.ncci.modifier_misused"}
+    assert second_line("97112", "XU", "B", "lumbar").verdict == "supportable"
 
 
 def test_an_imported_mue_applies_from_its_release(table):
