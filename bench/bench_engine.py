@@ -819,7 +819,7 @@ def payer_experiment(count: int, seed: int, load_rounds: int, reference_texts: l
 
 def print_payers(res: dict) -> None:
     payers, w = res["payers"], res["workload"]
-    n_lines = sum(payers[BASE]["line_verdicts"].values())
+    n_lines = sum(v for k, v in payers[BASE]["line_verdicts"].items() if k != "overbilled")
     print(f"Payers: load_policy_set(policies, payer) = parse + layer + check + compile, {res['load_rounds']} "
           f"rounds in rotating order; 'first' = first load of that payer in this process, 'warm' = median of "
           f"the later rounds; first decide builds the thread's pyDatalog engine")
@@ -851,11 +851,12 @@ def print_payers(res: dict) -> None:
         print(fmt_pass(payer, r["full_proofs"]) + f"  | median x{rr['median_ms']:.2f} p90 x{rr['p90_ms']:.2f} "
               f"p99 x{rr['p99_ms']:.2f}")
     print(f"  line verdicts ({n_lines} lines per payer), and how many differ from base (verdict; supportable units):")
-    print(f"  {'payer':<16} {'supportable':>11} {'needs_doc':>9} {'not_supp':>9}   {'verdict != base':>24}   "
-          f"{'units != base':>24}")
+    print(f"  {'payer':<16} {'supportable':>11} {'needs_doc':>9} {'not_supp':>9} {'overbilled':>10}   "
+          f"{'verdict != base':>24}   {'units != base':>24}")
     for payer, r in payers.items():
         v, d = r["line_verdicts"], r["differs_from_base"]
-        print(f"  {payer:<16} {v['supportable']:11d} {v['needs_documentation']:9d} {v['not_supportable']:9d}   "
+        print(f"  {payer:<16} {v['supportable']:11d} {v['needs_documentation']:9d} {v['not_supportable']:9d} "
+              f"{v['overbilled']:10d}   "
               f"{d['lines_verdict']:5d} lines in {d['encounters_verdict']:4d} enc   "
               f"{d['lines_supportable_units']:5d} lines in {d['encounters_supportable_units']:4d} enc")
     slow = [p for p, r in payers.items() if r["ratio_to_base"]["median_ms"] > 1.5]
@@ -1117,7 +1118,7 @@ def main(argv=None) -> int:
         ps.evaluate(enc)
     del enc
 
-    verdicts = {"supportable": 0, "needs_documentation": 0, "not_supportable": 0}
+    verdicts = {"supportable": 0, "needs_documentation": 0, "not_supportable": 0, "overbilled": 0}
     model_sizes = []
 
     def record(name, _enc, result):
