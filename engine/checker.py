@@ -29,6 +29,7 @@ DECISION_PREDICATES = {
     "suggest": 2,            # suggest(Line, Code): the documented intent calls for another code
     "supportable_units": 2,  # supportable_units(Line, Units)
     "unit_method": 1,        # unit_method(Method): how this policy set counts timed units
+    "advise": 2,             # advise(Line, Topic): information for the line that denies nothing
 }
 
 TEMPLATE_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

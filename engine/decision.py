@@ -78,6 +78,22 @@ def _edit_rows(proof: ProofNode) -> list[dict]:
 
 
 @dataclass
+class Advice:
+    """Information about a line that denies nothing (a review threshold, a prior authorization a
+    plan may ask for, an element the guidance advises documenting): one per derivation of
+    ``advise(Line, Topic)``."""
+    rule: Rule
+    topic: str
+    message: str
+    proof: ProofNode
+
+    def to_dict(self) -> dict:
+        return {"id": self.rule.id, "topic": self.topic, "kind": self.rule.kind or "advice", "message": self.message,
+                "layer": self.rule.layer, "location": str(self.rule.location),
+                "source": {"file": self.rule.source, "section": self.rule.section}}
+
+
+@dataclass
 class LineDecision:
     line: str
     code: str
@@ -90,6 +106,7 @@ class LineDecision:
     fixes: list[Fix] = field(default_factory=list)
     proofs: list[ProofNode] = field(default_factory=list)      # deny derivations, units derivation
     why_not: list[Attempt] = field(default_factory=list)       # why deny(L) failed (supportable lines)
+    advice: list[Advice] = field(default_factory=list)         # information that denies nothing
 
     @property
     def overbilled(self) -> bool:
@@ -102,7 +119,8 @@ class LineDecision:
                "reasons": [r.to_dict() for r in self.reasons],
                "missing_documentation": self.missing_documentation,
                "suggested_codes": [{"code": c, "rule": p.rule.id, "message": p.message} for c, p in self.suggestions],
-               "fixes": [f.to_dict() for f in self.fixes]}
+               "fixes": [f.to_dict() for f in self.fixes],
+               "advice": [a.to_dict() for a in self.advice]}
         if explain == "full":
             out["proof"] = {"verdict": self.verdict, "derivations": [p.to_dict() for p in self.proofs],
                             "why_not_denied": [a.to_dict() for a in self.why_not]}
@@ -211,6 +229,13 @@ class Decider:
             values = found if values is None else values & found
         return sorted(values or [])
 
+    def _advice(self, lid: str) -> list[Advice]:
+        out = []
+        for (l, topic) in sorted(self.model.rows("advise"), key=repr):
+            if l == lid:
+                out += [Advice(p.rule, str(topic), p.message, p) for p in self.ex.derivations("advise", (lid, topic))]
+        return out
+
     def decide_line(self, line) -> LineDecision:
         lid = line.id
         units_rows = sorted(u for (l, u) in self.model.rows("supportable_units") if l == lid)
@@ -223,7 +248,8 @@ class Decider:
                 proof = self.ex.prove("suggest", (lid, code))
                 if proof is not None:
                     suggestions.append((code, proof))
-        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, suggestions=suggestions)
+        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, suggestions=suggestions,
+                                advice=self._advice(lid))
         per_derivation = []
         for proof in denials:
             fixes = self._fixes_for(lid, proof)

@@ -138,7 +138,10 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
                     todo, arg = res
                 # The search does not table the goal it started from: table it, complete, so later
                 # queries and aggregates (compiler.completed_rows) read it instead of solving it again.
-                ts.Subgoals.setdefault(literal.get_tag(), goal)
+                # (Not a ground goal, a 0-place predicate: pyDatalog keeps those apart, and tabling
+                # one here makes a later negation of it fail inside pyEngine.)
+                if literal.terms:
+                    ts.Subgoals.setdefault(literal.get_tag(), goal)
             facts = goal.facts
             rows = [tuple(t.id for t in lit.terms) for lit in facts.values()] if isinstance(facts, dict) else []
             results.append((name, rows))

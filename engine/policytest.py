@@ -34,8 +34,10 @@ The test file
             overbilled: true                   # supportable for fewer units than billed
             fixes: ["add_modifier 59|XS", "add_documentation distinct_region"]   # exactly these:
                                                # action and value (modifier choices joined by |)
+            advice: [rule ids]       # must all give the line advice (information that denies nothing)
+            not_advice: [rule ids]   # must not
 
-A rule id in ``reasons``/``not_reasons`` must be a rule of the payer's chain or one it disables;
+A rule id in ``reasons``/``not_reasons``/``advice``/``not_advice`` must be a rule of the payer's chain or one it disables;
 documentation elements and codes must be in the vocabulary; a line id must be a line of the
 encounter. Lines an ``expect`` does not name are not checked.
 
@@ -105,7 +107,7 @@ from .yamlsource import Node, load_yaml
 FILE_KEYS = ("payer", "description", "edits", "examples", "cases")
 CASE_KEYS = ("name", "source", "example", "encounter", "change", "date_of_service", "expect")
 EXPECT_KEYS = ("verdict", "units", "reasons", "not_reasons", "missing_documentation", "suggested_codes",
-               "overbilled", "fixes")
+               "overbilled", "fixes", "advice", "not_advice")
 FIX_ACTIONS = ("add_documentation", "add_modifier", "remove_modifier", "bill_instead", "reduce_units")
 VERDICTS = (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)
 PASSED, FAILED, ERROR = "passed", "failed", "error"
@@ -771,14 +773,14 @@ class _FileReader:
         for item in items:
             v = plain(item.value())
             if not isinstance(v, (str, int)) or isinstance(v, bool):
-                problems.append(Problem("test_format", f"`{key}` lists {'rule ids' if 'reasons' in key else 'values'}, "
+                problems.append(Problem("test_format", f"`{key}` lists {'rule ids' if _rule_key(key) else 'values'}, "
                                         f"and `{v}` is not one", item.location))
                 continue
             v = str(v)
             if policy is not None:
                 known, what = self._known(key, policy)
                 if v not in known:
-                    problems.append(Problem(f"unknown_{'rule' if 'reasons' in key else 'value'}",
+                    problems.append(Problem(f"unknown_{'rule' if _rule_key(key) else 'value'}",
                                             f"`{v}` in `{key}` is not {what}{_suggest(v, known)}", item.location))
                     continue
             values.append(v)
@@ -786,12 +788,17 @@ class _FileReader:
 
     @staticmethod
     def _known(key: str, policy: PolicySet) -> tuple[set[str], str]:
-        if key in ("reasons", "not_reasons"):
+        if _rule_key(key):
             return (set(policy.rule_index) | {d.id for d in policy.disabled},
                     f"a rule of payer `{policy.payer}` (nor one it disables)")
         if key == "missing_documentation":
             return policy.vocabulary.ids("documentation"), "a documentation element"
         return policy.vocabulary.ids("code"), "a code"
+
+
+def _rule_key(key: str) -> bool:
+    """An expectation that lists rule ids (the others list documentation elements or codes)."""
+    return key in ("reasons", "not_reasons", "advice", "not_advice")
 
 
 def _name_of(node: Node) -> str:
@@ -815,7 +822,8 @@ def actual_line(line) -> dict:
     return {"verdict": line.verdict, "units": line.supportable_units, "billed_units": line.billed_units,
             "reasons": [r.rule.id for r in line.reasons], "missing_documentation": list(line.missing_documentation),
             "suggested_codes": [c for c, _ in line.suggestions], "overbilled": line.overbilled,
-            "fixes": [_fix_text(f.action, f.value if isinstance(f.value, list) else [f.value]) for f in line.fixes]}
+            "fixes": [_fix_text(f.action, f.value if isinstance(f.value, list) else [f.value]) for f in line.fixes],
+            "advice": [a.rule.id for a in line.advice]}
 
 
 def compare_line(exp: LineExpectation, line) -> LineResult:
@@ -838,6 +846,15 @@ def compare_line(exp: LineExpectation, line) -> LineResult:
             present = [r for r in want if r in fired]
             if present:
                 add(Mismatch(key, want, fired, f"expected {', '.join(present)} not to fire; it did"))
+        elif key == "advice":
+            missing = [r for r in want if r not in actual["advice"]]
+            if missing:
+                add(Mismatch(key, want, actual["advice"], f"expected advice from {', '.join(missing)}; "
+                             f"{'given: ' + ', '.join(actual['advice']) if actual['advice'] else 'none given'}"))
+        elif key == "not_advice":
+            present = [r for r in want if r in actual["advice"]]
+            if present:
+                add(Mismatch(key, want, actual["advice"], f"expected no advice from {', '.join(present)}; it gave some"))
         elif key in ("missing_documentation", "suggested_codes", "fixes"):
             got = actual[key]
             if sorted(set(want)) != sorted(set(got)):
@@ -1022,6 +1039,8 @@ def exercised_rules(decision: Decision, explainer: Explainer) -> dict[str, set[s
             c.node(proof)
         for _, proof in line.suggestions:
             c.node(proof)
+        for advice in line.advice:
+            c.node(advice.proof)
         for (lid, units) in sorted(model.rows("supportable_units"), key=repr):
             if lid == line.line:
                 c.node(explainer.prove("supportable_units", (lid, units)))

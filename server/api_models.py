@@ -74,6 +74,17 @@ class SuggestedCode(_Doc):
     message: str
 
 
+class Advice(_Doc):
+    id: str = Field(description="the rule that gave the advice")
+    topic: str = Field(description="what the advice is about (e.g. `prior_authorization`, or a documentation "
+                       "element)")
+    kind: str
+    message: str
+    layer: str
+    location: str
+    source: Source
+
+
 class LineDecision(_Doc):
     line: str
     code: str
@@ -85,6 +96,9 @@ class LineDecision(_Doc):
     missing_documentation: list[str]
     suggested_codes: list[SuggestedCode]
     fixes: list[dict[str, Any]]
+    advice: list[Advice] = Field(default_factory=list, description="information that denies nothing: a review "
+                                 "threshold crossed, a prior authorization a plan may ask for, an element the "
+                                 "guidance advises documenting")
     proof: Optional[dict[str, Any]] = Field(None, description="absent with explain=none; see docs/decisions.md")
 
 

@@ -77,6 +77,10 @@ def _render_line(line: LineDecision, explain: bool) -> list[str]:
         out.append("  To make it supportable:")
         for f in line.fixes:
             out.append(f"    - {f.text()} (satisfies {f.rule.id})")
+    if line.advice:
+        out.append("  For information (denies nothing):")
+        for a in line.advice:
+            out.append(f"    - {a.message} {_cite(a.rule)}")
     if explain:
         out.append("  Proof:")
         for p in line.proofs:

@@ -78,6 +78,32 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
     assert any(h is None for h in hits)              # ... and plain ask() (outside _ask_all) still works
 
 
+def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
+    # `flag() :- ...` read as `not flag()`: tabling the 0-place goal in the shared table once made
+    # pyDatalog fail inside the negation (ValueError from pyEngine) whenever the flag held.
+    import shutil
+    from conftest import ROOT, decide_for, make_encounter
+    from engine.policyset import load_policy_set
+    payers = tmp_path / "payers"
+    payers.mkdir()
+    (payers / "flagged.yaml").write_text(
+        "id: flagged\nname: Flagged\nextends: base\nadd:\n"
+        "  - {id: flagged.status, because: s, source: domain-notes.md,\n"
+        "     rule: \"status_not_improving(S) :- condition_status(S), S != improving.\"}\n"
+        "  - {id: flagged.flag, because: f, source: domain-notes.md,\n"
+        "     rule: \"not_improving() :- status_not_improving(S).\"}\n"
+        "  - {id: flagged.deny, because: d, source: domain-notes.md,\n"
+        "     rule: \"deny(L) :- line_code(L, C), not not_improving().\"}\n")
+    policy = load_policy_set(ROOT / "policies", "flagged", payers)
+    for status, verdict in (("plateau", "supportable"), ("improving", "not_supportable"), ("regressing", "supportable")):
+        visit = make_encounter([("97110", 20, 1)], patient={"id": "p", "condition_status": status})
+        shared, plain = shared_and_plain(policy, policy.parse(visit))
+        assert shared == plain
+        assert shared["not_improving"] == ([()] if status != "improving" else [])
+        assert ("flagged.deny" in {r.rule.id for r in decide_for(policy, visit).lines[0].reasons}) == \
+            (verdict == "not_supportable")
+
+
 def test_models_cover_every_derived_predicate(base_policy, example):
     model = base_policy.evaluate(base_policy.parse(example("group_billed_as_97110")))
     assert model.rows("deny") == frozenset({("1",)})
