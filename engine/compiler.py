@@ -69,6 +69,7 @@ class CompiledProgram:
     parameters: dict[str, Parameter] = field(default_factory=dict)        # name -> where it was set
     static_derived: frozenset[str] = frozenset()   # derived predicates that do not depend on the encounter
     live: frozenset[str] = frozenset()             # ids of the rules that can hold under these parameters
+    padded: frozenset[str] = frozenset()           # 0-place predicates, given to pyDatalog with one constant
 
 
 def _term(t) -> TermSpec:
@@ -86,7 +87,15 @@ class _Fresh:
         return f"Anon_{self.n}_"
 
 
+# pyDatalog mishandles 0-place predicates once they are tabled (a ground subgoal searched again
+# from a negation fails inside pyEngine), so `flag()` is compiled as `flag(1)`; the model gives the
+# rows back without the constant (Evaluator), and rules, proofs and explanations never see it.
+PAD: TermSpec = ("c", 1)
+
+
 def _terms(args, fresh: _Fresh) -> tuple[TermSpec, ...]:
+    if not args:
+        return (PAD,)
     return tuple(("v", fresh()) if isinstance(a, Var) and a.anonymous else _term(a) for a in args)
 
 
@@ -120,7 +129,7 @@ def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]],
         clause = rule.clause
         fresh = _Fresh()
         first_clause = len(program.clauses)
-        rule_derived: dict[str, int] = {clause.head.pred: len(clause.head.args)}
+        rule_derived: dict[str, int] = {clause.head.pred: len(clause.head.args) or 1}
         head = (clause.head.pred, _terms(clause.head.args, fresh))
         body = _compile_body(clause.body, clause.head, rule.id, program, agg_counter, fresh, rule_derived)
         program.clauses.append((head, body))
@@ -136,6 +145,7 @@ def compile_program(rules: list[Rule], static_facts: list[tuple[str, tuple]],
     program.derived = sorted(derived.items())
     program.static_derived = static_predicates([r for r in program.rules if r.id in live], static_facts)
     program.live = frozenset(live)
+    program.padded = frozenset(r.clause.head.pred for r in program.rules if not r.clause.head.args)
     return program
 
 

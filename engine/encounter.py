@@ -34,12 +34,24 @@ class _Strict(BaseModel):
 class Provider(_Strict):
     type: str
     npi: Optional[str] = None
+    credentials: list[str] = Field(default_factory=list, max_length=16,
+                                   description="credentials the provider holds (ids from credentials.yaml)")
+    supervised_by: Optional[str] = Field(default=None, description="the type of provider who supervised this one "
+                                         "(auxiliary personnel, incident to a physician)")
+
+
+class BillingProvider(_Strict):
+    type: str
+    npi: Optional[str] = None
 
 
 class PlanOfCare(_Strict):
     certified_by: str
     certified_on: Optional[date] = None
     start_of_care: date
+    recertified_on: Optional[date] = Field(default=None, description="the latest recertification of the plan")
+    last_progress_report_on: Optional[date] = Field(default=None, description="the date of the latest progress "
+                                                    "report before this visit")
 
 
 class PriorVisit(_Strict):
@@ -80,6 +92,12 @@ class Line(_Strict):
                                description="the anatomic regions treated (ids from regions.yaml)")
     intended_outcomes: list[str] = Field(default_factory=list)
     documentation: list[str] = Field(default_factory=list)
+    allowed_amount: Optional[float] = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False,
+                                            description="the line's allowed amount in US dollars (what counts "
+                                            "toward Medicare's KX threshold), when known")
+    furnished_by: Optional[str] = Field(default=None, description="the type of provider who furnished this line "
+                                        "in whole or in part, when not the visit's provider (a therapy assistant "
+                                        "on a therapist's visit)")
 
     @property
     def all_time_blocks(self) -> list[str]:
@@ -97,6 +115,8 @@ class Encounter(_Strict):
     date_of_service: date
     payer: Optional[str] = None
     provider: Provider
+    billing_provider: Optional[BillingProvider] = Field(default=None, description="who bills the visit, when not "
+                                                        "the provider who furnished it")
     diagnoses: list[Annotated[str, AfterValidator(_icd10)]] = Field(default_factory=list)
     documentation: list[str] = Field(default_factory=list)
     plan_of_care: Optional[PlanOfCare] = None
@@ -163,6 +183,12 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
     provider = data.get("provider")
     if isinstance(provider, dict):
         check("provider.type", provider.get("type"), "provider_type", "provider type")
+        check("provider.supervised_by", provider.get("supervised_by"), "provider_type", "provider type")
+        for j, c in _items(provider, "credentials"):
+            check(f"provider.credentials[{j}]", c, "credential", "credential")
+    billing = data.get("billing_provider")
+    if isinstance(billing, dict):
+        check("billing_provider.type", billing.get("type"), "provider_type", "provider type")
     poc = data.get("plan_of_care")
     if isinstance(poc, dict):
         check("plan_of_care.certified_by", poc.get("certified_by"), "provider_type", "provider type")
@@ -181,6 +207,7 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
             continue
         base = f"lines[{i}]"
         check(f"{base}.code", line.get("code"), "code", "code")
+        check(f"{base}.furnished_by", line.get("furnished_by"), "provider_type", "provider type")
         check(f"{base}.region", line.get("region"), "region", "region")
         for j, r in _items(line, "regions"):
             check(f"{base}.regions[{j}]", r, "region", "region")

@@ -138,10 +138,7 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
                     todo, arg = res
                 # The search does not table the goal it started from: table it, complete, so later
                 # queries and aggregates (compiler.completed_rows) read it instead of solving it again.
-                # (Not a ground goal, a 0-place predicate: pyDatalog keeps those apart, and tabling
-                # one here makes a later negation of it fail inside pyEngine.)
-                if literal.terms:
-                    ts.Subgoals.setdefault(literal.get_tag(), goal)
+                ts.Subgoals.setdefault(literal.get_tag(), goal)
             facts = goal.facts
             rows = [tuple(t.id for t in lit.terms) for lit in facts.values()] if isinstance(facts, dict) else []
             results.append((name, rows))
@@ -182,8 +179,9 @@ class Evaluator:
         # Catalog facts, parameters and what the rules derive from them alone are the same for
         # every encounter: their part of the model is built once.
         static: dict[str, set] = {}
+        padded = self.program.padded
         for name, args in self.program.static_facts:
-            static.setdefault(name, set()).add(args)
+            static.setdefault(name, set()).add(() if name in padded else args)
         self._static = {name: frozenset(rows) for name, rows in static.items()}
 
     def _engine(self) -> _ThreadEngine:
@@ -203,9 +201,10 @@ class Evaluator:
             out: dict[str, set] = {}
             for name, args in facts:
                 out.setdefault(name, set()).add(args)
+            padded = self.program.padded
             for name, rows in _ask_all(engine.queries):
                 if rows:
-                    out.setdefault(name, set()).update(rows)
+                    out.setdefault(name, set()).update([()] if name in padded else rows)
             return Model({**self._static, **{k: frozenset(v) for k, v in out.items()}}, provenance or {})
         finally:
             for clause in clauses:

@@ -33,6 +33,12 @@ def _p(name, params, description, types=None, **kw):
 INPUT_PREDICATES = {p.key: p for p in [
     _p("date_of_service", "Date", "the visit's date of service (ISO date)"),
     _p("provider", "Type", "the type of provider who furnished the visit", ("provider_type",)),
+    _p("line_provider", "Line Type", "the type of provider who furnished a line (the line's `furnished_by`, "
+       "else the visit's provider)", (None, "provider_type")),
+    _p("billing_provider", "Type", "the type of provider who bills the visit (`billing_provider`, else the "
+       "provider who furnished it)", ("provider_type",)),
+    _p("provider_credential", "Credential", "a credential the visit's provider holds", ("credential",)),
+    _p("supervised_by", "Type", "the type of provider who supervised the visit's provider", ("provider_type",)),
     _p("diagnosis", "Code Position", "an ICD-10-CM diagnosis on the claim; position 1 is primary"),
     _p("primary_diagnosis", "Code", "the first-listed diagnosis"),
     _p("condition_status", "Status", "whether the patient is improving, at a plateau or regressing",
@@ -40,6 +46,8 @@ INPUT_PREDICATES = {p.key: p for p in [
     _p("poc_certified_by", "Type", "the provider type who certified the plan of care", ("provider_type",)),
     _p("poc_certified_on", "Date", "the date the plan of care was certified"),
     _p("start_of_care", "Date", "the start of the episode of care"),
+    _p("poc_recertified_on", "Date", "the date of the plan of care's latest recertification"),
+    _p("progress_report_on", "Date", "the date of the latest progress report before this visit"),
     _p("prior_visit", "Date DaysBefore", "an earlier visit of this patient, and how many days before this one"),
     _p("prior_visit_code", "Date Code", "a code billed at an earlier visit", (None, "code")),
     _p("ytd_amount", "Category Cents", "therapy amounts already incurred this calendar year (cents)",
@@ -56,6 +64,8 @@ INPUT_PREDICATES = {p.key: p for p in [
        "overlapped in time); one fact per block"),
     _p("line_region", "Line Region", "an anatomic region a line treated; one fact per region", (None, "region")),
     _p("intended_outcome", "Line Outcome", "an intended outcome documented for a line", (None, "outcome")),
+    _p("line_amount", "Line Cents", "a line's allowed amount in cents (what counts toward a yearly threshold), "
+       "when the encounter gives it"),
     _p("documented", "Line Element", "a documentation element present for a line (the visit's note "
        "plus the line's own)", (None, "documentation"), documentation_fact=True),
 ]}
@@ -71,6 +81,8 @@ CATALOG_PREDICATES = {p.key: p for p in [
     _p("code_regions", "Code Kind Min Max", "a manipulation code covers Min to Max regions of a kind (spinal, "
        "extraspinal)", ("code", "region_kind", None, None)),
     _p("group_code", "Code", "a code reported for a patient treated in a group", ("code",)),
+    _p("code_service", "Code Service", "the kind of service a code is, for who may furnish it: therapy, "
+       "chiropractic or acupuncture", ("code", "service")),
     _p("therapist_type", "Type", "a provider type that is a therapist", ("provider_type",)),
     _p("assistant_type", "Type", "a provider type that is a therapy assistant", ("provider_type",)),
     _p("spinal_region", "Region", "one of the five spinal regions used for CMT", ("region",)),
@@ -106,7 +118,12 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
     facts: list[tuple[str, tuple]] = [
         ("date_of_service", (dos.isoformat(),)),
         ("provider", (enc.provider.type,)),
+        ("billing_provider", ((enc.billing_provider or enc.provider).type,)),
     ]
+    for credential in dict.fromkeys(enc.provider.credentials):
+        facts.append(("provider_credential", (credential,)))
+    if enc.provider.supervised_by:
+        facts.append(("supervised_by", (enc.provider.supervised_by,)))
     for pos, code in enumerate(enc.diagnoses, start=1):
         facts.append(("diagnosis", (code, pos)))
     if enc.diagnoses:
@@ -121,6 +138,10 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
             facts.append(("poc_certified_on", (poc.certified_on.isoformat(),)))
         if poc.start_of_care:
             facts.append(("start_of_care", (poc.start_of_care.isoformat(),)))
+        if poc.recertified_on:
+            facts.append(("poc_recertified_on", (poc.recertified_on.isoformat(),)))
+        if poc.last_progress_report_on:
+            facts.append(("progress_report_on", (poc.last_progress_report_on.isoformat(),)))
     for visit in enc.patient.history:
         if visit.date < dos:
             day = visit.date.isoformat()
@@ -135,9 +156,12 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
         lid = line.id
         facts += [("line", (lid,)), ("line_position", (lid, position)), ("line_code", (lid, line.code)),
                   ("line_minutes", (lid, line.minutes)), ("billed_units", (lid, line.units)),
-                  ("patients_in_session", (lid, line.patients_in_session))]
+                  ("patients_in_session", (lid, line.patients_in_session)),
+                  ("line_provider", (lid, line.furnished_by or enc.provider.type))]
         if line.one_on_one:
             facts.append(("one_on_one", (lid,)))
+        if line.allowed_amount is not None:
+            facts.append(("line_amount", (lid, round(line.allowed_amount * 100))))
         for m in dict.fromkeys(line.modifiers):
             facts.append(("has_modifier", (lid, m)))
         for block in line.all_time_blocks:

@@ -21,10 +21,14 @@ UNIT_BASES = ("per_15_minutes", "per_session", "initial_15_minutes", "each_addit
               "initial_2_hours", "each_additional_hour")
 ADD_ON_BASES = ("each_additional_15_minutes", "each_additional_hour")
 REGION_KINDS = ("spinal", "extraspinal")
+# Which kind of service a code is, for who may furnish it (codes.yaml `service`; procedures,
+# modalities and evaluations are therapy unless they say otherwise).
+SERVICES = ("therapy", "chiropractic", "acupuncture")
 # Grounds on which an NCCI distinct-service modifier says two services were distinct (modifiers.yaml).
 DISTINCT_GROUNDS = ("separate_encounter", "separate_structure", "separate_practitioner", "separate_time_block")
 _FIXED = {"code_kind": CODE_KINDS, "condition_status": CONDITION_STATUSES, "ytd_category": YTD_CATEGORIES,
-          "unit_basis": UNIT_BASES, "region_kind": REGION_KINDS, "distinct_ground": DISTINCT_GROUNDS}
+          "unit_basis": UNIT_BASES, "region_kind": REGION_KINDS, "distinct_ground": DISTINCT_GROUNDS,
+          "service": SERVICES}
 
 # file name -> (top-level key, id field, vocabulary name)
 _FILES = {
@@ -32,6 +36,7 @@ _FILES = {
     "documentation.yaml": ("elements", "id", "documentation"),
     "outcomes.yaml": ("outcomes", "id", "outcome"),
     "provider_types.yaml": ("provider_types", "id", "provider_type"),
+    "credentials.yaml": ("credentials", "id", "credential"),
     "regions.yaml": ("regions", "id", "region"),
     "modifiers.yaml": ("modifiers", "id", "modifier"),
     "diagnoses.yaml": ("diagnoses", "code", "diagnosis"),
@@ -71,6 +76,9 @@ class Vocabulary:
                 facts.append(("code_regions", (code, regions["kind"], regions["min"], regions["max"])))
             if e.get("group"):
                 facts.append(("group_code", (code,)))
+            service = code_service(e)
+            if service:
+                facts.append(("code_service", (code, service)))
         for ident, e in self.entries.get("provider_type", {}).items():
             if e.get("therapist"):
                 facts.append(("therapist_type", (ident,)))
@@ -90,6 +98,13 @@ class Vocabulary:
 
     def to_dict(self) -> dict:
         return {name: [dict(e) for e in items.values()] for name, items in self.entries.items()}
+
+
+def code_service(entry: dict) -> str | None:
+    """The kind of service a code is (codes.yaml `service`, else therapy for a procedure, modality or
+    evaluation)."""
+    return entry.get("service") or ("therapy" if entry.get("kind") in ("procedure", "modality", "evaluation")
+                                    else None)
 
 
 def load_vocabulary(folder: Path, problems: Problems) -> Vocabulary:
@@ -158,6 +173,11 @@ def _check_fields(vocab: Vocabulary, problems: Problems) -> None:
                         bad("code", f"code `{code}` is an add-on to `{primary}`, which is not a known code", code, "add_on_to")
         elif basis in ADD_ON_BASES:
             bad("code", f"code `{code}` is an add-on (`unit_basis: {basis}`) and needs `add_on_to`", code, "unit_basis")
+        if e.get("service") is not None and e.get("service") not in SERVICES:
+            bad("code", f"code `{code}`: `service` is one of {', '.join(SERVICES)}", code, "service")
+        elif code_service(e) is None:
+            bad("code", f"code `{code}` is of kind `{e.get('kind')}` and needs a `service` among "
+                f"{', '.join(SERVICES)} (who may furnish it reads it)", code, "service")
         regions = e.get("regions")
         if regions is not None:
             ok = isinstance(regions, dict) and set(regions) == {"kind", "min", "max"} and \

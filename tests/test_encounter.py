@@ -162,6 +162,25 @@ def test_unknown_provider_type(vocab):
     assert "`wizard`" in p.message
 
 
+def test_who_furnished_and_who_bills_are_checked_against_the_vocabularies(vocab):
+    data = edited(**{"provider.credentials": ["acupuncture_license", "black_belt"], "provider.supervised_by": "wizard",
+                     "lines.0.furnished_by": "apprentice"})
+    data["billing_provider"] = {"type": "clinic"}
+    assert pairs(problems(data, vocab)) == [
+        ("billing_provider.type", "unknown_provider_type"),
+        ("lines[0].furnished_by", "unknown_provider_type"),
+        ("provider.credentials[1]", "unknown_credential"),
+        ("provider.supervised_by", "unknown_provider_type"),
+    ]
+    good = edited(**{"provider.credentials": ["acupuncture_degree", "acupuncture_license"],
+                     "provider.supervised_by": "physician", "lines.0.furnished_by": "physical_therapist_assistant"})
+    good["billing_provider"] = {"type": "physician", "npi": "1234567893"}
+    enc = parse_encounter(good, vocab)
+    assert enc.billing_provider.type == "physician" and enc.lines[0].furnished_by == "physical_therapist_assistant"
+    assert problems(edited(billing_provider={"type": "physician", "tax_id": "x"}), vocab)[0].path == \
+        "billing_provider.tax_id"
+
+
 def test_unknown_certifying_provider_type(vocab):
     data = edited(plan_of_care={"certified_by": "wizard", "start_of_care": "2025-07-01"})
     p = only(problems(data, vocab))
@@ -464,6 +483,7 @@ def test_encounter_facts(vocab):
     assert Counter(facts) == Counter([
         ("date_of_service", ("2025-03-14",)),
         ("provider", ("physical_therapist",)),
+        ("billing_provider", ("physical_therapist",)),      # no billing_provider: the provider bills
         ("diagnosis", ("I69.354", 1)),
         ("diagnosis", ("R26.89", 2)),
         ("primary_diagnosis", ("I69.354",)),
@@ -483,6 +503,7 @@ def test_encounter_facts(vocab):
         ("line_minutes", ("1", 22)),
         ("billed_units", ("1", 1)),
         ("patients_in_session", ("1", 1)),
+        ("line_provider", ("1", "physical_therapist")),     # no furnished_by: the visit's provider
         ("one_on_one", ("1",)),
         ("has_modifier", ("1", "GP")),
         ("time_block", ("1", "A")),
@@ -497,6 +518,7 @@ def test_encounter_facts(vocab):
         ("line_minutes", ("2", 30)),
         ("billed_units", ("2", 1)),
         ("patients_in_session", ("2", 3)),
+        ("line_provider", ("2", "physical_therapist")),
         ("documented", ("2", "functional_goals")),
         ("documented", ("2", "time_recorded")),
     ])

@@ -70,6 +70,8 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
         policy = policies[payer]
         for doc in variants(seed=11, count=25):
             doc["date_of_service"] = "2026-06-02"     # in Medicare's range, after every example's history
+            if doc.get("plan_of_care"):               # a current plan, so Medicare decides units, not recertification
+                doc["plan_of_care"].update(start_of_care="2026-05-20", certified_on="2026-05-21")
             shared, plain = shared_and_plain(policy, policy.parse(doc))
             assert shared == plain, (payer, doc["id"])
             compared += bool(shared.get("code_units"))
@@ -79,8 +81,8 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
 
 
 def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
-    # `flag() :- ...` read as `not flag()`: tabling the 0-place goal in the shared table once made
-    # pyDatalog fail inside the negation (ValueError from pyEngine) whenever the flag held.
+    # `flag() :- ...` read as `not flag()` made pyDatalog fail inside the negation (ValueError from
+    # pyEngine) whenever the flag held; 0-place predicates are now compiled with one constant.
     import shutil
     from conftest import ROOT, decide_for, make_encounter
     from engine.policyset import load_policy_set
@@ -99,7 +101,9 @@ def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
         visit = make_encounter([("97110", 20, 1)], patient={"id": "p", "condition_status": status})
         shared, plain = shared_and_plain(policy, policy.parse(visit))
         assert shared == plain
-        assert shared["not_improving"] == ([()] if status != "improving" else [])
+        holds = status != "improving"
+        assert shared["not_improving"] == ([(1,)] if holds else [])     # compiled as not_improving(1)
+        assert policy.evaluate(policy.parse(visit)).rows("not_improving") == (frozenset({()}) if holds else frozenset())
         assert ("flagged.deny" in {r.rule.id for r in decide_for(policy, visit).lines[0].reasons}) == \
             (verdict == "not_supportable")
 

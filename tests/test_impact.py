@@ -226,7 +226,7 @@ def test_a_candidate_for_a_payer_others_extend_names_them(tmp_path):
     assert (dep["payer"], dep["chain"], dep["policy_changes"], dep["loads_with_candidate"]) == \
         ("aetna_medicare", ["base", "medicare", "aetna_medicare"], True, True)
     (change,) = out["changes"]                    # certified 39 days after the start of care: 30 < 39 <= 45
-    assert change["type"] == "not_supportable->supportable"
+    assert change["type"] == "needs_documentation->supportable"     # the delay needed its justification
     assert change["responsible"]["current"] == ["medicare.plan.certified_late"]
 
     # A candidate that breaks a payer built on it: the report, then exit 4, located in the real file.

@@ -311,13 +311,12 @@ def test_rule_shadowed_in_the_base_names_every_overlay_that_switches_it_off(tmp_
             "  - id: base.group.suggest_97150\n"
             "    because: \"{N} patients shared the session: report 97150\"\n"
             "    source: {file: domain-notes.md, section: \"4.5 Group vs individual (CMS)\"}\n"
-            "    rule: suggest(L, \"97150\") :- line_code(L, _), patients_in_session(L, N), N > 1.\n"),
-        "+payers/medicare.yaml": (
-            "\ndisable:\n"
-            "  - id: base.group.suggest_97150\n"
-            "    reason: \"Medicare's edits say it\"\n")})
+            "    rule: suggest(L, \"97150\") :- line_code(L, _), patients_in_session(L, N), N > 1.\n")})
+    medicare = repo / "payers/medicare.yaml"      # it has a `disable:` list already: add to it
+    medicare.write_text(medicare.read_text().replace(
+        "disable:\n", "disable:\n  - id: base.group.suggest_97150\n    reason: \"Medicare's edits say it\"\n", 1))
     commercial_line = (repo / "payers/commercial.yaml").read_text().splitlines().index("replace:") + 2
-    medicare_line = (repo / "payers/medicare.yaml").read_text().splitlines().index("disable:") + 2
+    medicare_line = medicare.read_text().splitlines().index("disable:") + 2
     report = lint(repo / "policies")
     assert report.errors == 0
     p = only(find(report, "rule_shadowed"))

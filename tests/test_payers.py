@@ -133,13 +133,17 @@ def test_chiropractor_billing_therapeutic_exercise_medicare_vs_commercial(polici
     medicare = decide_for(policies["medicare"], visit).lines[0]
     assert medicare.verdict == "not_supportable"
     assert "medicare.chiropractic.only_spinal_manipulation" in reason_ids(medicare)
-    assert {r.rule.layer for r in medicare.reasons} == {"medicare"}
+    # and Medicare's own table of who may furnish therapy leaves chiropractors out
+    assert {r.rule.layer for r in medicare.reasons} == {"medicare", "base"}
+    eligibility = next(r for r in medicare.reasons if r.rule.id == "base.eligibility.provider_not_eligible")
+    assert "chiropractor" in eligibility.message
     commercial = decide_for(policies["commercial"], visit).lines[0]
     assert (commercial.verdict, commercial.supportable_units) == ("supportable", 1)
 
 
 def test_chiropractic_manipulation_needs_active_treatment_modifier(policies):
-    cmt = {"code": "98940", "minutes": 10, "units": 1, "modifiers": [], "region": "lumbar"}
+    cmt = {"code": "98940", "minutes": 10, "units": 1, "modifiers": [], "region": "lumbar",
+           "documentation": ["part_pain", "part_range_of_motion"]}      # the subluxation shown (P.A.R.T.)
     visit = make_encounter([cmt], provider={"type": "chiropractor"}, diagnoses=["M99.03"])
     line = decide_for(policies["medicare"], visit).lines[0]
     assert reason_ids(line) == ["medicare.chiropractic.active_treatment_modifier"]
@@ -152,9 +156,10 @@ def test_chiropractic_manipulation_needs_active_treatment_modifier(policies):
 def test_athletic_trainer_cannot_bill_therapy_to_medicare(policies):
     visit = make_encounter([L("97110", 20, 1)], provider={"type": "athletic_trainer"})
     line = decide_for(policies["medicare"], visit).lines[0]
-    assert reason_ids(line) == ["medicare.who.not_a_therapy_provider"]
-    assert "athletic_trainer" in line.reasons[0].message
-    assert decide_for(policies["commercial"], visit).lines[0].verdict == "supportable"
+    assert reason_ids(line) == ["base.eligibility.provider_not_eligible"]
+    assert "athletic_trainer" in line.reasons[0].message and "therapy" in line.reasons[0].message
+    # nor to a commercial plan that does not list them (test_a_plan_that_accepts_athletic_trainers_...)
+    assert decide_for(policies["commercial"], visit).lines[0].verdict == "not_supportable"
 
 
 def test_therapy_line_without_discipline_modifier(policies):
@@ -222,7 +227,8 @@ def test_plan_of_care_certification(policies, plan, rule):
     else:
         visit["plan_of_care"] = plan
     line = decide_for(policies["medicare"], visit).lines[0]
-    assert line.verdict == "not_supportable"
+    # a late certification can be justified: documentation; the others cannot be fixed by the note
+    assert line.verdict == ("needs_documentation" if rule == "medicare.plan.certified_late" else "not_supportable")
     assert reason_ids(line) == [rule]
     # the base guidance alone has no plan-of-care rule
     assert decide_for(policies["base"], visit).lines[0].verdict == "supportable"
@@ -295,8 +301,11 @@ def test_acupuncture_improving_patient_gets_more_visits(policies):
     # 12 visits in 90 days: more only for a patient who is improving
     assert decide_for(policies["medicare"], acupuncture(range(1, 13), "improving")).lines[0].verdict == "supportable"
     line = decide_for(policies["medicare"], acupuncture(range(1, 13), "regressing")).lines[0]
-    assert reason_ids(line) == ["medicare.acupuncture.initial_block_used"]
-    assert "12 acupuncture visits in the last 90 days" in line.reasons[0].message
+    # a regressing patient stops at any visit; after 12 the block is used up as well
+    assert set(reason_ids(line)) == {"medicare.acupuncture.initial_block_used",
+                                     "medicare.acupuncture.stop_when_not_improving"}
+    block = next(r for r in line.reasons if r.rule.id == "medicare.acupuncture.initial_block_used")
+    assert "12 acupuncture visits in the last 90 days" in block.message
 
 
 def test_acupuncture_annual_limit(policies):
@@ -461,3 +470,29 @@ def test_unknown_diagnosis_is_rejected_with_its_path(policies):
 def test_policy_versions_differ_by_payer(policies):
     versions = {p.version for p in policies.values()}
     assert len(versions) == len(policies)
+
+
+def test_a_plan_that_accepts_athletic_trainers_says_so_in_its_own_table(tmp_path):
+    # Who may furnish therapy is a parameter table: the base lists no athletic trainers and Medicare
+    # never pays them; a plan that accepts them (domain-notes.md §6.2, one BCBS plan) replaces the
+    # table in its overlay. A table replaces the parent's whole table (docs/overlays.md).
+    import shutil
+    from conftest import ROOT
+    from engine.policyset import load_policy_set
+    payers = tmp_path / "payers"
+    shutil.copytree(ROOT / "payers", payers)
+    (payers / "bluevt.yaml").write_text(
+        "id: bluevt\nname: A plan accepting athletic trainers\nextends: commercial\n"
+        "parameters:\n  therapy_providers:\n    description: constant-attendance services by these\n"
+        "    source: {file: domain-notes.md, section: \"6.2 Commercial [BCBSVT-PT]\"}\n"
+        "    table: {physical_therapist: allowed, physical_therapist_assistant: allowed, physician: allowed,\n"
+        "            chiropractor: allowed, athletic_trainer: allowed}\n")
+    visit = make_encounter([L("97110", 20, 1)], provider={"type": "athletic_trainer"})
+    plan = load_policy_set(ROOT / "policies", "bluevt", payers)
+    assert verdicts(decide_for(plan, visit)) == ["supportable"]
+    for payer in ("commercial", "medicare"):
+        line = decide_for(load_policy_set(ROOT / "policies", payer, payers), visit).lines[0]
+        assert "base.eligibility.provider_not_eligible" in reason_ids(line), payer
+    # the plan's table lists no occupational therapist: its own table is the whole list
+    ot = make_encounter([L("97110", 20, 1)], provider={"type": "occupational_therapist"})
+    assert "base.eligibility.provider_not_eligible" in reason_ids(decide_for(plan, ot).lines[0])

@@ -41,7 +41,8 @@ def test_explain_code_merges_aetnas_layers(policies):
                                          "base.units.line.whole_plus_leftover_unit", "base.units.line.whole_units_only"}
     assert report["unit_method"]["value"] == "cpt_per_code" and report["unit_method"]["layer"] == "commercial"
     assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method",
-                                                         "denied_line_minutes"}
+                                                         "denied_line_minutes", "therapy_providers",
+                                                         "chiropractic_providers", "acupuncture_providers"}
     # the code's catalog entry: how its units are counted; and its templates filled in for it
     assert report["code"]["unit_basis"] == "per_15_minutes"
     assert required["base.documentation.nmr_needs_neuro_deficit"]["because"].startswith("neuromuscular reeducation")
