@@ -19,6 +19,8 @@ provenance for the proofs.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,10 +47,11 @@ PTP_KEYS = ("column1", "column2", "modifier_indicator", "distinct_by", "effectiv
             "rationale", "source")
 MUE_KEYS = ("code", "units", "adjudication", "effective", "confidence", "status", "rationale", "source")
 CHANGE_KEYS = {"ptp": {"override": ("column1", "column2", "modifier_indicator", "distinct_by", "status", "confidence",
-                                    "reason", "source"),
-                       "disable": ("column1", "column2", "reason", "source")},
-               "mue": {"override": ("code", "units", "adjudication", "status", "confidence", "reason", "source"),
-                       "disable": ("code", "reason", "source")}}
+                                    "reason", "source", "when"),
+                       "disable": ("column1", "column2", "reason", "source", "when")},
+               "mue": {"override": ("code", "units", "adjudication", "status", "confidence", "reason", "source", "when"),
+                       "disable": ("code", "reason", "source", "when")}}
+OVERRIDE_FIELDS = {"ptp": ("modifier_indicator", "distinct_by", "status"), "mue": ("units", "adjudication", "status")}
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,24 @@ class EditChange:
     section: str
     layer: str
     location: Location
+    # (parameter, value): the change applies only to payers whose parameter has that value
+    when: tuple[str, object] | None = None
+    when_location: Location | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
-        return {"action": self.action, "table": self.table, "key": list(self.key), "changes": dict(self.changes),
-                "reason": self.reason, "layer": self.layer, "location": str(self.location),
-                "source": {"file": self.source, "section": self.section}}
+        out = {"action": self.action, "table": self.table, "key": list(self.key), "changes": dict(self.changes),
+               "reason": self.reason, "layer": self.layer, "location": str(self.location),
+               "source": {"file": self.source, "section": self.section}}
+        if self.when is not None:
+            out["when"] = {"parameter": self.when[0], "value": self.when[1]}
+        return out
+
+    def applies(self, parameters: dict) -> bool:
+        """Whether the payer's parameters switch this change on (a change without `when` always is)."""
+        if self.when is None:
+            return True
+        param = parameters.get(self.when[0])
+        return param is not None and not param.is_table and param.value == self.when[1]
 
 
 @dataclass
@@ -343,7 +359,7 @@ def _parse_change(item: Node, table: str, action: str, layer: str, problems: Pro
                 changes.append((name, read(item.get(name))))
         if not changes:
             problems.error("edit_format", "an `override` changes at least one of " +
-                           ", ".join(f"`{k}`" for k in CHANGE_KEYS[table]["override"][len(key):-3]), item.location)
+                           ", ".join(f"`{k}`" for k in OVERRIDE_FIELDS[table]), item.location)
         if item.get("confidence") is not None:   # the strength of the override's own source
             changes.append(("confidence", _choice(item.get("confidence"), "`confidence`", CONFIDENCE, None, problems)))
     reason = _text(item.get("reason"))
@@ -352,9 +368,43 @@ def _parse_change(item: Node, table: str, action: str, layer: str, problems: Pro
     if item.get("source") is None:
         problems.error("missing_source", f"an edit `{action}` does not cite a `source`", item.location)
     source, section = _source(item.get("source"), f"an edit `{action}`", problems, required=False)
+    when = _when(item.get("when"), action, problems)
     if len(problems.errors) > found:
         return None
-    return EditChange(action, table, key, tuple(changes), reason or "", source, section, layer, item.location)
+    when_node = item.get("when")
+    return EditChange(action, table, key, tuple(changes), reason or "", source, section, layer, item.location,
+                      when, when_node.location if when_node is not None else None)
+
+
+PARAMETER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _when(node: Node | None, action: str, problems: Problems) -> tuple[str, object] | None:
+    """``when: {parameter: NAME, value: VALUE}``: the change applies only while the payer's
+    parameter has that value (checked against the payer's parameters in ``apply_overlays``)."""
+    if node is None:
+        return None
+    if not node.is_mapping:
+        problems.error("edit_format", f"`when` of an edit `{action}` is a mapping with `parameter` and `value`",
+                       node.location)
+        return None
+    _check_keys(node, ("parameter", "value"), "when", problems)
+    name, value_node = _text(node.get("parameter")), node.get("value")
+    if not name or not PARAMETER_NAME.match(name) or value_node is None or not value_node.is_scalar:
+        problems.error("edit_format", f"`when` of an edit `{action}` names a `parameter` (lowercase with "
+                       "underscores) and the `value` that switches the change on", node.location)
+        return None
+    try:
+        value = value_node.value()
+    except ValueError:
+        value = value_node.scalar_text()
+    if isinstance(value, _dt.date):
+        value = value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        problems.error("edit_format", f"the `value` of `when` is a string or a whole number, not `{value}`",
+                       value_node.location)
+        return None
+    return name, value
 
 
 def _check_versions(layer: EditLayer, problems: Problems) -> None:
@@ -402,10 +452,16 @@ class EditTables:
                 return [_from_store(r, self.imported.folder, grounds) for r in stored]
         return base
 
-    def apply_overlays(self, problems: Problems) -> None:
-        """Fold the overlays' blocks in, root first, reporting changes to rows that do not exist."""
+    def apply_overlays(self, problems: Problems, parameters: dict | None = None) -> None:
+        """Fold the overlays' blocks in, root first, reporting changes to rows that do not exist.
+        ``parameters`` are the payer's (merged) parameters: a change with `when` is checked against
+        them and applied only while its parameter has the value it names."""
+        parameters = parameters or {}
         for layer in self.overlays:
             for change in layer.changes:
+                if change.when is not None and (not _when_valid(change, parameters, problems)
+                                                or not change.applies(parameters)):
+                    continue
                 key = (change.table, change.key)
                 rows = self.rows(*key)
                 if not rows:
@@ -447,6 +503,10 @@ class EditTables:
                     continue
                 added.setdefault(key, []).append(row)   # several dated versions of a new row may be added
             self._touched.update(added)
+
+    def switch_parameters(self) -> set[str]:
+        """The parameters that switch an overlay's edit change on or off (`when`)."""
+        return {c.when[0] for layer in self.overlays for c in layer.changes if c.when is not None}
 
     def rows(self, table: str, key: tuple[str, ...]) -> list[Edit]:
         """Every version of a pair's (or code's) row this payer applies, whatever its dates and status."""
@@ -501,6 +561,35 @@ class EditTables:
         for layer in self.overlays:
             out += [f"{layer.name}:" + s for s in layer.signature()]
         return out
+
+
+def _when_valid(change: EditChange, parameters: dict, problems: Problems) -> bool:
+    """A `when` names a single-value parameter the payer has, and a value it can take."""
+    name, value = change.when
+    what = f"the edit {change.action} of {change.table.upper()} {'/'.join(change.key)}"
+    at = change.when_location or change.location
+    param = parameters.get(name)
+    if param is None:
+        close = difflib.get_close_matches(name, sorted(parameters), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        problems.error("unknown_parameter", f"{what} is switched by parameter `{name}`, which no layer of this "
+                       f"payer sets{hint}", at)
+        return False
+    if param.is_table:
+        problems.error("parameter_kind", f"{what} is switched by parameter `{name}`, a table (set at "
+                       f"{param.location}); `when` names a single-value parameter", at)
+        return False
+    if param.allowed and value not in param.allowed:
+        problems.error("invalid_parameter", f"{what} is switched on by `{name}` = `{value}`, which is not one of "
+                       f"{', '.join(map(str, param.allowed))}: the change could never apply", at)
+        return False
+    if type(value) is not type(param.value):
+        kinds = {int: "a whole number", str: "a string"}
+        problems.error("parameter_kind", f"{what} is switched on by `{name}` = `{value}`, {kinds[type(value)]}, "
+                       f"but `{name}` holds {kinds.get(type(param.value), 'another kind of value')} (set at "
+                       f"{param.location}): the change could never apply", at)
+        return False
+    return True
 
 
 def load_import(folder: Path | None, problems: Problems) -> ImportedTable | None:

@@ -19,7 +19,8 @@ Warnings (``Problem`` with ``level="warning"``), each with a stable code and a `
     that layer alone; the message names who disables or replaces it.
 ``parameter_unused``
     a parameter set in a layer that no rule of any payer whose chain holds that layer reads
-    (``param``/``param_entry`` with the parameter's name), at the parameter's name.
+    (``param``/``param_entry`` with the parameter's name), and that switches no edit change
+    (``when``), at the parameter's name.
 ``missing_source`` / ``unknown_source``
     a rule (or parameter, table row, disable entry) citing an empty source, or a file that is not
     in the guidance folder (default ``shared/guidance`` beside the repository). Without the folder
@@ -591,8 +592,10 @@ def _check_shadowed(rules: list[Rule], loaded: list[PolicySet], unsafe: set[str]
 # --- parameters no rule reads ------------------------------------------------------------------------
 
 def _read_parameters(policy: PolicySet) -> set[str]:
-    return {str(a.args[0].value) for r in policy.rules for a in body_atoms(r.clause.body)
+    """The parameters the payer's rules read, and those that switch an edit change (`when`)."""
+    read = {str(a.args[0].value) for r in policy.rules for a in body_atoms(r.clause.body)
             if a.pred in _STATIC and a.args and isinstance(a.args[0], Const)}
+    return read | (policy.edits.switch_parameters() if policy.edits is not None else set())
 
 
 def _check_unused_parameters(parameters: list[Parameter], loaded: list[PolicySet], unsafe: set[str],
@@ -605,7 +608,8 @@ def _check_unused_parameters(parameters: list[Parameter], loaded: list[PolicySet
         if holders and not any(param.name in read[p.payer] for p in holders):
             out.warning("parameter_unused", f"parameter `{param.name}` set by `{param.layer}` is read by no rule of "
                         f"any payer that includes `{param.layer}` ({_names(p.payer for p in holders)}): no "
-                        f"`param({param.name}, ...)` or `param_entry({param.name}, ...)`", param.location)
+                        f"`param({param.name}, ...)` or `param_entry({param.name}, ...)`, and no edit change's `when`",
+                        param.location)
 
 
 # --- versions of one rule in force together ---------------------------------------------------------------

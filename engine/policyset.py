@@ -188,7 +188,7 @@ def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | No
     edits = EditTables(base_edits, imported, [o.edits for o in overlays if o.edits is not None])
     for layer in [base_edits, *edits.overlays]:
         check_codes(layer, vocabulary, problems)
-    edits.apply_overlays(problems)
+    edits.apply_overlays(problems, layered.parameters)
     problems.raise_if_errors()
     program = compile_program(layered.rules, vocabulary.catalog_facts(), layered.parameters)
     name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"

@@ -546,7 +546,7 @@ class _FileReader:
         layer = parse_overlay_edits(node, "test", found)
         check_codes(layer, policy.vocabulary, found)
         tables = EditTables(policy.edits.base, policy.edits.imported, [*policy.edits.overlays, layer])
-        tables.apply_overlays(found)
+        tables.apply_overlays(found, policy.parameters)
         problems.extend(found.items)
         return replace(policy, edits=tables)
 

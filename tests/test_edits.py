@@ -414,6 +414,87 @@ def test_a_payer_cannot_change_an_edit_its_parent_disabled(tmp_path):
     assert "it was disabled by payer `parent` at payers/parent.yaml:7:9" in message
 
 
+# --- an edit change switched by a parameter (`when`) ----------------------------------------------
+
+SWITCH = (
+    "parameters:\n"
+    "  pair_edit: {value: strict, one_of: [strict, ncci], description: d, source: s.md}\n"
+    "edits:\n"
+    "  ptp:\n"
+    "    override:\n"
+    "      - {column1: \"97140\", column2: \"97530\", modifier_indicator: 0, reason: r, source: s.md,\n"
+    "         when: {parameter: pair_edit, value: strict}}\n"
+    "    disable:\n"
+    "      - {column1: \"98940\", column2: \"97140\", reason: r, source: s.md, when: {parameter: pair_edit, value: ncci}}\n")
+
+
+def test_an_edit_change_applies_only_while_its_parameter_has_the_value_it_names(tmp_path):
+    policies, payers = _project(tmp_path, SWITCH)
+    (payers / "child.yaml").write_text("id: child\nname: C\nextends: acme\nparameters:\n"
+                                       "  pair_edit: {value: ncci, description: d, source: s.md}\n")
+    acme, child = load_policy_set(policies, "acme", payers), load_policy_set(policies, "child", payers)
+    # acme (strict): the override applies, the disable does not
+    [row] = acme.edits.rows("ptp", ("97140", "97530"))
+    assert (row.value, row.layer, row.overrides.layer) == (0, "acme", "base")
+    assert [r.layer for r in acme.edits.rows("ptp", ("98940", "97140"))] == ["base"]
+    # child (ncci): the other way round, whatever the layer that wrote the change
+    [row] = child.edits.rows("ptp", ("97140", "97530"))
+    assert (row.value, row.layer, row.overrides) == (1, "base", None)
+    assert child.edits.rows("ptp", ("98940", "97140")) == []
+    assert [d.layer for d in child.edits.disabled] == ["acme"]
+    visit = make_encounter([{"code": "97530", "minutes": 20, "units": 1, "modifiers": ["GP", "59"]},
+                            {"code": "97140", "minutes": 15, "units": 1}])
+    assert [r.rule.id for r in line_of(decide_for(acme, visit), "1").reasons] == ["base.ncci.column2_never_paid"]
+    assert line_of(decide_for(child, visit), "1").verdict == "supportable"
+    # the change says what switches it; the two payers' versions differ
+    [change] = [c for c in acme.describe()["edit_changes"] if c["action"] == "override"]
+    assert change["when"] == {"parameter": "pair_edit", "value": "strict"}
+    assert acme.version != child.version
+
+
+def test_a_when_is_checked_against_the_payers_parameters(tmp_path):
+    overlay = (
+        "parameters:\n"                                                                                   # 4
+        "  pair_edit: {value: strict, one_of: [strict, ncci], description: d, source: s.md}\n"
+        "  days: {value: 30, description: d, source: s.md}\n"
+        "  rows: {table: {a: 1}, description: d, source: s.md}\n"
+        "edits:\n"
+        "  ptp:\n"
+        "    override:\n"
+        "      - {column1: \"97140\", column2: \"97530\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: pair_edt, value: strict}}\n"                                          # 12
+        "      - {column1: \"97161\", column2: \"97140\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: rows, value: a}}\n"                                                   # 14
+        "      - {column1: \"97162\", column2: \"97140\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: pair_edit, value: loose}}\n"                                          # 16
+        "      - {column1: \"97163\", column2: \"97140\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: days, value: \"30\"}}\n")                                             # 18
+    found = {(code, line): message for code, file, line, message in _problems(*_project(tmp_path, overlay))}
+    assert found[("unknown_parameter", 12)] == ("the edit override of PTP 97140/97530 is switched by parameter "
+                                                "`pair_edt`, which no layer of this payer sets; did you mean `pair_edit`?")
+    assert "`rows`, a table" in found[("parameter_kind", 14)]
+    assert found[("invalid_parameter", 16)] == ("the edit override of PTP 97162/97140 is switched on by `pair_edit` = "
+                                                "`loose`, which is not one of strict, ncci: the change could never apply")
+    assert "= `30`, a string, but `days` holds a whole number" in found[("parameter_kind", 18)]
+
+
+def test_a_when_has_a_parameter_and_a_value(tmp_path):
+    overlay = (
+        "edits:\n"
+        "  ptp:\n"
+        "    override:\n"
+        "      - {column1: \"97140\", column2: \"97530\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: strict}\n"                                                                        # 8
+        "      - {column1: \"97161\", column2: \"97140\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: pair_edit}}\n"                                                        # 10
+        "      - {column1: \"97162\", column2: \"97140\", modifier_indicator: 0, reason: r, source: s.md,\n"
+        "         when: {parameter: pair_edit, value: [a], if: b}}\n")                                    # 12
+    found = _problems(*_project(tmp_path, overlay))
+    shown = {(code, line) for code, file, line, _ in found}
+    assert shown >= {("edit_format", 8), ("edit_format", 10), ("edit_format", 12), ("policy_format", 12)}
+    assert all(file == "payers/acme.yaml" for _, file, _, _ in found)
+
+
 # --- the command line --------------------------------------------------------------------------------
 
 def test_cli_import_info_and_check_with_edits(tmp_path):

@@ -5,8 +5,9 @@ the rule responsible and which layer it came from.
 """
 import pytest
 
-from conftest import decide_for, line_of, make_encounter, walk
+from conftest import ROOT, decide_for, line_of, make_encounter, walk
 from engine.errors import InputError
+from engine.policyset import load_policy_set
 
 NMR = {"code": "97112", "documentation": ["neuro_deficit"]}
 GAIT = {"code": "97116", "documentation": ["gait_impairment"]}
@@ -327,15 +328,65 @@ def test_acupuncture_needs_chronicity_documented(policies):
 # --- Aetna --------------------------------------------------------------------------------------
 
 def test_aetna_same_day_nmr_and_exercise(policies):
+    # before the revision one of the three is kept (domain-notes.md §3.1): equal minutes, so the code
+    # billed first; the other line is denied
     visit = make_encounter([L("97112", 20, 1), L("97110", 20, 1)], diagnoses=["I69.351"])
     aetna = decide_for(policies["aetna"], visit)
-    assert verdicts(aetna) == ["not_supportable", "not_supportable"]
-    for line in aetna.lines:
-        assert reason_ids(line) == ["aetna.same_day.not_together"]
-        assert line.reasons[0].rule.layer == "aetna"
-        assert proof_dict(line)["derivations"][0]["rule"]["location"].startswith("payers/aetna.yaml:")
-    assert "97112 and 97110 (line 2) on the same day" in line_of(aetna, "1").reasons[0].message
+    assert verdicts(aetna) == ["supportable", "not_supportable"]
+    exercise = line_of(aetna, "2")
+    assert reason_ids(exercise) == ["aetna.same_day.not_together"]
+    assert exercise.reasons[0].rule.layer == "aetna"
+    assert proof_dict(exercise)["derivations"][0]["rule"]["location"].startswith("payers/aetna.yaml:")
+    assert exercise.reasons[0].message.startswith("97110 and 97112 (line 1) on one day")
+    assert "same_day_keep = most_minutes" in exercise.reasons[0].message
+    # the other order keeps the exercise; more minutes beat the order
+    visit["lines"].reverse()
+    assert verdicts(decide_for(policies["aetna"], visit)) == ["supportable", "not_supportable"]
+    visit["lines"][1]["minutes"], visit["lines"][1]["units"] = 30, 2          # 97112, listed second
+    kept = decide_for(policies["aetna"], visit)
+    assert verdicts(kept) == ["not_supportable", "supportable"]
+    assert "here 97112" in line_of(kept, "2").reasons[0].message            # line "2" (97110) now listed first
     assert verdicts(decide_for(policies["commercial"], visit)) == ["supportable", "supportable"]
+
+
+def test_aetna_same_day_after_the_revision_asks_for_documented_necessity(policies):
+    visit = make_encounter([L("97112", 20, 1), L("97110", 20, 1)], diagnoses=["I69.351"], date_of_service="2025-10-29")
+    assert verdicts(decide_for(policies["aetna"], visit)) == ["supportable", "supportable"]
+    visit["documentation"].remove("medical_necessity")
+    decision = decide_for(policies["aetna"], visit)
+    assert verdicts(decision) == ["needs_documentation", "needs_documentation"]
+    for line in decision.lines:
+        assert reason_ids(line) == ["aetna.same_day.necessity_documented"]
+        assert line.missing_documentation == ["medical_necessity"]
+    visit["date_of_service"] = "2025-10-28"                                     # the day before: one kept
+    assert verdicts(decide_for(policies["aetna"], visit)) == ["supportable", "not_supportable"]
+
+
+def _aetna_child(tmp_path, parameters: str, extends: str = "aetna"):
+    """A payer `child` extending a shipped payer with some of its parameters set otherwise."""
+    payers = tmp_path / "payers"
+    payers.mkdir()
+    for path in (ROOT / "payers").glob("*.yaml"):
+        (payers / path.name).write_text(path.read_text())
+    (payers / "child.yaml").write_text(f"id: child\nname: Child\nextends: {extends}\nparameters:\n{parameters}")
+    return load_policy_set(ROOT / "policies", "child", payers)
+
+
+def test_aetna_same_day_keep_and_revision_date_are_parameters(policies, tmp_path):
+    visit = make_encounter([L("97110", 20, 1), L("97112", 30, 2)], diagnoses=["I69.351"])
+    assert verdicts(decide_for(policies["aetna"], visit)) == ["not_supportable", "supportable"]   # most minutes
+    child = _aetna_child(tmp_path, "  same_day_keep: {value: first_billed, description: d, source: domain-notes.md}\n"
+                                   "  same_day_revision_date: {value: 2026-06-02, description: d, source: domain-notes-2.md}\n")
+    decision = decide_for(child, visit)
+    assert verdicts(decision) == ["supportable", "not_supportable"]                            # billed first
+    assert reason_ids(line_of(decision, "2")) == ["aetna.same_day.not_together_first_billed"]
+    assert "same_day_keep = first_billed" in line_of(decision, "2").reasons[0].message
+    # the 2010 limit now runs until 2026-06-02, the last date the guidance allows
+    visit["date_of_service"] = "2026-06-01"
+    assert verdicts(decide_for(child, visit)) == ["supportable", "not_supportable"]
+    assert verdicts(decide_for(policies["aetna"], visit)) == ["supportable", "supportable"]
+    visit["date_of_service"] = "2026-06-02"
+    assert verdicts(decide_for(child, visit)) == ["supportable", "supportable"]
 
 
 def test_aetna_nmr_needs_a_nervous_system_diagnosis(policies):
@@ -344,11 +395,27 @@ def test_aetna_nmr_needs_a_nervous_system_diagnosis(policies):
     back_pain = make_encounter([L("97112", 25, 2)], diagnoses=["M54.50"])
     line = decide_for(policies["aetna"], back_pain).lines[0]
     assert (line.verdict, reason_ids(line)) == ("not_supportable", ["aetna.nmr.needs_neurologic_diagnosis"])
+    assert line.reasons[0].message.startswith("before 2025-10-29, Aetna covers neuromuscular reeducation")
     # CPT guidance alone asks only for the documented deficit
     assert decide_for(policies["commercial"], back_pain).lines[0].verdict == "supportable"
+    # the revised text has no diagnosis list (domain-notes-2.md §4.1)
+    back_pain["date_of_service"] = "2025-10-29"
+    line = decide_for(policies["aetna"], back_pain).lines[0]
+    assert line.verdict == "supportable"
+    why = line.to_dict("x", "full")["proof"]["why_not_denied"]
+    attempt = next(a for a in why if a["rule"]["id"] == "aetna.nmr.needs_neurologic_diagnosis")
+    assert attempt["failed_premise"] == "'2025-10-29' < '2025-10-29'"
 
 
-@pytest.mark.parametrize("dx", ["I63.9", "G35.A", "S14.109S", "G81.94", "S06.0X0A"])
+def test_aetna_nmr_revision_date_is_a_parameter(policies, tmp_path):
+    child = _aetna_child(tmp_path, "  nmr_revision_date: {value: 2026-06-02, description: d, source: domain-notes-2.md}\n")
+    back_pain = make_encounter([L("97112", 25, 2)], diagnoses=["M54.50"], date_of_service="2026-01-15")
+    assert decide_for(policies["aetna"], back_pain).lines[0].verdict == "supportable"
+    assert reason_ids(decide_for(child, back_pain).lines[0]) == ["aetna.nmr.needs_neurologic_diagnosis"]
+
+
+@pytest.mark.parametrize("dx", ["I63.9", "G35.A", "S14.109S", "G81.94", "S06.0X0A", "S14.3XXA", "S34.3XXA",
+                                "S34.21XA", "S64.40XA", "P14.0"])
 def test_aetna_nmr_diagnoses_come_from_the_icd10_hierarchy(policies, dx):
     line = decide_for(policies["aetna"], make_encounter([L("97112", 25, 2)], diagnoses=["M54.50", dx])).lines[0]
     assert line.verdict == "supportable"
@@ -405,6 +472,21 @@ def test_aetna_overrides_the_97140_97530_edit_to_never_paid(policies):
     assert reason_ids(line_of(decide_for(policies["aetna"], visit), "1")) == ["base.ncci.column2_never_paid"]
 
 
+def test_aetna_97530_with_97140_edit_is_switched_by_a_parameter(policies, tmp_path):
+    # the override rests on a vendor report (grade C); with the parameter at `ncci` the base edit applies
+    visit = make_encounter([L("97530", 20, 1, modifiers=["GP", "59"]), L("97140", 15, 1)])
+    child = _aetna_child(tmp_path, "  edit_97530_with_97140: {value: ncci, description: d, source: domain-notes.md}\n")
+    assert verdicts(decide_for(child, visit)) == ["supportable", "supportable"]
+    [row] = child.edits.rows("ptp", ("97140", "97530"))
+    assert (row.value, row.layer, row.overrides) == (1, "base", None)
+    [row] = policies["aetna"].edits.rows("ptp", ("97140", "97530"))
+    assert (row.value, row.layer, row.overrides.layer) == (0, "aetna", "base")
+    visit["lines"][0]["modifiers"] = ["GP"]
+    assert reason_ids(line_of(decide_for(child, visit), "1")) == ["base.ncci.column2_needs_modifier"]
+    change = next(c for c in child.describe()["edit_changes"] if c["key"] == ["97140", "97530"])
+    assert change["when"] == {"parameter": "edit_97530_with_97140", "value": "front_end_edit"}
+
+
 def test_aetna_manual_therapy_with_manipulation_in_another_region_needs_documentation(policies):
     cmt = {"code": "98940", "minutes": 10, "units": 1, "region": "lumbar", "modifiers": ["AT"]}
     manual = {"code": "97140", "minutes": 15, "units": 1, "region": "cervical", "modifiers": ["59"]}
@@ -426,19 +508,28 @@ def test_commercial_never_59_with_an_x_modifier(policies):
 
 # --- Inheritance: a Medicare Advantage plan extends Medicare --------------------------------------
 
-def test_medicare_advantage_inherits_medicare_and_adds_authorization(policies):
+def test_medicare_advantage_inherits_medicare_and_prior_authorization_is_off(policies, tmp_path):
     plan = policies["aetna_medicare"]
     assert plan.chain == ["base", "medicare", "aetna_medicare"]
     visit = make_encounter([L("97116", 22, 2), L("97110", 18, 1)])
     decision = decide_for(plan, visit)
-    assert verdicts(decision) == ["needs_documentation", "needs_documentation"]
-    assert all(l.missing_documentation == ["prior_authorization"] for l in decision.lines)
-    visit["documentation"].append("prior_authorization")
-    decision = decide_for(plan, visit)
+    # the source says such plans *may* need prior authorization: not a denial by default
     assert verdicts(decision) == ["supportable", "supportable"]
     assert units(decision) == [2, 1] and decision.method == "total_time"      # Medicare's 8-minute rule
+    why = decision.lines[0].to_dict("x", "full")["proof"]["why_not_denied"]
+    attempt = next(a for a in why if a["rule"]["id"] == "aetna_medicare.authorization.required")
+    assert attempt["failed_premise"] == "'not_required' == 'required'"
     chiro = make_encounter([L("97110", 20, 1)], provider={"type": "chiropractor"})
     assert "medicare.chiropractic.only_spinal_manipulation" in reason_ids(decide_for(plan, chiro).lines[0])
+    # a plan that does require it
+    strict = _aetna_child(tmp_path, "  prior_authorization: {value: required, description: d, source: domain-notes.md}\n",
+                          extends="aetna_medicare")
+    decision = decide_for(strict, visit)
+    assert verdicts(decision) == ["needs_documentation", "needs_documentation"]
+    assert all(l.missing_documentation == ["prior_authorization"] for l in decision.lines)
+    assert reason_ids(decision.lines[0]) == ["aetna_medicare.authorization.required"]
+    visit["documentation"].append("prior_authorization")
+    assert verdicts(decide_for(strict, visit)) == ["supportable", "supportable"]
 
 
 # --- Effective dates -----------------------------------------------------------------------------

@@ -42,7 +42,9 @@ def test_explain_code_merges_aetnas_layers(policies):
     assert report["unit_method"]["value"] == "cpt_per_code" and report["unit_method"]["layer"] == "commercial"
     assert {p["name"] for p in report["parameters"]} == {"nmr_visit_cap", "nmr_visit_window_days", "unit_method",
                                                          "denied_line_minutes", "therapy_providers",
-                                                         "chiropractic_providers", "acupuncture_providers"}
+                                                         "chiropractic_providers", "acupuncture_providers",
+                                                         "nmr_revision_date", "same_day_revision_date",
+                                                         "same_day_keep"}
     # the code's catalog entry: how its units are counted; and its templates filled in for it
     assert report["code"]["unit_basis"] == "per_15_minutes"
     assert required["base.documentation.nmr_needs_neuro_deficit"]["because"].startswith("neuromuscular reeducation")
@@ -133,13 +135,18 @@ def test_diff_base_aetna_covers_the_whole_chain(policies):
     assert "commercial.modifiers.not_59_with_x" in added          # from the parent overlay
     assert "aetna.same_day.not_together" in added
     assert report["replaced"] == [] and report["removed"] == []
-    assert [p["name"] for p in report["parameters"]] == ["nmr_visit_cap", "nmr_visit_window_days"]
-    [override] = report["edits"]
+    assert [p["name"] for p in report["parameters"]] == ["edit_97530_with_97140", "nmr_revision_date", "nmr_visit_cap",
+                                                         "nmr_visit_window_days", "same_day_keep",
+                                                         "same_day_revision_date"]
+    row, override = report["edits"]
+    assert (row["side"], row["action"], row["column1"], row["column2"], row["layer"]) == (
+        "to", "add", "97530", "97535", "aetna")
     assert (override["side"], override["action"], override["key"], override["layer"]) == (
         "to", "override", ["97140", "97530"], "aetna")
     assert override["changes"] == {"modifier_indicator": 0, "confidence": "C"}
-    assert report["summary"] == {"added": len(report["added"]), "replaced": 0, "removed": 0, "parameters": 2,
-                                 "edits": 1}
+    assert override["when"] == {"parameter": "edit_97530_with_97140", "value": "front_end_edit"}
+    assert report["summary"] == {"added": len(report["added"]), "replaced": 0, "removed": 0, "parameters": 6,
+                                 "edits": 2}
 
 
 def test_diff_base_medicare_shows_the_unit_method_switch(policies):
@@ -156,7 +163,7 @@ def test_diff_the_other_way_reports_rules_absent(policies):
     assert "aetna.same_day.not_together" in [r["rule"]["id"] for r in report["removed"]]
     assert all(r["change"] == "not_in_base" for r in report["removed"])
     assert ids(report["added"]) == []
-    assert [(e["side"], e["action"]) for e in report["edits"]] == [("from", "override")]
+    assert [(e["side"], e["action"]) for e in report["edits"]] == [("from", "add"), ("from", "override")]
 
 
 def test_diff_of_a_payer_with_itself_is_empty(policies):
@@ -167,11 +174,11 @@ def test_diff_of_a_payer_with_itself_is_empty(policies):
 def test_diff_cli():
     text = cli("diff", "base", "aetna")
     assert text.exit_code == 0
-    assert "0 replaced, 0 disabled or absent, 2 parameter(s) differ, 1 edit table change(s)." in text.output
+    assert "0 replaced, 0 disabled or absent, 6 parameter(s) differ, 2 edit table change(s)." in text.output
     assert "~ PTP 97140/97530 overridden by aetna (aetna; payers/aetna.yaml:" in text.output
     assert "* nmr_visit_cap: (not set) -> 18 (aetna)" in text.output
     data = json.loads(cli("diff", "commercial", "aetna", "--format", "json").output)
-    assert data["from"]["payer"] == "commercial" and data["summary"]["parameters"] == 2
+    assert data["from"]["payer"] == "commercial" and data["summary"]["parameters"] == 6
 
 
 def test_payers_cli_lists_every_payer():
