@@ -74,6 +74,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from engine import icd10  # noqa: E402
+from engine.encounter import DERIVED_ELEMENTS  # noqa: E402
 from engine.errors import InputError  # noqa: E402
 from engine.facts import encounter_facts  # noqa: E402
 from engine.overlay import BASE  # noqa: E402
@@ -182,7 +183,8 @@ class EncounterGenerator:
         self.code_kind = {c: e["kind"] for c, e in v["code"].items()}
         self.timed = {c for c, e in v["code"].items() if e.get("timed")}
         self.outcomes = sorted(v["outcome"])
-        self.documentation = sorted(v["documentation"])
+        # elements that follow from a field (intended_outcome) cannot be listed: the parser refuses them
+        self.documentation = sorted(d for d in v["documentation"] if d not in DERIVED_ELEMENTS)
         self.modifiers = set(v["modifier"])
         self.provider_types = sorted(v["provider_type"])
         self.regions = sorted(v["region"])

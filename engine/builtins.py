@@ -60,6 +60,11 @@ def _icd10_within(code, group):
         yield ()
 
 
+def _icd10_billable(code):
+    if icd10.is_billable(code):
+        yield ()
+
+
 def _days_between(earlier, later):
     try:
         yield ((date.fromisoformat(later) - date.fromisoformat(earlier)).days,)
@@ -99,6 +104,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in [
             "the diagnosis is the ICD-10-CM group (chapter range such as G00-G99, block such as "
             "I60-I69, category or subcategory) or falls under it in the ICD-10-CM hierarchy",
             constants=((1, "icd10"),)),
+    Builtin("icd10_billable", ("diagnosis",), (0,), _icd10_billable,
+            "the diagnosis is a billable code (valid for submission, not a category or header) in the "
+            "shipped ICD-10-CM release"),
     Builtin("days_between", ("earlier", "later", "days"), (0, 1), _days_between,
             "whole days from one ISO date to a later one"),
     Builtin("year_of", ("date", "year"), (0,), _year_of, "the calendar year of an ISO date"),

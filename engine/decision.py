@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .encounter import Encounter
+from .encounter import DERIVED_ELEMENTS, Encounter
 from .evaluator import Model
 from .explain import Attempt, Explainer, ProofNode, fill, rule_ref
 from .facts import INPUT_PREDICATES
@@ -41,6 +41,8 @@ class Fix:
 
     def text(self) -> str:
         v = self.value
+        if self.action == "add_documentation" and v in DERIVED_ELEMENTS:
+            return f"state it in the line's `{DERIVED_ELEMENTS[v].split('.')[-1]}` (`{v}`)"
         return {"add_documentation": f"document `{v}`",
                 "add_modifier": f"add modifier {' or '.join(v) if isinstance(v, list) else v}",
                 "remove_modifier": f"remove modifier {v}",

@@ -198,6 +198,7 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
                                          "unknown_diagnosis"))
     for i, element in _items(data, "documentation"):
         check(f"documentation[{i}]", element, "documentation", "documentation element")
+        _derived_element(f"documentation[{i}]", element, problems)
     patient = data.get("patient")
     for v, visit in _items(patient, "history"):
         for c, code in _items(visit, "codes"):
@@ -217,7 +218,18 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
             check(f"{base}.intended_outcomes[{j}]", o, "outcome", "intended outcome")
         for j, d in _items(line, "documentation"):
             check(f"{base}.documentation[{j}]", d, "documentation", "documentation element")
+            _derived_element(f"{base}.documentation[{j}]", d, problems)
     return problems
+
+
+# Documentation elements that follow from a field of the line rather than being listed.
+DERIVED_ELEMENTS = {"intended_outcome": "lines[].intended_outcomes"}
+
+
+def _derived_element(path: str, element: Any, problems: list[FieldProblem]) -> None:
+    if element in DERIVED_ELEMENTS:
+        problems.append(FieldProblem(path, f"`{element}` follows from `{DERIVED_ELEMENTS[element]}`: list the "
+                                     "outcomes there (the code is checked against them)", "derived_element"))
 
 
 def _check_consistency(enc: Encounter) -> list[FieldProblem]:

@@ -89,6 +89,8 @@ CATALOG_PREDICATES = {p.key: p for p in [
     _p("cmt_region", "Region Kind", "a region counted for chiropractic manipulation, spinal or extraspinal",
        ("region", "region_kind")),
     _p("modifier_category", "Modifier Category", "what a modifier is for", ("modifier", None)),
+    _p("diagnosis_billable_between", "Code From Until", "a known change to the ICD-10-CM code set: the code is "
+       "billable from one date to another, both included (diagnosis_changes.yaml)"),
     _p("modifier_attests", "Modifier Ground", "a distinct-service modifier says the service was distinct on this "
        "ground (separate_structure, separate_time_block…)", ("modifier", "distinct_ground")),
 ]}
@@ -172,4 +174,6 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
             facts.append(("intended_outcome", (lid, o)))
         for d in dict.fromkeys(visit_docs + line.documentation):
             facts.append(("documented", (lid, d)))
+        if line.intended_outcomes:      # the element follows from the list (encounter.DERIVED_ELEMENTS)
+            facts.append(("documented", (lid, "intended_outcome")))
     return facts

@@ -32,6 +32,7 @@ class CodeSet:
     version: str
     parent: dict[str, str | None]    # code, block or chapter -> the item it is under (None for chapters)
     title: dict[str, str]            # titles of codes, blocks and chapters (7th-character codes included)
+    billable: frozenset[str] = frozenset()   # codes valid for submission (leaves of the tabular list), no dot
 
 
 def _data_files() -> tuple[Path, Path]:
@@ -122,7 +123,11 @@ def load_code_set() -> CodeSet:
                         title[extended] = f"{title.get(code, '')}, {meaning}"
             if tag in ("diag", "section", "chapter", "sectionIndex", "introduction"):
                 element.clear()
-    return CodeSet(version=version, parent=parent, title=title)
+    # Billable (valid for submission): a code that is not subdivided, the leaves of the tabular list
+    # (the CMS order file's flag 1); a category or subcategory with codes under it is a header.
+    headers = set(parent.values())
+    billable = frozenset(c.replace(".", "") for c in parent if "-" not in c and c not in headers)
+    return CodeSet(version=version, parent=parent, title=title, billable=billable)
 
 
 _lock = threading.Lock()
@@ -150,6 +155,12 @@ def is_within(code: str, group: str) -> bool:
     if code not in parents or group not in parents:
         return False
     return code == group or group in ancestors(code)
+
+
+def is_billable(code: str) -> bool:
+    """True if ``code`` is valid for submission in the shipped release: a full-length code with no
+    codes under it, not a category or header (the CMS order file's billable flag)."""
+    return isinstance(code, str) and code.replace(".", "") in code_set().billable
 
 
 def describe(item: str) -> str:

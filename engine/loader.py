@@ -23,7 +23,8 @@ from .yamlsource import Node, load_yaml
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 RULE_KEYS = {"id", "because", "source", "effective", "rule", "kind"}
-RULE_KINDS = {"documentation", "coding", "modifier", "units", "eligibility", "limit", "coverage"}
+RULE_KINDS = {"documentation", "coding", "modifier", "units", "eligibility", "limit", "coverage",
+              "checklist"}   # checklist: an advise rule naming an element the guidance advises documenting
 
 
 def shown_path(path: Path, root: Path | None) -> str:

@@ -40,6 +40,7 @@ _FILES = {
     "regions.yaml": ("regions", "id", "region"),
     "modifiers.yaml": ("modifiers", "id", "modifier"),
     "diagnoses.yaml": ("diagnoses", "code", "diagnosis"),
+    "diagnosis_changes.yaml": ("changes", "code", "diagnosis_change"),
 }
 
 
@@ -90,6 +91,9 @@ class Vocabulary:
                 facts.append(("cmt_region", (ident, "spinal")))
             if e.get("extraspinal"):
                 facts.append(("cmt_region", (ident, "extraspinal")))
+        for code, e in self.entries.get("diagnosis_change", {}).items():
+            facts.append(("diagnosis_billable_between", (code, str(e.get("billable_from") or "0001-01-01"),
+                                                         str(e.get("billable_until") or "9999-12-31"))))
         for ident, e in self.entries.get("modifier", {}).items():
             facts.append(("modifier_category", (ident, e.get("category", "other"))))
             for ground in e.get("attests") or ():

@@ -39,6 +39,11 @@ VISIT_DOCUMENTATION = ["functional_goals", "goal_linkage", "objective_findings",
                        "plan_of_care_signed"]
 
 
+# The intended outcome a clean line of each outcome-coded code states (one that fits the code).
+CLEAN_OUTCOMES = {"97110": ["strength"], "97112": ["balance"], "97116": ["gait"], "97530": ["functional_activity"],
+                  "97535": ["self_care"]}
+
+
 def make_encounter(lines, **changes) -> dict:
     """A complete, clean encounter: a physical therapist's visit under a physician-certified plan, every
     visit-level element documented, an improving patient. ``lines`` are (code, minutes, units) or dicts;
@@ -52,6 +57,8 @@ def make_encounter(lines, **changes) -> dict:
             code, minutes, units = spec
             line.update(code=code, minutes=minutes, units=units)
         line.setdefault("id", str(i))
+        if line.get("code") in CLEAN_OUTCOMES:     # codes chosen by outcome state one (give [] to test without)
+            line.setdefault("intended_outcomes", CLEAN_OUTCOMES[line["code"]])
         built.append(line)
     data = {
         "id": "enc-test",

@@ -512,6 +512,7 @@ def test_encounter_facts(vocab):
         ("documented", ("1", "functional_goals")),
         ("documented", ("1", "time_recorded")),
         ("documented", ("1", "gait_impairment")),
+        ("documented", ("1", "intended_outcome")),          # follows from its intended_outcomes
         ("line", ("2",)),
         ("line_position", ("2", 2)),
         ("line_code", ("2", "97150")),
@@ -530,7 +531,7 @@ def test_line_documentation_adds_to_visit_documentation(vocab):
     for name, args in facts:
         if name == "documented":
             by_line.setdefault(args[0], []).append(args[1])
-    assert by_line == {"1": ["functional_goals", "time_recorded", "gait_impairment"],
+    assert by_line == {"1": ["functional_goals", "time_recorded", "gait_impairment", "intended_outcome"],
                        "2": ["functional_goals", "time_recorded"]}
 
 

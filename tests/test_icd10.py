@@ -80,3 +80,12 @@ def test_the_package_is_not_imported_by_the_engine():
     out = subprocess.run([sys.executable, "-c", "import sys; from engine import icd10; icd10.is_known('A00'); "
                           "print('simple_icd_10_cm' in sys.modules)"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_billable_codes_are_the_leaves_of_the_tabular_list(package):
+    # valid for submission: a code with nothing under it (domain-notes-2.md §8); the package's own
+    # is_leaf agrees on a sample across chapters, categories and 7th-character codes
+    for code in ["M54", "M54.5", "M54.50", "I63", "I63.9", "S06.0X0", "S06.0X0A", "G20.A1", "M99.0", "M99.03",
+                 "R26.89", "A00", "A00.0", "Z99.89", "S72.402M"]:
+        assert icd10.is_billable(code) == package.is_leaf(code), code
+    assert not icd10.is_billable("G00-G99") and not icd10.is_billable("I60-I69")

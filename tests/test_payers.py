@@ -180,7 +180,7 @@ def test_assistant_needs_cq_from_2020(policies):
     with_cq = make_encounter([L("97110", 20, 1, modifiers=["GP", "CQ"])], provider=pta)
     assert decide_for(policies["medicare"], with_cq).lines[0].verdict == "supportable"
     # before 2020 the modifier did not exist: the rule is not in force
-    before = make_encounter([L("97110", 20, 1)], provider=pta, date_of_service="2019-06-03",
+    before = make_encounter([L("97110", 20, 1)], provider=pta, date_of_service="2019-06-03", diagnoses=["M54.5"],
                             plan_of_care={"certified_by": "physician", "certified_on": "2019-05-21",
                                           "start_of_care": "2019-05-20"})
     assert decide_for(policies["medicare"], before).lines[0].verdict == "supportable"
@@ -538,7 +538,8 @@ def test_ncci_evaluation_pair_applies_from_2020(policies):
     lines = [{"code": "97161", "minutes": 30, "units": 1}, L("97140", 15, 1)]
     after = decide_for(policies["commercial"], make_encounter(lines))
     assert reason_ids(line_of(after, "2")) == ["base.ncci.column2_needs_modifier"]
-    before = decide_for(policies["commercial"], make_encounter(lines, date_of_service="2019-11-04"))
+    # (M54.50 exists only from 2021-10-01: domain-notes.md T6)
+    before = decide_for(policies["commercial"], make_encounter(lines, date_of_service="2019-11-04", diagnoses=["M54.5"]))
     assert line_of(before, "2").verdict == "supportable"
 
 
