@@ -238,6 +238,16 @@ def _check_consistency(enc: Encounter) -> list[FieldProblem]:
         if visit.date >= enc.date_of_service:
             problems.append(FieldProblem(f"patient.history[{v}].date", f"prior visit on {visit.date} is not before "
                                          f"the date of service {enc.date_of_service}", "invalid_value"))
+    poc = enc.plan_of_care
+    if poc is not None:
+        for name in ("recertified_on", "last_progress_report_on"):
+            when = getattr(poc, name)
+            if when is not None and when > enc.date_of_service:
+                problems.append(FieldProblem(f"plan_of_care.{name}", f"{when} is after the date of service "
+                                             f"{enc.date_of_service}", "invalid_value"))
+            elif when is not None and when < poc.start_of_care:
+                problems.append(FieldProblem(f"plan_of_care.{name}", f"{when} is before the start of care "
+                                             f"{poc.start_of_care}", "invalid_value"))
     seen: set[str] = set()
     for i, line in enumerate(enc.lines):
         if line.id in seen:

@@ -39,6 +39,17 @@ VISIT_DOCUMENTATION = ["functional_goals", "goal_linkage", "objective_findings",
                        "plan_of_care_signed"]
 
 
+def payers_with(tmp_path, overlays: dict[str, str]):
+    """A copy of the shipped payers/ folder under tmp_path with extra overlay files (id -> YAML text),
+    for tests of a payer built on the shipped ones; returns the folder."""
+    import shutil
+    folder = tmp_path / "payers"
+    shutil.copytree(ROOT / "payers", folder)
+    for name, text in overlays.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
 # The intended outcome a clean line of each outcome-coded code states (one that fits the code).
 CLEAN_OUTCOMES = {"97110": ["strength"], "97112": ["balance"], "97116": ["gait"], "97530": ["functional_activity"],
                   "97535": ["self_care"]}

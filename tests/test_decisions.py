@@ -199,15 +199,12 @@ def test_group_time_never_counts_toward_units_even_when_denied_lines_are_counted
     # denied_line_minutes: counted keeps a denied line's minutes in the totals (a payer's reading,
     # policies/base/units.yaml); but time in a group's time block is not one-on-one time at all
     # (domain-notes.md §1.1 rule 9, §4.5), so it stays out under either setting.
-    import shutil
-    from conftest import ROOT, decide_for, make_encounter
+    from conftest import ROOT, decide_for, make_encounter, payers_with
     from engine.policyset import load_policy_set
-    payers = tmp_path / "payers"
-    shutil.copytree(ROOT / "payers", payers)
-    (payers / "counting.yaml").write_text(
+    payers = payers_with(tmp_path, {"counting": (
         "id: counting\nname: Counting\nextends: medicare\n"
         "parameters:\n  denied_line_minutes:\n    value: counted\n"
-        "    description: denied lines keep their minutes\n    source: domain-notes.md\n")
+        "    description: denied lines keep their minutes\n    source: domain-notes.md\n")})
     visit = make_encounter([
         {"code": "97150", "minutes": 30, "units": 1, "patients_in_session": 3, "one_on_one": False, "time_block": "A"},
         {"code": "97110", "minutes": 20, "units": 1, "time_block": "A", "intended_outcomes": ["strength"]},

@@ -567,3 +567,10 @@ def test_facts_use_declared_predicates_with_their_arity(vocab):
     facts = _facts(small_encounter(), vocab)
     for name, args in facts:
         assert f"{name}/{len(args)}" in INPUT_PREDICATES, name
+
+
+def test_plan_of_care_dates_must_fall_between_the_start_of_care_and_the_visit(vocab):
+    data = edited(plan_of_care={"certified_by": "physician", "start_of_care": "2025-02-24",
+                                "recertified_on": "2026-01-01", "last_progress_report_on": "2025-01-01"})
+    assert pairs(problems(data, vocab)) == [("plan_of_care.last_progress_report_on", "invalid_value"),
+                                            ("plan_of_care.recertified_on", "invalid_value")]

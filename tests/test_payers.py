@@ -302,8 +302,10 @@ def test_acupuncture_improving_patient_gets_more_visits(policies):
     # 12 visits in 90 days: more only for a patient who is improving
     assert decide_for(policies["medicare"], acupuncture(range(1, 13), "improving")).lines[0].verdict == "supportable"
     line = decide_for(policies["medicare"], acupuncture(range(1, 13), "regressing")).lines[0]
-    # a regressing patient stops at any visit; after 12 the block is used up as well
+    # a regressing patient stops at any visit; after 12 the 90-day block and the year's initial
+    # course (the 12 visits are all in this year) are used up as well
     assert set(reason_ids(line)) == {"medicare.acupuncture.initial_block_used",
+                                     "medicare.acupuncture.initial_course_used",
                                      "medicare.acupuncture.stop_when_not_improving"}
     block = next(r for r in line.reasons if r.rule.id == "medicare.acupuncture.initial_block_used")
     assert "12 acupuncture visits in the last 90 days" in block.message
@@ -569,17 +571,14 @@ def test_a_plan_that_accepts_athletic_trainers_says_so_in_its_own_table(tmp_path
     # Who may furnish therapy is a parameter table: the base lists no athletic trainers and Medicare
     # never pays them; a plan that accepts them (domain-notes.md §6.2, one BCBS plan) replaces the
     # table in its overlay. A table replaces the parent's whole table (docs/overlays.md).
-    import shutil
-    from conftest import ROOT
+    from conftest import ROOT, payers_with
     from engine.policyset import load_policy_set
-    payers = tmp_path / "payers"
-    shutil.copytree(ROOT / "payers", payers)
-    (payers / "bluevt.yaml").write_text(
+    payers = payers_with(tmp_path, {"bluevt": (
         "id: bluevt\nname: A plan accepting athletic trainers\nextends: commercial\n"
         "parameters:\n  therapy_providers:\n    description: constant-attendance services by these\n"
         "    source: {file: domain-notes.md, section: \"6.2 Commercial [BCBSVT-PT]\"}\n"
         "    table: {physical_therapist: allowed, physical_therapist_assistant: allowed, physician: allowed,\n"
-        "            chiropractor: allowed, athletic_trainer: allowed}\n")
+        "            chiropractor: allowed, athletic_trainer: allowed}\n")})
     visit = make_encounter([L("97110", 20, 1)], provider={"type": "athletic_trainer"})
     plan = load_policy_set(ROOT / "policies", "bluevt", payers)
     assert verdicts(decide_for(plan, visit)) == ["supportable"]
@@ -589,3 +588,18 @@ def test_a_plan_that_accepts_athletic_trainers_says_so_in_its_own_table(tmp_path
     # the plan's table lists no occupational therapist: its own table is the whole list
     ot = make_encounter([L("97110", 20, 1)], provider={"type": "occupational_therapist"})
     assert "base.eligibility.provider_not_eligible" in reason_ids(decide_for(plan, ot).lines[0])
+
+
+def test_medicare_work_hardening_is_denied_unless_a_contractor_overlay_says_it_is_paid(tmp_path, policies):
+    # the denial rests on grade-C sources (domain-notes.md §5.4), so it is a parameter a MAC's
+    # overlay can turn off; the rule's own text states the grade
+    from conftest import ROOT, payers_with
+    from engine.policyset import load_policy_set
+    visit = make_encounter([{"code": "97545", "minutes": 120, "units": 1, "intended_outcomes": ["work_conditioning"],
+                             "documentation": ["work_related_goals"]}])
+    line = decide_for(policies["medicare"], visit).lines[0]
+    assert reason_ids(line) == ["medicare.codes.work_hardening_not_paid"] and "grade C" in line.reasons[0].message
+    payers = payers_with(tmp_path, {"mac": "id: mac\nname: A MAC\nextends: medicare\nparameters:\n"
+                                           "  medicare_work_hardening: {value: paid, description: d, source: domain-notes.md}\n"})
+    paid = decide_for(load_policy_set(ROOT / "policies", "mac", payers), visit).lines[0]
+    assert "medicare.codes.work_hardening_not_paid" not in reason_ids(paid) and paid.verdict == "supportable"
