@@ -12,6 +12,7 @@
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
 | reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
 | admin_token | SUPPORTABLE_ADMIN_TOKEN | none: `POST /admin/reload` is off |
+| request_timeout | SUPPORTABLE_REQUEST_TIMEOUT | 10 seconds for a request's head (and a body up to 1 MiB) to arrive, and for any one read or write; a streamed body gets 6 times as long |
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Settings:
     tune_gc: bool = True
     reload_interval: float = 2.0
     admin_token: str | None = None
+    request_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
@@ -55,6 +57,8 @@ class Settings:
                 values[name] = int(env[key])
         if env.get("SUPPORTABLE_RELOAD_INTERVAL"):
             values["reload_interval"] = float(env["SUPPORTABLE_RELOAD_INTERVAL"])
+        if env.get("SUPPORTABLE_REQUEST_TIMEOUT"):
+            values["request_timeout"] = float(env["SUPPORTABLE_REQUEST_TIMEOUT"])
         if env.get("SUPPORTABLE_ADMIN_TOKEN"):
             values["admin_token"] = env["SUPPORTABLE_ADMIN_TOKEN"]
         if env.get("SUPPORTABLE_TUNE_GC"):

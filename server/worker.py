@@ -35,6 +35,7 @@ from gunicorn.workers.gthread import ThreadWorker, TConn
 
 from .problems import PROBLEM_JSON, problem
 
+# Defaults; the worker takes them from Settings.request_timeout (SUPPORTABLE_REQUEST_TIMEOUT) when it starts.
 REQUEST_READ_TIMEOUT = 10.0        # seconds for a request's head (and small body) to arrive, from its first byte
 #                                   # (a new connection: from its accept)
 IO_TIMEOUT = 10.0                  # seconds any one socket read or write may wait once a thread serves it
@@ -167,6 +168,14 @@ class ReloadingThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading_conns: deque[_Conn] = deque()      # ordered by read_deadline
+
+    def init_process(self) -> None:
+        global REQUEST_READ_TIMEOUT, IO_TIMEOUT, BODY_DEADLINE
+        settings = getattr(self.app, "settings", None)
+        if settings is not None and (getattr(settings, "request_timeout", None) or 0) > 0:
+            REQUEST_READ_TIMEOUT = IO_TIMEOUT = float(settings.request_timeout)
+            BODY_DEADLINE = 6 * REQUEST_READ_TIMEOUT
+        super().init_process()
 
     # -- SIGHUP ----------------------------------------------------------------------------------
     def init_signals(self) -> None:
