@@ -168,6 +168,8 @@ def _read_body() -> bytes:
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
+    if request.content_length is None and not request.environ.get("wsgi.input_terminated"):
+        return b""                             # as werkzeug does: no length, and a server that does not end it
     stream = request.environ["wsgi.input"]     # gunicorn's: ends at the body's end, chunked or not
     parts, total = [], 0
     try:

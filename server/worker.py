@@ -42,6 +42,7 @@ IO_TIMEOUT = 10.0                  # seconds any one socket read or write may wa
 BODY_DEADLINE = 60.0               # seconds for a whole body a thread reads (a streamed NDJSON batch)
 HEAD_LIMIT_BYTES = 64 << 10        # a request head larger than this is refused with 431
 PREBUFFER_BODY_BYTES = 1 << 20     # a body of known length up to this is read before a thread is committed
+PREBUFFER_TOTAL_BYTES = 64 << 20   # past this much held by the poller (all connections), bodies go to threads
 
 
 class _DeadlineSocket:
@@ -84,7 +85,7 @@ class _Conn(TConn):
             unreader.sock.deadline = time.monotonic() + BODY_DEADLINE
 
 
-def request_complete(buf: bytes | bytearray) -> bool | tuple[int, str, str, str]:
+def request_complete(buf: bytes | bytearray, bodies: bool = True) -> bool | tuple[int, str, str, str]:
     """Whether ``buf`` holds a request ready for a thread: its head, and its body if that has a known
     length up to PREBUFFER_BODY_BYTES. False: wait for more. A tuple: refuse (status, reason, kind,
     detail). Anything unusual (chunked, Expect, a malformed length) goes to gunicorn's parser."""
@@ -94,6 +95,8 @@ def request_complete(buf: bytes | bytearray) -> bool | tuple[int, str, str, str]
     if end < 0 or end > HEAD_LIMIT_BYTES:
         return (431, "Request Header Fields Too Large", "header-fields-too-large",
                 f"the request line and headers are larger than {HEAD_LIMIT_BYTES} bytes")
+    if not bodies:
+        return True
     length = None
     for line in bytes(buf[:end]).split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
@@ -168,6 +171,7 @@ class ReloadingThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading_conns: deque[_Conn] = deque()      # ordered by read_deadline
+        self.buffered = 0                                # bytes the poller holds for them
 
     def init_process(self) -> None:
         global REQUEST_READ_TIMEOUT, IO_TIMEOUT, BODY_DEADLINE
@@ -238,7 +242,8 @@ class ReloadingThreadWorker(ThreadWorker):
             self._close(conn)
             return
         conn.reading += data
-        ready = request_complete(conn.reading)
+        self.buffered += len(data)
+        ready = request_complete(conn.reading, bodies=self.buffered <= PREBUFFER_TOTAL_BYTES)
         if ready is False:
             return
         self._stop_reading(conn)
@@ -250,6 +255,7 @@ class ReloadingThreadWorker(ThreadWorker):
             self._refuse(conn, *ready)
 
     def _stop_reading(self, conn: _Conn) -> None:
+        self.buffered -= len(conn.reading or b"")
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):

@@ -103,3 +103,18 @@ def test_a_body_streamed_too_slowly_gets_408_and_frees_its_thread(tmp_path):
         finally:
             s.close()
         assert get(port, "/healthz", timeout=5)[0] == 200     # the only thread is free again
+
+
+def test_when_a_request_is_ready_for_a_thread():
+    from server.worker import HEAD_LIMIT_BYTES, PREBUFFER_BODY_BYTES, request_complete
+    head = b"POST /v1/check HTTP/1.1\r\nHost: x\r\n"
+    assert request_complete(b"GET /healthz HTTP/1.1\r\nHost: x") is False
+    assert request_complete(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") is True
+    assert request_complete(head + b"Content-Length: 10\r\n\r\n12345") is False      # the body is still coming
+    assert request_complete(head + b"Content-Length: 10\r\n\r\n1234567890") is True
+    assert request_complete(head + b"Content-Length: 10\r\n\r\n12345", bodies=False) is True
+    assert request_complete(head + b"Transfer-Encoding: chunked\r\n\r\n") is True      # streamed: a thread reads it
+    assert request_complete(head + b"Content-Length: %d\r\n\r\n" % (PREBUFFER_BODY_BYTES + 1)) is True
+    assert request_complete(head + b"Content-Length: x\r\n\r\n") is True               # gunicorn refuses it
+    refused = request_complete(head + b"X-Big: " + b"a" * HEAD_LIMIT_BYTES)
+    assert refused[0] == 431 and refused[2] == "header-fields-too-large"
