@@ -46,6 +46,18 @@ Usage (from the repository root):
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --url http://127.0.0.1:8080 \\
         --decision-log var/decisions.jsonl                                        # a running server
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --json out.json             # also write figures
+    PYTHONPATH=. .venv/bin/python bench/bench_http.py --slow-clients 100          # load with 100 slow clients open
+    PYTHONPATH=. .venv/bin/python bench/bench_http.py --workers 1 --batch-memory 1000   # RSS after a max batch
+    PYTHONPATH=. .venv/bin/python bench/bench_http.py --faults --concurrency 4    # the fault run
+
+Scenarios beyond plain load (``bench/bench_http_faults.py``): ``--slow-clients N`` holds N slow or
+idle connections open during each level (half send a request head one byte every 2 s, half send
+nothing; each one the server closes is opened again); ``--batch-memory N`` reports a worker's RSS
+before, at the peak of and 2 s after JSON batches of N encounters; ``--faults`` keeps C clients
+going while, in turn, a broken overlay (an unknown YAML tag) is written into the server's own copy
+of the payers folder, an alias bomb is written, 100 slow clients connect, and a worker is killed
+(SIGKILL) with the broken overlay on disk, and reports per phase the requests, errors (5xx,
+connection errors), p50/p99 and the reload outcomes (refusals) from /metrics and /readyz.
 
 The client runs on the same machine as the server and competes with it for CPU (its own CPU use
 is reported): on a 2-core machine the figures are those of server + client together.
@@ -76,6 +88,7 @@ for _p in (REPO, REPO / "bench"):
         sys.path.insert(0, str(_p))
 
 from bench_engine import EncounterGenerator, contention, cpu_times, machine, pct  # noqa: E402
+from bench_http_faults import SlowClients, batch_memory, copy_payers, fault_run, print_batch_memory, print_faults  # noqa: E402,E501
 from engine.errors import InputError  # noqa: E402
 from engine.overlay import BASE  # noqa: E402
 from engine.policyset import load_policy_set, payer_ids  # noqa: E402
@@ -236,12 +249,14 @@ class Server:
 
     # -- start ---------------------------------------------------------------------------------
     @classmethod
-    def start(cls, workers: int, threads: int, tmpdir: Path) -> "Server":
+    def start(cls, workers: int, threads: int, tmpdir: Path, payers_dir: Path | None = None) -> "Server":
         port = free_port()
         log = tmpdir / "decisions.jsonl"
         output = tmpdir / "server-output.log"
         cmd = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--threads", str(threads), "--decision-log", str(log)]
+        if payers_dir is not None:
+            cmd += ["--payers", str(payers_dir)]
         env = dict(os.environ, PYTHONPATH=str(REPO))
         with open(output, "wb") as out:
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
@@ -491,6 +506,28 @@ def summarise_latencies(lat_s: list[float]) -> dict:
 ACTIVE_STOPS: list[threading.Event] = []      # the running level's stop event, set on an interrupt
 
 
+def run_faults(server: Server, pool, args, payers_dir: Path) -> list[dict]:
+    """The fault run's load: C closed-loop clients of single requests (C = the first --concurrency level)."""
+    c = args.levels[0]
+    paths = {"single": f"/v1/check?explain={args.explain}", "batch": f"/v1/check/batch?explain={args.explain}"}
+    stop = threading.Event()
+    ACTIVE_STOPS[:] = [stop]
+    clients = [Client(k, server, pool, (k * len(pool)) // c, paths, 0, 1, args.timeout, stop, "bench-faults-")
+               for k in range(c)]
+
+    def start():
+        for client in clients:
+            client.start()
+
+    def finish():
+        stop.set()
+        for client in clients:
+            client.join(args.timeout + 10)
+        return [r for client in clients for r in client.records]
+
+    return fault_run(server, start, finish, payers_dir, args)
+
+
 def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -> dict:
     paths = {"single": f"/v1/check?explain={args.explain}", "batch": f"/v1/check/batch?explain={args.explain}"}
     log_before = count_lines(server.decision_log)
@@ -498,6 +535,9 @@ def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -
     ACTIVE_STOPS[:] = [stop]
     clients = [Client(k, server, pool, (k * len(pool)) // concurrency, paths, args.batch_size, args.batch_every,
                       args.timeout, stop, f"bench-C{concurrency}-") for k in range(concurrency)]
+    slow = SlowClients(server.host, server.port, args.slow_clients) if args.slow_clients else None
+    if slow is not None:
+        slow.start()
     t_begin = time.perf_counter()
     for c in clients:
         c.start()
@@ -515,6 +555,7 @@ def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -
         c.join(max(0.1, join_deadline - time.perf_counter()))
     stuck = [c.name for c in clients if c.is_alive()]
     drained_s = time.perf_counter() - t_end
+    slow_stats = slow.stop() if slow is not None else None
     window = t_end - t_start
 
     records = [r for c in clients for r in c.records]
@@ -570,6 +611,7 @@ def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -
         "machine_during_window": busy,
         "decision_log": log,
         "clients_stuck": stuck,
+        "slow_clients": slow_stats,
         "client_failures": [c.failure for c in clients if c.failure],
         "first_errors": sorted(({**{k: v for k, v in f.items() if k != "t0"},
                                  "phase": "warm-up" if f["t0"] < t_start else "measured"}
@@ -608,6 +650,13 @@ def command_line(args) -> tuple[str, str]:
     if args.batch_size:
         canonical += ["--batch-every", str(args.batch_every)]
     canonical += ["--pool", str(args.pool), "--seed", str(args.seed), "--timeout", f"{args.timeout:g}"]
+    if args.slow_clients:
+        canonical += ["--slow-clients", str(args.slow_clients)]
+    if args.batch_memory:
+        canonical += ["--batch-memory", str(args.batch_memory), "--batch-memory-explain", args.batch_memory_explain]
+    if args.faults:
+        canonical += ["--faults", "--phase-seconds", f"{args.phase_seconds:g}", "--fault-slow-clients",
+                      str(args.fault_slow_clients), "--bomb-levels", str(args.bomb_levels)]
     if args.json:
         canonical += ["--json", args.json]
     return as_run, f"cd {shlex.quote(str(REPO))} && PYTHONPATH=. {shlex.join(canonical)}"
@@ -636,6 +685,8 @@ def print_level(r: dict, server: Server) -> None:
     print(f"  throughput    {r['throughput_req_per_s']:.1f} req/s, {r['throughput_encounters_per_s']:.1f} "
           f"encounters/s ({r['encounters_decided']} decided)")
     print(f"  latency       single {fmt_lat(r['latency_single'])}")
+    if r.get("slow_clients"):
+        print(f"  slow clients  {r['slow_clients']}")
     if r["latency_batch"].get("n"):
         print(f"                batch  {fmt_lat(r['latency_batch'])}")
     if r["latency_errors"].get("n"):
@@ -754,6 +805,20 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"generator seed (default {DEFAULT_SEED})")
     ap.add_argument("--timeout", type=float, default=30.0, help="client socket timeout in seconds (default 30)")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON to PATH")
+    ap.add_argument("--slow-clients", type=int, default=0, metavar="N",
+                    help="hold N slow or idle connections open during each level (half trickle a request head, "
+                         "half send nothing); default 0")
+    ap.add_argument("--batch-memory", type=int, default=0, metavar="N",
+                    help="instead of the load levels: a worker's RSS before, at the peak of and after JSON batches "
+                         "of N encounters (use --workers 1)")
+    ap.add_argument("--batch-memory-explain", default="full", choices=("none", "summary", "full"),
+                    help="explain= of those batches (default full)")
+    ap.add_argument("--faults", action="store_true",
+                    help="instead of the load levels: the fault run (broken overlay, alias bomb, slow clients, worker "
+                         "kill in turn under load) at the first --concurrency level")
+    ap.add_argument("--phase-seconds", type=float, default=10.0, help="with --faults: seconds per phase (default 10)")
+    ap.add_argument("--fault-slow-clients", type=int, default=100, help="with --faults: slow clients (default 100)")
+    ap.add_argument("--bomb-levels", type=int, default=9, help="with --faults: alias bomb levels of 9 (default 9)")
     args = ap.parse_args(argv)
     try:
         args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
@@ -769,6 +834,8 @@ def parse_args(argv):
         ap.error("--workers/--threads configure a server started here; not with --url")
     if args.decision_log and not args.url:
         ap.error("--decision-log is for --url (a started server logs to a temp file of its own)")
+    if args.url and (args.faults or args.batch_memory):
+        ap.error("--faults and --batch-memory need a server started here (they write its files, read its /proc)")
     args.workers = args.workers or DEFAULT_WORKERS
     args.threads = args.threads or DEFAULT_THREADS
     args.payer_list = [p.strip() for p in args.payers.split(",") if p.strip()]
@@ -817,7 +884,8 @@ def main(argv=None) -> int:
             print(f"server:     external {args.url} (workers/threads unknown to the benchmark); /readyz: "
                   f"{server.readyz.get('status')}")
         else:
-            server = Server.start(args.workers, args.threads, Path(tmp.name))
+            payers_copy = copy_payers(REPO, Path(tmp.name)) if args.faults else None
+            server = Server.start(args.workers, args.threads, Path(tmp.name), payers_copy)
             print(f"server:     started here: {shlex.join(server.command)}")
             env = {k: v for k, v in os.environ.items() if k.startswith(("SUPPORTABLE_", "PROMETHEUS_", "GUNICORN"))}
             if env:
@@ -831,7 +899,15 @@ def main(argv=None) -> int:
             raise SystemExit(f"the server has not loaded payer(s) {missing}: {server.readyz}")
         print(flush=True)
 
-        for c in args.levels:
+        if args.batch_memory:
+            r = batch_memory(server, pool, args.batch_memory, args.batch_memory_explain)
+            levels.append({"batch_memory": r})
+            print_batch_memory(r)
+        elif args.faults:
+            r = run_faults(server, pool, args, payers_copy)
+            levels.append({"faults": r})
+            print_faults(r, len(server.memory()["workers_ever_seen"]))
+        for c in ([] if args.batch_memory or args.faults else args.levels):
             r = run_level(server, pool, args.payer_list, c, args)
             levels.append(r)
             print_level(r, server)

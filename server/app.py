@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import Flask, Response, g, has_request_context, jsonify, request, send_from_directory, stream_with_context
+from gunicorn.http.errors import ParseException as BodyFramingError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.decision import EXPLAIN_LEVELS
@@ -25,6 +26,7 @@ from engine.overlay import BASE
 from engine.policyset import PolicySet
 from engine.requirements import explain_code
 
+from .batches import LARGE_BATCH, json_results, ndjson_results, release_memory
 from .decision_log import DecisionLog
 from .observability import Metrics, log_request
 from .openapi import build_spec
@@ -160,11 +162,36 @@ def _is_json(mimetype: str) -> bool:
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
+def _read_body() -> bytes:
+    """The whole body, at most ``request.max_content_length`` bytes whether its length is announced or it
+    comes chunked (413 past it), read within the worker's deadlines (408 if it does not arrive)."""
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    if request.content_length is None and not request.environ.get("wsgi.input_terminated"):
+        return b""                             # as werkzeug does: no length, and a server that does not end it
+    stream = request.environ["wsgi.input"]     # gunicorn's: ends at the body's end, chunked or not
+    parts, total = [], 0
+    try:
+        while True:
+            chunk = stream.read(1 << 20 if limit is None else min(1 << 20, limit + 1 - total))
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise RequestEntityTooLarge()
+    except OSError:  # the worker's read timeout or deadline (server.worker), or the client went away
+        raise ProblemError("request-timeout", 408, "the body did not arrive in time; send it again") from None
+    except BodyFramingError as exc:  # gunicorn's: a malformed chunk of a chunked body
+        raise ProblemError("bad-request", 400, f"the body's chunked framing is broken: {exc}") from None
+
+
 def _json_document():
     if not _is_json(request.mimetype):
         raise ProblemError("unsupported-media-type", 415, f"send the encounter as application/json, not "
                            f"`{request.mimetype or 'no content type'}`")
-    raw = request.get_data(cache=False)
+    raw = _read_body()
     try:
         return json.loads(raw)
     except UnicodeDecodeError:
@@ -240,21 +267,28 @@ def _install_routes(app: Flask, state: State) -> None:
         payer = request.args.get("payer")
         if payer:
             _policy(state, payer, "payer")
+
+        def decide(index: int, document) -> dict:
+            return _batch_item(state, index, document, payer, explain)
+
         if request.mimetype == NDJSON:
             if request.content_length is not None and request.content_length > settings.max_batch_bytes:
                 raise RequestEntityTooLarge()  # known up front: refuse before any result is sent
-            return Response(stream_with_context(_ndjson_results(state, payer, explain)), mimetype=NDJSON)
+            response = Response(stream_with_context(ndjson_results(decide, settings.max_batch_bytes)), mimetype=NDJSON)
+            response.call_on_close(release_memory)
+            return response
         documents = _json_document()
         if not isinstance(documents, list):
             raise ProblemError("invalid-encounter", 422, "a batch is a JSON array of encounters (or NDJSON)",
                                [{"path": "", "code": "invalid_type", "message": "expected an array"}])
         if len(documents) > settings.max_batch_items:
             raise ProblemError("body-too-large", 413, f"{len(documents)} encounters; a JSON batch holds at most "
-                               f"{settings.max_batch_items} (stream larger ones as NDJSON)")
-        results = [_batch_item(state, i, doc, payer, explain) for i, doc in enumerate(documents)]
-        summary = {"encounters": len(results), "decided": sum(1 for r in results if "decision" in r),
-                   "failed": sum(1 for r in results if "error" in r)}
-        return jsonify({"results": results, "summary": summary})
+                               f"{settings.max_batch_items} (stream larger ones as NDJSON; large corpora belong "
+                               "to batch audits)")
+        response = Response(stream_with_context(json_results(documents, decide)), mimetype="application/json")
+        if len(documents) >= LARGE_BATCH:
+            response.call_on_close(release_memory)
+        return response
 
     @app.get("/v1/payers")
     def payers():
@@ -336,35 +370,6 @@ def _batch_item(state: State, index: int, document, payer: str | None, explain: 
         return {"index": index, "decision": _decide(state, document, payer, explain)}
     except ProblemError as exc:
         return {"index": index, "error": exc.body()}
-
-
-def _ndjson_results(state: State, payer: str | None, explain: str):
-    """One result line per input line, in order, as each is decided (the input is read as it comes)."""
-    index = 0
-    try:
-        for number, raw in enumerate(request.stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                document = json.loads(raw)
-            except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                why = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
-                item = {"index": index, "error": problem("invalid-json", 400, f"line {number} is not a JSON "
-                                                         f"document: {why}")}
-            else:
-                try:
-                    item = _batch_item(state, index, document, payer, explain)
-                except Exception:  # the stream has started: report this line in place and go on
-                    LOG.exception("unhandled error on line %d of NDJSON request %s", number, g.request_id)
-                    item = {"index": index, "error": problem("internal-error", 500, "the server failed on this "
-                                                             f"encounter; the failure is logged with request id "
-                                                             f"{g.request_id}")}
-            index += 1
-            yield json.dumps(item) + "\n"
-    except RequestEntityTooLarge:
-        yield json.dumps({"index": index, "error": problem("body-too-large", 413, "the stream passed the limit of "
-                                                           f"{state.settings.max_batch_bytes} bytes; the encounters "
-                                                           "above were decided, the rest were not read")}) + "\n"
 
 
 def _payer_summary(state: State, payer: str) -> dict:

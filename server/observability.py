@@ -1,6 +1,6 @@
 """Metrics (Prometheus) and structured request logs.
 
-Metrics: requests by endpoint, method and status; request latency by endpoint; decisions by payer
+Metrics: requests by endpoint, method (a method outside RFC 9110's and PATCH counts as `other`) and status; request latency by endpoint; decisions by payer
 and verdict (one count per line). Each app has its own registry; under gunicorn with several
 workers, ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` add up every worker (set by
 ``supportable serve``).
@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import multiprocess
 
 REQUEST_LOG = logging.getLogger("supportable.request")
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
 class Metrics:
@@ -39,6 +40,8 @@ class Metrics:
         self.reloads.labels(outcome).inc()
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        # Any other method is one series, `other`: a client inventing methods must not add series.
+        method = method if method in STANDARD_METHODS else "other"
         self.requests.labels(endpoint, method, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 

@@ -1,7 +1,8 @@
 """Production serving: the Flask app under gunicorn (``supportable serve``, ``make serve``).
 
 Each worker process loads the policies itself (pyDatalog's state is per thread and per process)
-and answers with several threads. SIGHUP to the master asks every worker to reload the policies
+and answers with several threads; its requests are read by its poller first, so slow and idle
+clients hold no thread (``server.worker``). SIGHUP to the master asks every worker to reload the policies
 safely in place (server.reload), instead of gunicorn's restart of the workers. With more than one worker, the Prometheus client runs in its
 multiprocess mode so ``/metrics`` adds up every worker.
 """
@@ -16,9 +17,8 @@ import sys
 import tempfile
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
-
 from .settings import Settings
+from .worker import ReloadingThreadWorker  # noqa: F401  (gunicorn's worker_class names it here)
 
 
 def _configure_logging() -> None:
@@ -62,34 +62,6 @@ class _Server(BaseApplication):
         _Arbiter(self).run()
 
 
-class ReloadingThreadWorker(ThreadWorker):
-    """gunicorn's threaded worker, taking SIGHUP as "reload the policies safely" from the moment
-    its signals are set up (while it still loads the policies, the default would kill it)."""
-
-    def init_signals(self) -> None:
-        super().init_signals()
-        signal.signal(signal.SIGHUP, self._on_hup)
-
-    _hup_while_loading = False
-
-    def _on_hup(self, *_) -> None:
-        state = self._state()
-        if state is None:          # still loading: check the files again once loaded
-            self._hup_while_loading = True
-        else:
-            state.store.request_reload()
-
-    def _state(self):
-        app = getattr(self, "wsgi", None)
-        return app.extensions.get("supportable") if app is not None else None
-
-    def load_wsgi(self) -> None:
-        super().load_wsgi()
-        state = self._state()
-        if self._hup_while_loading and state is not None:
-            state.store.request_reload()
-
-
 def _child_exit(server, worker) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -108,7 +80,8 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int) 
         "decision_log": str(settings.decision_log) if settings.decision_log else None}))
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "server.serve.ReloadingThreadWorker",
-               "timeout": 60, "graceful_timeout": 20, "accesslog": None, "errorlog": "-", "loglevel": "warning",
+               "timeout": 60, "graceful_timeout": 20, "keepalive": 2, "worker_connections": 1000,
+               "accesslog": None, "errorlog": "-", "loglevel": "warning",
                "child_exit": _child_exit}
     try:
         _Server(settings, options).run()

@@ -7,11 +7,12 @@
 | edits | SUPPORTABLE_EDITS | none: a folder written by `supportable edits import` (CMS's PTP and MUE tables) |
 | decision_log | SUPPORTABLE_DECISION_LOG | `var/decisions.jsonl` in the working directory ("" turns it off) |
 | max_body_bytes | SUPPORTABLE_MAX_BODY_BYTES | 1 MiB (one encounter) |
-| max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 64 MiB (a batch) |
-| max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 10,000 encounters in a JSON-array batch |
+| max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 8 MiB (a batch, JSON or NDJSON; large corpora belong to batch audits) |
+| max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 1,000 encounters in a JSON-array batch |
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
 | reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
 | admin_token | SUPPORTABLE_ADMIN_TOKEN | none: `POST /admin/reload` is off |
+| request_timeout | SUPPORTABLE_REQUEST_TIMEOUT | 10 seconds for a request's head (and a body up to 1 MiB) to arrive, and for any one read or write; a streamed body gets 6 times as long |
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ class Settings:
     edits: Path | None = None
     decision_log: Path | None = Path("var/decisions.jsonl")
     max_body_bytes: int = 1 << 20
-    max_batch_bytes: int = 64 << 20
-    max_batch_items: int = 10_000
+    max_batch_bytes: int = 8 << 20
+    max_batch_items: int = 1_000
     tune_gc: bool = True
     reload_interval: float = 2.0
     admin_token: str | None = None
+    request_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
@@ -55,6 +57,8 @@ class Settings:
                 values[name] = int(env[key])
         if env.get("SUPPORTABLE_RELOAD_INTERVAL"):
             values["reload_interval"] = float(env["SUPPORTABLE_RELOAD_INTERVAL"])
+        if env.get("SUPPORTABLE_REQUEST_TIMEOUT"):
+            values["request_timeout"] = float(env["SUPPORTABLE_REQUEST_TIMEOUT"])
         if env.get("SUPPORTABLE_ADMIN_TOKEN"):
             values["admin_token"] = env["SUPPORTABLE_ADMIN_TOKEN"]
         if env.get("SUPPORTABLE_TUNE_GC"):

@@ -10,7 +10,7 @@ from server.settings import BUNDLED_POLICIES, Settings
 def test_defaults():
     s = Settings.from_env({})
     assert (s.policies, s.payers, s.decision_log) == (BUNDLED_POLICIES, None, Path("var/decisions.jsonl"))
-    assert (s.max_body_bytes, s.max_batch_bytes, s.max_batch_items, s.tune_gc) == (1 << 20, 64 << 20, 10_000, True)
+    assert (s.max_body_bytes, s.max_batch_bytes, s.max_batch_items, s.tune_gc) == (1 << 20, 8 << 20, 1_000, True)
 
 
 def test_environment_then_overrides():
