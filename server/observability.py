@@ -6,7 +6,8 @@ workers, ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` add up every worker (se
 ``supportable serve``).
 
 Request logs: one JSON line per request on the ``supportable.request`` logger: time, request id,
-method, route, path, status, duration in ms.
+method, route, path, status, duration in ms and the caller's principal id (never a key). Never the
+query string, a header or the body: patient data stays out of the logs.
 """
 from __future__ import annotations
 
