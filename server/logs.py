@@ -25,9 +25,7 @@ class JsonFormatter(logging.Formatter):
             message = record.getMessage()
             fields = _json_object(message)
             if fields is not None:
-                entry.update({k: v for k, v in fields.items() if k not in _RESERVED})
-                if "time" in fields and fields["time"] != entry["time"]:
-                    entry["logged_at"] = fields["time"]
+                entry.update({k: v for k, v in fields.items() if k not in _RESERVED})   # the record's time wins
             else:
                 entry["message"] = message
         if record.exc_info:

@@ -58,7 +58,7 @@ class Metrics:
 def log_request(request_id: str, method: str, route: str, path: str, status: int, started: float, **extra) -> None:
     if not REQUEST_LOG.isEnabledFor(logging.INFO):
         return
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": "request", "request_id": request_id,
              "method": method, "route": route, "path": path, "status": status,
              "duration_ms": round((time.perf_counter() - started) * 1000, 3), **extra}
     REQUEST_LOG.info(json.dumps(entry))
