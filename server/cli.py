@@ -12,7 +12,6 @@ a traceback), 6 ``serve`` cannot listen on its address. ``--version`` prints the
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
