@@ -192,8 +192,25 @@ def parse_encounter(data: Any, vocab: Vocabulary) -> Encounter:
     return enc
 
 
+def _any_control_character(data: Any) -> bool:
+    """The fast pass (most documents have none): is there any string with a control character?"""
+    search = CONTROL_CHARACTERS.search
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        for item in (value.values() if isinstance(value, dict) else value):
+            if isinstance(item, str):
+                if search(item):
+                    return True
+            elif isinstance(item, (dict, list)):
+                stack.append(item)
+    return False
+
+
 def control_characters(data: Any) -> list[FieldProblem]:
     """Every string in the document (at any depth) holding a control or bidirectional character."""
+    if isinstance(data, (dict, list)) and not _any_control_character(data):
+        return []
     out: list[FieldProblem] = []
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
