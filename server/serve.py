@@ -21,7 +21,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from .auth import AuthError, Gate, is_loopback
 from .logs import configure_logging, gunicorn_logconfig
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, unknown_variables
 
 LOG = logging.getLogger("supportable")
 EXIT_USAGE, EXIT_CANNOT_LISTEN = 2, 6
@@ -181,6 +181,10 @@ def serve_from_cli(**overrides) -> None:
     except SettingsError as exc:
         _refuse("bad_settings", "; ".join(exc.lines), EXIT_USAGE)
     _configure_logging(settings.log_level)
+    unknown = unknown_variables()
+    if unknown:
+        LOG.warning(json.dumps({"event": "unknown_setting", "variables": unknown, "message": "these SUPPORTABLE_* "
+                                "variables name no setting and are ignored (docs/operations.md lists the settings)"}))
     problems = settings.folder_problems()
     if problems:
         _refuse("bad_settings", "; ".join(problems), EXIT_USAGE)

@@ -38,7 +38,6 @@ from typing import Any, Literal, Mapping
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.sources.utils import parse_env_vars
 
 BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 ENV_PREFIX = "SUPPORTABLE_"
@@ -94,8 +93,7 @@ class _Env(EnvSettingsSource):
 
     def _load_env_vars(self):
         env = _ENV.get()
-        return parse_env_vars(os.environ if env is None else env, self.case_sensitive, self.env_ignore_empty,
-                              self.env_parse_none_str)
+        return {key.lower(): value for key, value in (os.environ if env is None else env).items()}
 
 
 class Settings(BaseSettings):
@@ -200,6 +198,13 @@ class Settings(BaseSettings):
                 value = str(value)
             shown[name] = value
         return shown
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """SUPPORTABLE_* variables that name no setting (a typo is otherwise silently ignored)."""
+    env = os.environ if env is None else env
+    return sorted(k for k in env if k.upper().startswith(ENV_PREFIX)
+                  and k[len(ENV_PREFIX):].lower() not in Settings.model_fields)
 
 
 def _source_name(field: str, given: Mapping | None = None) -> str:

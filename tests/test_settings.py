@@ -105,3 +105,8 @@ def test_folder_problems_name_what_is_missing(tmp_path):
                                    f"SUPPORTABLE_CERTFILE: `{tmp_path / 'c.pem'}` is not a readable file",
                                    "SUPPORTABLE_CERTFILE and SUPPORTABLE_KEYFILE: give both to serve TLS, or neither"]
     assert Settings.from_env({}).folder_problems() == []
+
+
+def test_a_misspelt_variable_is_named():
+    from server.settings import unknown_variables
+    assert unknown_variables({"SUPPORTABLE_PROT": "9000", "SUPPORTABLE_PORT": "1", "HOME": "/"}) == ["SUPPORTABLE_PROT"]
