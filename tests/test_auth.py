@@ -151,3 +151,11 @@ def test_log_inputs_opts_in_to_whole_inputs(tmp_path, registry):
     entry = json.loads((tmp_path / "d.jsonl").read_text())
     assert entry["input"] == encounter
     assert Settings.from_env({"SUPPORTABLE_LOG_INPUTS": "1"}).log_inputs is True
+
+
+def test_the_openapi_document_describes_the_keys(client):
+    spec = client.get("/openapi.json").get_json()
+    assert set(spec["components"]["securitySchemes"]) == {"bearerKey", "headerKey"}
+    check = spec["paths"]["/v1/check"]["post"]
+    assert {"bearerKey": []} in check["security"] and "401" in check["responses"]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
