@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     store = PolicyStore(registry, settings.policies, settings.payers,
                         on_outcome=lambda outcome: metrics.reloaded(outcome.outcome),
                         loaded_fingerprint=loaded_fingerprint, edits=settings.edits)
-    state = State(settings, store, metrics, DecisionLog(settings.decision_log, log_inputs=settings.log_inputs), build_spec(VERSION))
+    state = State(settings, store, metrics, DecisionLog(settings.decision_log, log_inputs=settings.log_inputs),
+                  build_spec(VERSION))
     app.extensions["supportable"] = state
     store.start_watching(settings.reload_interval)
     _install_hooks(app, state)
