@@ -11,7 +11,8 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
+                      ValidationError)
 
 from . import icd10
 from .errors import FieldProblem, InputError
@@ -25,6 +26,26 @@ def _icd10(value: str) -> str:
 
 
 LineId = Annotated[str, Field(min_length=1, max_length=64)]
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """A date is a string `YYYY-MM-DD`: never a number (0 would be 1970-01-01) or a date-time."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
+        shown = f"`{value}`" if isinstance(value, str) else _JSON_TYPES.get(type(value), "that value")
+        raise ValueError(f"a date is a string `YYYY-MM-DD`, not {shown}")
+    return value.strip()
+
+
+_JSON_TYPES = {int: "a number", float: "a number", bool: "a boolean", dict: "an object", list: "an array",
+               type(None): "null"}
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+# Characters refused in every string of an encounter (ids, codes, types): C0 controls (NUL, tab,
+# line breaks...), DEL, C1 controls, and Unicode's bidirectional controls, which make an id look
+# like another (U+061C, U+200E/F, U+202A-202E, U+2066-2069).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class _Strict(BaseModel):
@@ -47,15 +68,15 @@ class BillingProvider(_Strict):
 
 class PlanOfCare(_Strict):
     certified_by: str
-    certified_on: Optional[date] = None
-    start_of_care: date
-    recertified_on: Optional[date] = Field(default=None, description="the latest recertification of the plan")
-    last_progress_report_on: Optional[date] = Field(default=None, description="the date of the latest progress "
+    certified_on: Optional[IsoDate] = None
+    start_of_care: IsoDate
+    recertified_on: Optional[IsoDate] = Field(default=None, description="the latest recertification of the plan")
+    last_progress_report_on: Optional[IsoDate] = Field(default=None, description="the date of the latest progress "
                                                     "report before this visit")
 
 
 class PriorVisit(_Strict):
-    date: date
+    date: IsoDate
     codes: list[str]
 
 
@@ -112,7 +133,7 @@ class Line(_Strict):
 
 class Encounter(_Strict):
     id: str = Field(min_length=1, max_length=128)
-    date_of_service: date
+    date_of_service: IsoDate
     payer: Optional[str] = None
     provider: Provider
     billing_provider: Optional[BillingProvider] = Field(default=None, description="who bills the visit, when not "
@@ -140,6 +161,8 @@ def _pydantic_problems(exc: ValidationError) -> list[FieldProblem]:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         code = {"missing": "missing_field", "extra_forbidden": "unknown_field"}.get(err["type"], "invalid_value")
         msg = err["msg"]
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            msg = str(err["ctx"]["error"])      # our own validators' message, without pydantic's prefix
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         problems.append(FieldProblem(_path(loc), msg[0].lower() + msg[1:], code))
@@ -154,17 +177,55 @@ def parse_encounter(data: Any, vocab: Vocabulary) -> Encounter:
     """
     if not isinstance(data, dict):
         raise InputError([FieldProblem("", "an encounter is a JSON object", "invalid_type")])
-    problems = check_vocabulary(data, vocab)
+    controls = control_characters(data)
+    flagged = {p.path for p in controls}
+    problems = controls + [p for p in check_vocabulary(data, vocab) if p.path not in flagged]
     try:
         enc = Encounter.model_validate(data)
     except ValidationError as exc:
-        found = _pydantic_problems(exc)
+        found = [p for p in _pydantic_problems(exc) if p.path not in flagged]
         taken = {p.path for p in found}
-        raise InputError(found + [p for p in problems if p.path not in taken]) from None
+        raise InputError(controls + found + [p for p in problems if p.path not in taken and p.path not in flagged]) \
+            from None
     problems += _check_consistency(enc)
     if problems:
         raise InputError(problems)
     return enc
+
+
+def _any_control_character(data: Any) -> bool:
+    """The fast pass (most documents have none): is there any string with a control character?"""
+    search = CONTROL_CHARACTERS.search
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        for item in (value.values() if isinstance(value, dict) else value):
+            if isinstance(item, str):
+                if search(item):
+                    return True
+            elif isinstance(item, (dict, list)):
+                stack.append(item)
+    return False
+
+
+def control_characters(data: Any) -> list[FieldProblem]:
+    """Every string in the document (at any depth) holding a control or bidirectional character."""
+    if isinstance(data, (dict, list)) and not _any_control_character(data):
+        return []
+    out: list[FieldProblem] = []
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            m = CONTROL_CHARACTERS.search(value)
+            if m is not None:
+                out.append(FieldProblem(path, f"contains the control character U+{ord(m.group()):04X} at position "
+                                        f"{m.start()}; ids and codes are printable text", "control_character"))
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return out
 
 
 def _items(data: Any, key: str) -> list[tuple[int, Any]]:

@@ -26,6 +26,7 @@ from engine.overlay import BASE
 from engine.policyset import PolicySet
 from engine.requirements import explain_code
 
+from .auth import Gate
 from .batches import LARGE_BATCH, json_results, ndjson_results, release_memory
 from .decision_log import DecisionLog
 from .observability import Metrics, log_request
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     store = PolicyStore(registry, settings.policies, settings.payers,
                         on_outcome=lambda outcome: metrics.reloaded(outcome.outcome),
                         loaded_fingerprint=loaded_fingerprint, edits=settings.edits)
-    state = State(settings, store, metrics, DecisionLog(settings.decision_log), build_spec(VERSION))
+    state = State(settings, store, metrics, DecisionLog(settings.decision_log, log_inputs=settings.log_inputs),
+                  build_spec(VERSION))
     app.extensions["supportable"] = state
     store.start_watching(settings.reload_interval)
     _install_hooks(app, state)
@@ -112,12 +114,19 @@ def _log_loaded(settings: Settings, registry: Registry) -> None:
 # -- request plumbing -----------------------------------------------------------------------------
 
 def _install_hooks(app: Flask, state: State) -> None:
+    gate = Gate.from_settings(state.settings)   # AuthError (no keys where they are required) stops start-up
+
     @app.before_request
-    def start() -> None:
+    def start():
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        g.principal = gate.identify(request) if gate.authenticators else None
+        if g.principal is None and gate.protects(request.path):
+            return _problem("unauthorized", 401, "send an API key as `Authorization: Bearer <key>` or "
+                            "`X-API-Key: <key>`", headers={"WWW-Authenticate": gate.challenge()})
         g.registry = state.store.current()
+        return None
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -125,7 +134,9 @@ def _install_hooks(app: Flask, state: State) -> None:
         started = getattr(g, "started", time.perf_counter())
         state.metrics.observe(route, request.method, response.status_code, time.perf_counter() - started)
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
-        log_request(getattr(g, "request_id", ""), request.method, route, request.path, response.status_code, started)
+        principal = getattr(g, "principal", None)
+        log_request(getattr(g, "request_id", ""), request.method, route, request.path, response.status_code, started,
+                    principal=principal.id if principal is not None else None)
         return response
 
     @app.errorhandler(ProblemError)

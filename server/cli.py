@@ -5,13 +5,13 @@ a payer requires for a code), ``diff`` (how two payers' policies differ), ``serv
 under gunicorn), and the policy analyst's ``lint``, ``test`` and ``impact`` (their own modules,
 ``server/cli_*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
-``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click), 3 unknown payer or
-code, 4 policies that do not load, 5 an internal engine failure (reported, never a traceback).
+``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
+3 unknown payer or code, 4 policies that do not load, 5 an internal engine failure (reported, never
+a traceback), 6 ``serve`` cannot listen on its address. ``--version`` prints the version.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
 from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from engine.requirements import explain_code
-from server.cli_common import edits_option, fail, format_option, policies_options
+from server.cli_common import edits_option, fail, format_option, policies_options, version_option
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
@@ -31,6 +31,7 @@ EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
@@ -57,9 +58,13 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
           edits_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
-        raw = sys.stdin.read() if encounter == "-" else Path(encounter).read_text(encoding="utf-8")
+        data_bytes = sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes()
+        raw = data_bytes.decode("utf-8-sig")   # a BOM is accepted, as over HTTP
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: not UTF-8 text (byte {exc.start} is "
+             f"0x{data_bytes[exc.start]:02x})")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -155,23 +160,26 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
 
 
 @main.command()
-@click.option("--host", default=lambda: os.environ.get("SUPPORTABLE_HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("SUPPORTABLE_PORT", "8080")), show_default="8080")
-@click.option("--workers", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("SUPPORTABLE_WORKERS", "2")),
-              show_default="2", help="Worker processes (each loads the policies).")
-@click.option("--threads", type=click.IntRange(1, 64), default=lambda: int(os.environ.get("SUPPORTABLE_THREADS", "4")),
-              show_default="4", help="Threads per worker.")
+@click.option("--host", default=None, show_default="127.0.0.1", help="Address to bind (also SUPPORTABLE_HOST).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, show_default="8080",
+              help="Port to bind, 1-65535 (also SUPPORTABLE_PORT).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, show_default="2",
+              help="Worker processes, each loading the policies (also SUPPORTABLE_WORKERS).")
+@click.option("--threads", type=click.IntRange(1, 64), default=None, show_default="4",
+              help="Threads per worker (also SUPPORTABLE_THREADS).")
 @click.option("--decision-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Decision log file (JSON lines); default var/decisions.jsonl or SUPPORTABLE_DECISION_LOG.")
 @policies_options
 @edits_option
-def serve(host: str, port: int, workers: int, threads: int, decision_log: Path | None, policies: Path,
-          payers_dir: Path | None, edits_dir: Path | None) -> None:
-    """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs)."""
-    from server.serve import serve as run
-    from server.settings import Settings
-    run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log, edits=edits_dir),
-        host, port, workers, threads)
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None, decision_log: Path | None,
+          policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
+    """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs).
+
+    Settings come from SUPPORTABLE_* variables, overridden by these options (docs/operations.md).
+    A bad setting exits 2, an address that cannot be bound exits 6, each with one JSON log line."""
+    from server.serve import serve_from_cli
+    serve_from_cli(host=host, port=port, workers=workers, threads=threads, decision_log=decision_log,
+                   policies=Path(policies), payers=payers_dir, edits=edits_dir)
 
 
 # Commands of the policy analyst's workflow, each in its own module.

@@ -12,6 +12,26 @@ import click
 DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 
 
+def package_version() -> str:
+    """The installed package's version (its metadata), else the app's VERSION when run from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("supportable")
+    except PackageNotFoundError:
+        from server.app import VERSION
+        return VERSION
+
+
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"supportable {package_version()}")
+        ctx.exit(0)
+
+
+version_option = click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+                              help="Print the version and exit.")
+
+
 def policies_options(f):
     """--policies and --payers, with SUPPORTABLE_POLICIES and SUPPORTABLE_PAYERS as defaults."""
     f = click.option("--payers", "payers_dir", type=click.Path(file_okay=False, path_type=Path),

@@ -3,7 +3,8 @@ decided, when, for which payer and on which policy version.
 
 Each entry: ``id``, ``time`` (UTC), ``payer``, ``policy_version``, ``encounter``, ``input_hash``
 (SHA-256 of the encounter as received, canonical JSON) and ``lines`` (line id, code, verdict,
-supportable units). Lines are written with one ``write`` on a file opened for appending, under a
+supportable units). No patient id and no diagnosis: ``input`` (the whole encounter as received, for
+replay) is added only when ``SUPPORTABLE_LOG_INPUTS`` opts in. Lines are written with one ``write`` on a file opened for appending, under a
 lock, so concurrent threads and worker processes never interleave entries.
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ def input_hash(document) -> str:
 
 
 class DecisionLog:
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, log_inputs: bool = False):
         self.path = Path(path) if path else None
+        self.log_inputs = log_inputs
         self._lock = threading.Lock()
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +37,8 @@ class DecisionLog:
                  "input_hash": input_hash(document),
                  "lines": [{"line": l["line"], "code": l["code"], "verdict": l["verdict"],
                             "units": l["units"]["supportable"]} for l in decision["lines"]]}
+        if self.log_inputs:
+            entry["input"] = document
         data = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

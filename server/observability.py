@@ -6,7 +6,8 @@ workers, ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` add up every worker (se
 ``supportable serve``).
 
 Request logs: one JSON line per request on the ``supportable.request`` logger: time, request id,
-method, route, path, status, duration in ms.
+method, route, path, status, duration in ms and the caller's principal id (never a key). Never the
+query string, a header or the body: patient data stays out of the logs.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ class Metrics:
 def log_request(request_id: str, method: str, route: str, path: str, status: int, started: float, **extra) -> None:
     if not REQUEST_LOG.isEnabledFor(logging.INFO):
         return
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "request_id": request_id,
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "event": "request", "request_id": request_id,
              "method": method, "route": route, "path": path, "status": status,
              "duration_ms": round((time.perf_counter() - started) * 1000, 3), **extra}
     REQUEST_LOG.info(json.dumps(entry))

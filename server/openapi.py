@@ -128,4 +128,20 @@ def build_spec(version: str) -> dict:
         "summary": "Prometheus metrics", "operationId": "metrics",
         "responses": {"200": {"description": "Prometheus text format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
-    return spec.to_dict()
+    return _with_api_keys(spec.to_dict())
+
+
+def _with_api_keys(doc: dict) -> dict:
+    """`/v1` takes an API key when the server requires one (server/auth.py; docs/operations.md)."""
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "bearerKey": {"type": "http", "scheme": "bearer",
+                      "description": "an API key as `Authorization: Bearer <key>`"},
+        "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+    for path, operations in doc.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                # {} too: on loopback, by default, no key is needed
+                operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
+                operation["responses"].setdefault("401", _problem(
+                    "no valid API key, where one is required (off loopback, or SUPPORTABLE_AUTH=required)"))
+    return doc

@@ -8,27 +8,53 @@ multiprocess mode so ``/metrics`` adds up every worker.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import shutil
 import signal
-import sys
+import socket
 import tempfile
 
 from gunicorn.app.base import BaseApplication
-from .settings import Settings
+
+from .auth import AuthError, Gate, is_loopback
+from .logs import configure_logging, gunicorn_logconfig
+from .settings import Settings, SettingsError, unknown_variables
 from .worker import ReloadingThreadWorker  # noqa: F401  (gunicorn's worker_class names it here)
 
+LOG = logging.getLogger("supportable")
+EXIT_USAGE, EXIT_CANNOT_LISTEN = 2, 6
 
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("supportable", "supportable.request"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+
+def _configure_logging(level: str | None = None) -> None:
+    configure_logging(level or os.environ.get("SUPPORTABLE_LOG_LEVEL", "info").strip().lower() or "info")
+
+
+class BindError(OSError):
+    """The address cannot be bound (in use, not this machine's, or not allowed)."""
+
+
+def check_bind(host: str, port: int) -> None:
+    """Bind the address once, as gunicorn will, and let it go: a busy port fails at once with a clear
+    message instead of gunicorn's five one-second retries."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError(errno.EADDRNOTAVAIL, f"cannot resolve host `{host}`: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        why = {errno.EADDRINUSE: "the port is already in use (another server is running there?)",
+               errno.EADDRNOTAVAIL: "the address is not one of this machine's",
+               errno.EACCES: "binding this port is not allowed (ports below 1024 need privileges)"}
+        raise BindError(exc.errno, f"cannot listen on {host}:{port}: {why.get(exc.errno, exc.strerror)}") from None
+    finally:
+        sock.close()
 
 
 class _Server(BaseApplication):
@@ -42,7 +68,7 @@ class _Server(BaseApplication):
 
     def load(self):
         from .app import create_app
-        _configure_logging()
+        _configure_logging(self.settings.log_level)
         return create_app(self.settings)
 
     def run(self) -> None:
@@ -68,23 +94,85 @@ def _child_exit(server, worker) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def logging_options(settings: Settings) -> dict:
+    """gunicorn's own logs in the app's JSON format, on stderr (see server.logs)."""
+    return {"errorlog": "-", "accesslog": None, "loglevel": settings.log_level,
+            "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.access_log)}
+
+
+def tls_options(settings: Settings) -> dict:
+    if settings.certfile is None:
+        return {}
+    return {"certfile": str(settings.certfile), "keyfile": str(settings.keyfile)}
+
+
+def _folders(settings: Settings) -> dict:
+    """The folders and files the server reads and writes, resolved, for the start-up log."""
+    def shown(path):
+        return str(os.path.abspath(path)) if path else None
+    from engine.policyset import default_payers_dir
+    folders = {"policies": shown(settings.policies),
+               "payers": shown(settings.payers or default_payers_dir(settings.policies)),
+               "edits": shown(settings.edits), "decision_log": shown(settings.decision_log)}
+    snapshot = getattr(settings, "snapshot", None)   # the last-good snapshot, where settings have one
+    if snapshot:
+        folders["snapshot"] = shown(snapshot)
+    return folders
+
+
 def serve(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="supportable-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    _configure_logging()
+    _configure_logging(settings.log_level)
     logging.getLogger("supportable").info(json.dumps({
         "event": "starting", "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-        "policies": str(settings.policies), "payers": str(settings.payers) if settings.payers else None,
-        "decision_log": str(settings.decision_log) if settings.decision_log else None}))
+        "folders": _folders(settings), "settings": settings.effective()}))
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "server.serve.ReloadingThreadWorker",
                "timeout": 60, "graceful_timeout": 20, "keepalive": 2, "worker_connections": 1000,
-               "accesslog": None, "errorlog": "-", "loglevel": "warning",
-               "child_exit": _child_exit}
+               "child_exit": _child_exit, **logging_options(settings), **tls_options(settings)}
     try:
         _Server(settings, options).run()
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _refuse(event: str, message: str, code: int, **fields) -> None:
+    LOG.error(json.dumps({"event": event, "message": message, **fields}))
+    raise SystemExit(code)
+
+
+def serve_from_cli(**overrides) -> None:
+    """``supportable serve``: settings from the environment and the options, checked before gunicorn
+    starts; every refusal is one JSON log line on stderr and an exit code (2 settings, 6 address)."""
+    _configure_logging()
+    try:
+        settings = Settings.from_env(**overrides)
+    except SettingsError as exc:
+        _refuse("bad_settings", "; ".join(exc.lines), EXIT_USAGE)
+    _configure_logging(settings.log_level)
+    unknown = unknown_variables()
+    if unknown:
+        LOG.warning(json.dumps({"event": "unknown_setting", "variables": unknown, "message": "these SUPPORTABLE_* "
+                                "variables name no setting and are ignored (docs/operations.md lists the settings)"}))
+    problems = settings.folder_problems()
+    if problems:
+        _refuse("bad_settings", "; ".join(problems), EXIT_USAGE)
+    try:
+        gate = Gate.from_settings(settings)
+    except AuthError as exc:
+        _refuse("bad_settings", str(exc), EXIT_USAGE)
+    if settings.auth == "off" and not is_loopback(settings.host):
+        LOG.warning(json.dumps({"event": "auth_off", "message": f"SUPPORTABLE_AUTH=off: /v1 is open to anyone who "
+                                f"reaches {settings.host}:{settings.port}, with no API key"}))
+    elif not gate.required:
+        LOG.info(json.dumps({"event": "auth_not_required", "message": "bound to loopback: /v1 takes no API key "
+                             "(SUPPORTABLE_AUTH=required asks for one)"}))
+    try:
+        check_bind(settings.host, settings.port)
+    except BindError as exc:
+        _refuse("cannot_listen", exc.strerror, EXIT_CANNOT_LISTEN, bind=f"{settings.host}:{settings.port}")
+    serve(settings, settings.host, settings.port, settings.workers, settings.threads)
