@@ -214,10 +214,21 @@ class ReloadingThreadWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        self._read_request(_Conn(self.cfg, client_sock, client_addr, listener.getsockname()))
+        conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())
+        if self.cfg.is_ssl:
+            # TLS is unwrapped in the thread (gunicorn's TConn.init): the poller cannot read the
+            # request before the handshake, so a TLS connection goes the gthread way, with the read
+            # timeouts of _Conn; many slow clients over TLS want a terminating proxy in front.
+            client_sock.setblocking(True)
+            self.enqueue_req(conn)
+        else:
+            self._read_request(conn)
 
     def on_client_socket_readable(self, conn, client) -> None:
         """A kept-alive connection has bytes: its next request is read by the poller too."""
+        if self.cfg.is_ssl:
+            super().on_client_socket_readable(conn, client)
+            return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._read_request(conn)
