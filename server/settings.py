@@ -11,6 +11,8 @@
 | max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 10,000 encounters in a JSON-array batch |
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
 | reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
+| reload_timeout | SUPPORTABLE_RELOAD_TIMEOUT | 60 seconds a load of the policy files may take (0: unbounded) |
+| snapshot | SUPPORTABLE_SNAPSHOT | `var/last-good/` in the working directory: the last good policy set ("" turns it off) |
 | admin_token | SUPPORTABLE_ADMIN_TOKEN | none: `POST /admin/reload` is off |
 """
 from __future__ import annotations
@@ -33,12 +35,15 @@ class Settings:
     max_batch_items: int = 10_000
     tune_gc: bool = True
     reload_interval: float = 2.0
+    reload_timeout: float = 60.0
+    snapshot: Path | None = Path("var/last-good")
     admin_token: str | None = None
 
     @classmethod
     def from_env(cls, env=None, **overrides) -> "Settings":
         """Defaults, then ``env`` (default: the process environment), then ``overrides``; an override
-        of None means "not given" (to turn the decision log off, set SUPPORTABLE_DECISION_LOG="")."""
+        of None means "not given" (to turn the decision log off, set SUPPORTABLE_DECISION_LOG=""; the
+        snapshot, SUPPORTABLE_SNAPSHOT="")."""
         env = os.environ if env is None else env
         values: dict = {}
         if env.get("SUPPORTABLE_POLICIES"):
@@ -49,6 +54,10 @@ class Settings:
             values["edits"] = Path(env["SUPPORTABLE_EDITS"])
         if "SUPPORTABLE_DECISION_LOG" in env:
             values["decision_log"] = Path(env["SUPPORTABLE_DECISION_LOG"]) if env["SUPPORTABLE_DECISION_LOG"] else None
+        if "SUPPORTABLE_SNAPSHOT" in env:
+            values["snapshot"] = Path(env["SUPPORTABLE_SNAPSHOT"]) if env["SUPPORTABLE_SNAPSHOT"] else None
+        if env.get("SUPPORTABLE_RELOAD_TIMEOUT"):
+            values["reload_timeout"] = float(env["SUPPORTABLE_RELOAD_TIMEOUT"])
         for name in ("max_body_bytes", "max_batch_bytes", "max_batch_items"):
             key = "SUPPORTABLE_" + name.upper()
             if env.get(key):
