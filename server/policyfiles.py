@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,9 +110,23 @@ def summarize(registry) -> dict:
             "failed": {p: [x.to_dict() for x in problems] for p, problems in registry.failed.items()}}
 
 
-def _load_summary(staged: Staged, edits: Path | None) -> dict:
+def load(staged: Staged, edits: Path | None):
+    """The registry of a staged set, its problems located at the files' usual names
+    (``payers/x.yaml``, not the staging folder's)."""
+    from engine.errors import Location
     from .registry import Registry
-    return summarize(Registry.load(staged.policies, staged.payers, edits))
+    registry = Registry.load(staged.policies, staged.payers, edits)
+    prefix = str(staged.root) + os.sep
+    for problems in registry.failed.values():
+        for i, p in enumerate(problems):
+            if p.location is not None and p.location.file.startswith(prefix):
+                loc = p.location
+                problems[i] = replace(p, location=Location(loc.file[len(prefix):], loc.line, loc.column))
+    return registry
+
+
+def _load_summary(staged: Staged, edits: Path | None) -> dict:
+    return summarize(load(staged, edits))
 
 
 def check(staged: Staged, edits: Path | None, timeout: float) -> dict:

@@ -31,7 +31,8 @@ from pathlib import Path
 from engine.errors import Location, Problem
 from engine.policyset import default_payers_dir, payer_ids
 
-from .policyfiles import CheckTimeout, Staged, check, current_manifest, publish, read_snapshot, stage, summarize
+from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_snapshot, stage,
+                          summarize)
 from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
@@ -134,7 +135,7 @@ class PolicyStore:
                     problems = problems or _all(Problem("nothing_loads", "no payer loads from the files"))
             if not problems or last_good is None:
                 if summary is not None:
-                    self._current = Registry.load(staged.policies, staged.payers, self.edits)
+                    self._current = load(staged, self.edits)
                     if self._current.policies:
                         self._publish(staged, self._current)
                 else:   # nothing to fall back on, and the files could not be checked
@@ -144,7 +145,7 @@ class PolicyStore:
                 return
             snap, manifest = last_good
             try:
-                self._current = Registry.load(snap.policies, snap.payers, self.edits)
+                self._current = load(snap, self.edits)
             finally:
                 snap.remove()
             self.snapshot_state.update(set=manifest.get("set"), written_at=manifest.get("written_at"))
@@ -159,25 +160,29 @@ class PolicyStore:
     def current(self) -> Registry:
         return self._current
 
-    def reload(self, reason: str, force: bool = False) -> ReloadOutcome:
+    def reload(self, reason: str, force: bool = False, polled: bool = False) -> ReloadOutcome:
         """Check the files; load, verify and swap if they changed (or ``force``). Files that were
-        refused and have not changed since are refused again (not "unchanged")."""
+        refused and have not changed since are refused again (not "unchanged"; a ``polled`` check by
+        the watcher counts as unchanged in the metrics)."""
         with self._lock:
             try:
-                return self._reload(reason, force)
+                return self._reload(reason, force, polled)
             except Exception as exc:   # never a 500, never a dead watcher: refused, and the old set serves
                 LOG.exception("policy reload failed")
                 return self._record(ReloadOutcome("refused", _now(), reason, {}, _all(
                     unexpected_problem(exc, self.policies, self.payers))))
 
-    def _reload(self, reason: str, force: bool) -> ReloadOutcome:
+    def _reload(self, reason: str, force: bool, polled: bool) -> ReloadOutcome:
         if True:
             now = _now()
             seen = fingerprint(self.policies, self.payers, self.edits)
             if seen == self._fingerprint and not force:
-                if self.refused is not None:
-                    return self._record(replace(self.refused, at=now, reason=f"{reason}: the files are unchanged "
-                                                f"since they were refused at {self.refused.at}"))
+                if self.refused is not None:   # asked again: the same refusal (not "unchanged"), logged once
+                    again = replace(self.refused, at=now, reason=f"{reason}: the files are unchanged since they "
+                                    f"were refused at {self.refused.at}")
+                    if self.on_outcome is not None:
+                        self.on_outcome(ReloadOutcome("unchanged", now, reason) if polled else again)
+                    return again
                 return self._record(ReloadOutcome("unchanged", now, reason))
             started = time.perf_counter()
             staged, summary, problems = self._stage_and_check()
@@ -194,7 +199,7 @@ class PolicyStore:
                 if broken or not versions:
                     return self._refuse(ReloadOutcome("refused", now, reason, versions, broken or _all(
                         Problem("nothing_loads", "no payer loads from the new files"))), seen)
-                candidate = Registry.load(staged.policies, staged.payers, self.edits)   # the checked copy
+                candidate = load(staged, self.edits)   # the checked copy
                 lost = {p: [x.to_dict() for x in candidate.failed[p]] for p in current.policies if p in candidate.failed}
                 if lost:
                     return self._refuse(ReloadOutcome("refused", now, reason, versions, lost), seen)
@@ -284,7 +289,7 @@ class PolicyStore:
                 if self._stop.is_set():
                     break
                 try:
-                    self.reload("signal or admin request" if woken else "files changed")
+                    self.reload("signal or admin request" if woken else "files changed", polled=not woken)
                 except Exception:  # a reload must never kill the watcher, nor the server
                     LOG.exception("policy reload failed")
 
