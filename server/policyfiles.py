@@ -19,6 +19,7 @@ good set kept on disk (as OPA keeps its last activated bundle).
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -143,6 +144,7 @@ def check(staged: Staged, edits: Path | None, timeout: float) -> dict:
             os.close(read_end)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
                 signal.signal(sig, signal.SIG_DFL)
+            gc.freeze()   # leave the parent's objects alone: no copy-on-write faults from the collector
             data = json.dumps(_load_summary(staged, edits)).encode()
             view = memoryview(data)
             while view:
