@@ -145,6 +145,8 @@ def check(staged: Staged, edits: Path | None, timeout: float) -> dict:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
                 signal.signal(sig, signal.SIG_DFL)
             gc.freeze()   # leave the parent's objects alone: no copy-on-write faults from the collector
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(int(timeout) + 5)   # dies by itself should the parent die before killing it
             data = json.dumps(_load_summary(staged, edits)).encode()
             view = memoryview(data)
             while view:

@@ -36,6 +36,9 @@ from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, p
 from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
+# A worker's start loads the files twice (the bounded check, then its own load) before gunicorn's
+# worker timeout (60 s, server/serve.py) would kill it; the check at start gets at most this much.
+START_TIMEOUT_CAP = 25.0
 
 
 def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) -> str:
@@ -126,7 +129,8 @@ class PolicyStore:
             except Exception as exc:
                 LOG.error(json.dumps({"event": "snapshot_unreadable", "path": str(self.snapshot), "error": str(exc)}))
                 self.snapshot_state["error"] = str(exc)
-        staged, summary, problems = self._stage_and_check()
+        bound = min(self.reload_timeout, START_TIMEOUT_CAP) if self.reload_timeout > 0 else 0
+        staged, summary, problems = self._stage_and_check(bound)
         try:
             serving = list(last_good[1]["payers"]) if last_good is not None else []
             if summary is not None:
@@ -169,53 +173,58 @@ class PolicyStore:
                 return self._reload(reason, force, polled)
             except Exception as exc:   # never a 500, never a dead watcher: refused, and the old set serves
                 LOG.exception("policy reload failed")
-                return self._record(ReloadOutcome("refused", _now(), reason, {}, _all(
-                    unexpected_problem(exc, self.policies, self.payers))))
+                outcome = ReloadOutcome("refused", _now(), reason, {}, _all(
+                    unexpected_problem(exc, self.policies, self.payers)))
+                try:   # not again on every poll: only when the files change
+                    return self._refuse(outcome, fingerprint(self.policies, self.payers, self.edits))
+                except Exception:
+                    return self._record(outcome)
 
     def _reload(self, reason: str, force: bool, polled: bool) -> ReloadOutcome:
-        if True:
-            now = _now()
-            seen = fingerprint(self.policies, self.payers, self.edits)
-            if seen == self._fingerprint and not force:
-                if self.refused is not None:   # asked again: the same refusal (not "unchanged"), logged once
-                    again = replace(self.refused, at=now, reason=f"{reason}: the files are unchanged since they "
-                                    f"were refused at {self.refused.at}")
-                    if self.on_outcome is not None:
-                        self.on_outcome(ReloadOutcome("unchanged", now, reason) if polled else again)
-                    return again
-                return self._record(ReloadOutcome("unchanged", now, reason))
-            started = time.perf_counter()
-            staged, summary, problems = self._stage_and_check()
-            try:
-                if summary is None:
-                    return self._refuse(ReloadOutcome("refused", now, reason, {}, problems), seen)
-                current = self._current
-                versions = summary["policies"]
-                broken = self._broken(summary, staged, current.policies)
-                if not broken and versions == {p: ps.version for p, ps in current.policies.items()} \
-                        and set(summary["failed"]) == set(current.failed):
-                    self._fingerprint, self.refused = seen, None  # same policies: keep the engines
-                    return self._record(ReloadOutcome("unchanged", now, reason, versions))
-                if broken or not versions:
-                    return self._refuse(ReloadOutcome("refused", now, reason, versions, broken or _all(
-                        Problem("nothing_loads", "no payer loads from the new files"))), seen)
-                candidate = load(staged, self.edits)   # the checked copy
-                lost = {p: [x.to_dict() for x in candidate.failed[p]] for p in current.policies if p in candidate.failed}
-                if lost:
-                    return self._refuse(ReloadOutcome("refused", now, reason, versions, lost), seen)
-                self._current = candidate  # one reference assignment: requests see the old or the new set
-                self._fingerprint, self.refused = seen, None
-                retired = sorted(p for p in current.policies if p not in candidate.policies and p not in candidate.failed)
-                self._publish(staged, candidate)
-                outcome = ReloadOutcome("applied", now, reason, versions,
-                                        {p: [x.to_dict() for x in problems] for p, problems in candidate.failed.items()},
-                                        retired)
-                LOG.info(json.dumps({"event": "reload_timing", "seconds": round(time.perf_counter() - started, 3)}))
-                return self._record(outcome)
-            finally:
-                staged.remove()
+        now = _now()
+        seen = fingerprint(self.policies, self.payers, self.edits)
+        if seen == self._fingerprint and not force:
+            if self.refused is not None:   # asked again: the same refusal (not "unchanged"), logged once
+                again = replace(self.refused, at=now, reason=f"{reason}: the files are unchanged since they "
+                                f"were refused at {self.refused.at}")
+                if self.on_outcome is not None:
+                    self.on_outcome(ReloadOutcome("unchanged", now, reason) if polled else again)
+                return again
+            return self._record(ReloadOutcome("unchanged", now, reason))
+        started = time.perf_counter()
+        staged, summary, problems = self._stage_and_check()
+        try:
+            if summary is None:
+                return self._refuse(ReloadOutcome("refused", now, reason, {}, problems), seen)
+            current = self._current
+            versions = summary["policies"]
+            broken = self._broken(summary, staged, current.policies)
+            if not broken and versions == {p: ps.version for p, ps in current.policies.items()} \
+                    and set(summary["failed"]) == set(current.failed):
+                self._fingerprint, self.refused = seen, None  # same policies: keep the engines
+                return self._record(ReloadOutcome("unchanged", now, reason, versions))
+            if broken or not versions:
+                return self._refuse(ReloadOutcome("refused", now, reason, versions, broken or _all(
+                    Problem("nothing_loads", "no payer loads from the new files"))), seen)
+            candidate = load(staged, self.edits)   # the checked copy
+            lost = {p: [x.to_dict() for x in candidate.failed[p]] for p in current.policies
+                    if p in candidate.failed}
+            if lost:
+                return self._refuse(ReloadOutcome("refused", now, reason, versions, lost), seen)
+            self._current = candidate  # one reference assignment: requests see the old or the new set
+            self._fingerprint, self.refused = seen, None
+            retired = sorted(p for p in current.policies
+                             if p not in candidate.policies and p not in candidate.failed)
+            self._publish(staged, candidate)
+            failed = {p: [x.to_dict() for x in problems] for p, problems in candidate.failed.items()}
+            outcome = ReloadOutcome("applied", now, reason, versions, failed, retired)
+            LOG.info(json.dumps({"event": "reload_timing", "seconds": round(time.perf_counter() - started, 3)}))
+            return self._record(outcome)
+        finally:
+            staged.remove()
 
-    def _stage_and_check(self) -> tuple[Staged, dict | None, dict[str, list[dict]] | None]:
+    def _stage_and_check(self, timeout: float | None = None
+                         ) -> tuple[Staged, dict | None, dict[str, list[dict]] | None]:
         """Copy the files aside and load the copy with the deadline: (copy, summary or None, problems)."""
         try:
             staged = stage(self.policies, self.payers, self.snapshot)
@@ -226,7 +235,7 @@ class PolicyStore:
             return staged, None, {"*": [Problem("unreadable_file", f"cannot read `{name}`: {why}", Location(name))
                                         .to_dict() for name, why in sorted(staged.unreadable.items())]}
         try:
-            return staged, check(staged, self.edits, self.reload_timeout), None
+            return staged, check(staged, self.edits, self.reload_timeout if timeout is None else timeout), None
         except CheckTimeout as exc:
             return staged, None, _all(Problem("reload_timeout", f"{exc}; the new files are refused and the last "
                                               "good set serves (is a file too large, or full of YAML aliases?)"))
