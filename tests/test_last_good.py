@@ -284,3 +284,26 @@ def test_a_fresh_start_with_broken_files_serves_the_snapshot(project):
         assert {server.get("/v1/payers/commercial")[0] for _ in range(10)} == {200}
     finally:
         server.stop()
+
+
+def test_a_server_with_nothing_loadable_still_starts_and_says_why(tmp_path):
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "payers").mkdir()
+    (tmp_path / "payers" / "plan.yaml").write_bytes(b"id: plan\nname: caf\xe9\nextends: base\n")
+    server = Server(tmp_path, SUPPORTABLE_RELOAD_INTERVAL="0")
+    try:
+        status, ready = server.wait_up()
+        assert status == 503 and ready["status"] == "not_ready"
+        status, body = server.get("/v1/payers/plan")
+        assert status == 503 and body["problems"]
+        time.sleep(1)
+        assert server.proc.poll() is None and len(server.workers()) == 2   # the master did not exit
+    finally:
+        server.stop()
+
+
+def test_the_snapshot_and_reload_timeout_settings():
+    assert Settings.from_env({}).snapshot == Path("var/last-good") and Settings.from_env({}).reload_timeout == 60
+    env = {"SUPPORTABLE_SNAPSHOT": "/srv/last-good", "SUPPORTABLE_RELOAD_TIMEOUT": "5"}
+    assert (Settings.from_env(env).snapshot, Settings.from_env(env).reload_timeout) == (Path("/srv/last-good"), 5.0)
+    assert Settings.from_env({"SUPPORTABLE_SNAPSHOT": ""}).snapshot is None
