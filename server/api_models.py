@@ -188,6 +188,12 @@ class Readiness(_Doc):
     payers: dict[str, dict[str, Any]]
     last_reload: Optional[dict[str, Any]] = Field(None, description="the last policy reload that applied or was "
                                                   "refused: outcome, time, reason, versions, problems")
+    refused: Optional[dict[str, Any]] = Field(None, description="present while the policy files on disk are refused "
+                                              "and the last good set serves: at, reason, problems by payer, serving")
+    decision_log: Optional[dict[str, Any]] = Field(None, description="`status` (`ok`, `failing`, `off`), this "
+                                                   "worker's `written` and `dropped` entries, `last_error`")
+    snapshot: Optional[dict[str, Any]] = Field(None, description="the last good policy set on disk: path, set, "
+                                               "written_at, error")
 
 
 class ReloadOutcome(_Doc):
@@ -195,4 +201,7 @@ class ReloadOutcome(_Doc):
     at: str
     reason: str
     versions: dict[str, str]
-    problems: dict[str, list[str]]
+    problems: dict[str, list[dict[str, Any]]] = Field(description="by payer (`*`: every payer): problems "
+                                                      "(code, level, message, file, line, column)")
+    retired: list[str] = Field(default_factory=list, description="payers retired by this reload "
+                                "(a `payers/<id>.retired` marker)")

@@ -33,7 +33,7 @@ from .observability import Metrics, log_request
 from .openapi import build_spec
 from .problems import PROBLEM_JSON, problem, problem_response
 from .registry import Registry
-from .reload import PolicyStore, fingerprint
+from .reload import PolicyStore
 from .settings import Settings
 
 LOG = logging.getLogger("supportable")
@@ -75,8 +75,15 @@ class State:
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    loaded_fingerprint = fingerprint(settings.policies, settings.payers, settings.edits) if registry is None else None
-    registry = registry or Registry.load(settings.policies, settings.payers, settings.edits)
+    metrics = Metrics()
+    on_outcome = lambda outcome: metrics.reloaded(outcome.outcome)  # noqa: E731
+    if registry is None:   # the files on disk, or the last good set if they would be refused
+        store = PolicyStore.open(settings.policies, settings.payers, settings.edits, settings.snapshot,
+                                 settings.reload_timeout, on_outcome=on_outcome)
+        registry = store.current()
+    else:
+        store = PolicyStore(registry, settings.policies, settings.payers, on_outcome=on_outcome,
+                            edits=settings.edits, snapshot=settings.snapshot, reload_timeout=settings.reload_timeout)
     _log_loaded(settings, registry)
     if settings.tune_gc:
         # Loaded policies live as long as the process: keep the collector from scanning them, and
@@ -87,12 +94,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app = Flask("supportable")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes
-    metrics = Metrics()
-    store = PolicyStore(registry, settings.policies, settings.payers,
-                        on_outcome=lambda outcome: metrics.reloaded(outcome.outcome),
-                        loaded_fingerprint=loaded_fingerprint, edits=settings.edits)
-    state = State(settings, store, metrics, DecisionLog(settings.decision_log, log_inputs=settings.log_inputs),
-                  build_spec(VERSION))
+    state = State(settings, store, metrics, DecisionLog(settings.decision_log, metrics,
+                                                               log_inputs=settings.log_inputs), build_spec(VERSION))
     app.extensions["supportable"] = state
     store.start_watching(settings.reload_interval)
     _install_hooks(app, state)
@@ -336,12 +339,24 @@ def _install_routes(app: Flask, state: State) -> None:
 
     @app.get("/readyz")
     def readyz():
-        payers = {p: {"loaded": True, "policy_version": ps.version} for p, ps in state.registry.policies.items()}
-        payers.update({p: {"loaded": False, "problems": len(problems)} for p, problems in state.registry.failed.items()})
-        body = {"status": "degraded" if state.registry.failed else "ready", "payers": payers}
+        # ready: every payer serves from the files on disk and decisions are logged; degraded (still
+        # 200, so traffic keeps coming): some payer does not load, the files on disk are refused and
+        # the last good set serves, or the decision log is failing; not_ready (503): nothing serves.
+        registry = state.registry
+        payers = {p: {"loaded": True, "policy_version": ps.version} for p, ps in registry.policies.items()}
+        payers.update({p: {"loaded": False, "problems": len(problems)} for p, problems in registry.failed.items()})
+        decision_log = state.decision_log.status()
+        degraded = registry.failed or state.store.refused is not None or decision_log["status"] == "failing"
+        body = {"status": "degraded" if degraded else "ready", "payers": payers}
         if state.store.last is not None:
             body["last_reload"] = state.store.last.to_dict()
-        if not state.registry.policies:
+        if state.store.refused is not None:
+            refused = state.store.refused
+            body["refused"] = {"at": refused.at, "reason": refused.reason, "problems": refused.problems,
+                               "serving": "the last good policy set (the files on disk differ from it)"}
+        body["decision_log"] = decision_log
+        body["snapshot"] = state.store.snapshot_state
+        if not registry.policies:
             body["status"] = "not_ready"
             return jsonify(body), 503
         return jsonify(body)

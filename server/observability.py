@@ -1,7 +1,8 @@
 """Metrics (Prometheus) and structured request logs.
 
 Metrics: requests by endpoint, method (a method outside RFC 9110's and PATCH counts as `other`) and status; request latency by endpoint; decisions by payer
-and verdict (one count per line). Each app has its own registry; under gunicorn with several
+and verdict (one count per line); policy reloads by outcome; decision log entries written
+and dropped. Each app has its own registry; under gunicorn with several
 workers, ``PROMETHEUS_MULTIPROC_DIR`` makes ``/metrics`` add up every worker (set by
 ``supportable serve``).
 
@@ -36,6 +37,13 @@ class Metrics:
 
         self.reloads = Counter("supportable_policy_reloads", "Policy reload checks by outcome (applied, "
                                "refused, unchanged)", ["outcome"], registry=self.registry)
+
+        self.decision_log_entries = Counter("supportable_decision_log_entries", "Decision log entries by outcome "
+                                            "(written, dropped: the log could not be written)", ["outcome"],
+                                            registry=self.registry)
+
+    def decision_logged(self, outcome: str) -> None:
+        self.decision_log_entries.labels(outcome).inc()
 
     def reloaded(self, outcome: str) -> None:
         self.reloads.labels(outcome).inc()

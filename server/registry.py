@@ -1,15 +1,21 @@
 """The payers the server answers for: every payer's policy set, loaded once at start-up.
 
 Each payer loads on its own: one whose overlay does not load is reported (``/readyz``, the
-start-up log, its problems) while the others serve.
+start-up log, its problems) while the others serve. Any failure while loading a payer, not only
+a policy problem, is recorded as that payer's problem, located as well as it can be: loading never
+raises.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import PolicyError, Problem
-from engine.policyset import ParsedSources, PolicySet, load_policy_set, payer_ids
+from engine.errors import Location, PolicyError, Problem
+from engine.loader import shown_path
+from engine.policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set, payer_ids
+
+LOG = logging.getLogger("supportable")
 
 
 @dataclass
@@ -21,13 +27,53 @@ class Registry:
     def load(cls, policies_dir: Path, payers_dir: Path | None = None, edits_dir: Path | None = None) -> "Registry":
         registry = cls()
         sources = ParsedSources()  # the base and parent overlays are parsed once for all payers
-        for payer in payer_ids(policies_dir, payers_dir):
+        try:
+            payers = payer_ids(policies_dir, payers_dir)
+        except Exception as exc:  # e.g. an unreadable payers folder
+            registry.failed["base"] = [unexpected_problem(exc, policies_dir, payers_dir)]
+            return registry
+        for payer in payers:
             try:
                 registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir, sources, edits_dir)
             except PolicyError as exc:
                 registry.failed[payer] = list(exc.problems)
+            except Exception as exc:  # never let one file take the service down: refuse it, located
+                LOG.debug("payer %s failed to load", payer, exc_info=True)
+                registry.failed[payer] = [unexpected_problem(exc, policies_dir, payers_dir)]
         return registry
 
     @property
     def known(self) -> list[str]:
         return sorted(set(self.policies) | set(self.failed))
+
+
+def unexpected_problem(exc: Exception, policies_dir: Path, payers_dir: Path | None) -> Problem:
+    """A failure the loader did not turn into a problem itself, as a problem located where possible:
+    at a YAML error's mark, or at the first byte of a policy file that is not UTF-8."""
+    location = None
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None and not str(getattr(mark, "name", "<")).startswith("<"):
+        location = Location(str(mark.name), mark.line + 1, mark.column + 1)
+    elif isinstance(exc, (UnicodeDecodeError, ValueError)) or mark is not None:
+        location = _first_undecodable(policies_dir, payers_dir)
+    text = str(exc).replace("\n", " ")
+    return Problem("load_failed", f"the policy files could not be read: {type(exc).__name__}: "
+                   f"{text[:300]}", location)
+
+
+def _first_undecodable(policies_dir: Path, payers_dir: Path | None) -> Location | None:
+    root = Path(policies_dir).resolve().parent
+    payers_dir = Path(payers_dir) if payers_dir is not None else default_payers_dir(policies_dir)
+    paths = [*sorted(Path(policies_dir).glob("*/*.yaml")), *sorted(payers_dir.glob("*.yaml"))]
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            before = data[:bad.start]
+            line = before.count(b"\n") + 1
+            column = len(before) - (before.rfind(b"\n") + 1) + 1
+            return Location(shown_path(path, root), line, column)
+        except OSError:
+            continue
+    return None

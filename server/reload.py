@@ -1,12 +1,17 @@
 """Safe hot reload of the policies: load the new set off to the side, swap only if it loads.
 
-The store holds the registry being served. A reload loads every payer again from the files; the
-new set replaces the current one in a single reference assignment only if no payer that loads now
-would stop loading (a payer already broken, or new and not loading yet, is reported but does not
-hold back the others). Otherwise the server goes on serving
-the last good set and the failure is recorded (``/readyz`` shows it, the log says why, a metric
-counts it). A request reads the registry once, when it starts, so in-flight requests finish on
-the set they started with, and every decision carries the policy version it was made on.
+The store holds the registry being served. A reload copies the policy files aside and loads the
+copy in a child process with a deadline (``server.policyfiles``); the new set replaces the current
+one in a single reference assignment only if no payer that serves now would stop loading or
+disappear (a payer already broken, or new and not loading yet, is reported but does not hold back
+the others; a payer leaves only when retired explicitly with a ``payers/<id>.retired`` marker).
+Otherwise the server goes on serving the last good set and the refusal is recorded (``/readyz``
+shows it under ``refused`` until the files change, ``POST /admin/reload`` answers it, the log
+says why, a metric counts it). Every applied set is kept on disk as the last good set; a worker
+that starts while the files on disk would be refused serves that set instead, so every worker
+answers the same whatever the order of restarts. A request reads the registry once, when it
+starts, so in-flight requests finish on the set they started with, and every decision carries
+the policy version it was made on.
 
 Triggers, in every worker process: a change to the policy files (polled: a content hash of every
 YAML file under the policies and payers folders), ``POST /admin/reload`` (with the admin token),
@@ -19,15 +24,21 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.policyset import default_payers_dir
+from engine.errors import Location, Problem
+from engine.policyset import default_payers_dir, payer_ids
 
-from .registry import Registry
+from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_snapshot, stage,
+                          summarize)
+from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
+# A worker's start loads the files twice (the bounded check, then its own load) before gunicorn's
+# worker timeout (60 s, server/serve.py) would kill it; the check at start gets at most this much.
+START_TIMEOUT_CAP = 25.0
 
 
 def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) -> str:
@@ -37,7 +48,8 @@ def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) 
     h = hashlib.sha256()
     payers = Path(payers) if payers is not None else default_payers_dir(policies)
     files = [*sorted(Path(policies).glob("vocabulary/*.yaml")), *sorted(Path(policies).glob("base/*.yaml")),
-             *sorted(Path(policies).glob("edits/*.yaml")), *sorted(payers.glob("*.yaml"))]
+             *sorted(Path(policies).glob("edits/*.yaml")), *sorted(payers.glob("*.yaml")),
+             *sorted(payers.glob("*.retired"))]
     if edits is not None:
         files.append(Path(edits) / "manifest.json")
     for path in files:
@@ -49,67 +61,215 @@ def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) 
     return h.hexdigest()
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass
 class ReloadOutcome:
     outcome: str                 # applied, unchanged, refused
     at: str
     reason: str
     versions: dict[str, str] = field(default_factory=dict)
-    problems: dict[str, list[str]] = field(default_factory=dict)
+    problems: dict[str, list[dict]] = field(default_factory=dict)   # payer ("*": every payer) -> Problem.to_dict()
+    retired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"outcome": self.outcome, "at": self.at, "reason": self.reason, "versions": self.versions,
-                "problems": self.problems}
+                "problems": self.problems, "retired": self.retired}
+
+
+def _all(problem: Problem) -> dict[str, list[dict]]:
+    return {"*": [problem.to_dict()]}
 
 
 class PolicyStore:
     def __init__(self, registry: Registry, policies: Path, payers: Path | None, on_outcome=None,
-                 loaded_fingerprint: str | None = None, edits: Path | None = None):
+                 loaded_fingerprint: str | None = None, edits: Path | None = None,
+                 snapshot: Path | None = None, reload_timeout: float = 60.0):
         """``loaded_fingerprint``: the files' fingerprint taken *before* ``registry`` was loaded from
-        them, so a change made while it loaded is noticed."""
+        them, so a change made while it loaded is noticed. ``snapshot``: the folder of the last good
+        set (None: not kept). ``reload_timeout``: seconds a load of the files may take (0: unbounded)."""
         self._current = registry
         self.policies, self.payers, self.edits = Path(policies), payers, edits
+        self.snapshot = Path(snapshot) if snapshot else None
+        self.reload_timeout = reload_timeout
         self._fingerprint = loaded_fingerprint or fingerprint(self.policies, payers, edits)
         self._lock = threading.Lock()
         self.last: ReloadOutcome | None = None
+        self.refused: ReloadOutcome | None = None   # set while the files on disk are refused
+        self.snapshot_state: dict = {"path": str(self.snapshot) if self.snapshot else None}
         self.on_outcome = on_outcome
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def open(cls, policies: Path, payers: Path | None, edits: Path | None = None, snapshot: Path | None = None,
+             reload_timeout: float = 60.0, on_outcome=None) -> "PolicyStore":
+        """Start-up: the files on disk, checked like a reload against the last good set on disk; if
+        they would be refused (a payer serving in the last good set broken or gone), or checking
+        them fails or times out, the last good set serves instead and the refusal is reported.
+        Never raises: with nothing to serve, every payer answers 503 with its problems."""
+        seen = fingerprint(policies, payers, edits)
+        store = cls(Registry(), policies, payers, on_outcome, seen, edits, snapshot, reload_timeout)
+        with store._lock:
+            try:
+                store._start()
+            except Exception as exc:  # a worker must boot whatever is on disk
+                LOG.exception("policy start-up failed")
+                store._current = Registry(failed={"base": [unexpected_problem(exc, store.policies, payers)]})
+        return store
+
+    def _start(self) -> None:
+        last_good = None
+        if self.snapshot is not None:
+            try:
+                last_good = read_snapshot(self.snapshot, self.policies, self.payers)
+            except Exception as exc:
+                LOG.error(json.dumps({"event": "snapshot_unreadable", "path": str(self.snapshot), "error": str(exc)}))
+                self.snapshot_state["error"] = str(exc)
+        bound = min(self.reload_timeout, START_TIMEOUT_CAP) if self.reload_timeout > 0 else 0
+        staged, summary, problems = self._stage_and_check(bound)
+        try:
+            serving = list(last_good[1]["payers"]) if last_good is not None else []
+            if summary is not None:
+                problems = self._broken(summary, staged, serving)
+                if not summary["policies"]:
+                    problems = problems or _all(Problem("nothing_loads", "no payer loads from the files"))
+            if not problems or last_good is None:
+                if summary is not None:
+                    self._current = load(staged, self.edits)
+                    if self._current.policies:
+                        self._publish(staged, self._current)
+                else:   # nothing to fall back on, and the files could not be checked
+                    self._current = Registry(failed={p: [Problem(**_problem_args(x)) for x in problems["*"]]
+                                                     for p in payer_ids(self.policies, self.payers)})
+                    self._refuse(ReloadOutcome("refused", _now(), "start-up", {}, problems), self._fingerprint)
+                return
+            snap, manifest = last_good
+            try:
+                self._current = load(snap, self.edits)
+            finally:
+                snap.remove()
+            self.snapshot_state.update(set=manifest.get("set"), written_at=manifest.get("written_at"))
+            self._refuse(ReloadOutcome("refused", _now(), "start-up: the files on disk are refused; serving the "
+                                       f"last good set from the snapshot written at {manifest.get('written_at')}",
+                                       summary["policies"] if summary else {}, problems), self._fingerprint)
+        finally:
+            staged.remove()
+            if last_good is not None:
+                last_good[0].remove()
+
     def current(self) -> Registry:
         return self._current
 
-    def reload(self, reason: str, force: bool = False) -> ReloadOutcome:
-        """Check the files; load, verify and swap if they changed (or ``force``)."""
+    def reload(self, reason: str, force: bool = False, polled: bool = False) -> ReloadOutcome:
+        """Check the files; load, verify and swap if they changed (or ``force``). Files that were
+        refused and have not changed since are refused again (not "unchanged"; a ``polled`` check by
+        the watcher counts as unchanged in the metrics)."""
         with self._lock:
-            now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            seen = fingerprint(self.policies, self.payers, self.edits)
-            if seen == self._fingerprint and not force:
-                return self._record(ReloadOutcome("unchanged", now, reason))
-            started = time.perf_counter()
-            candidate = Registry.load(self.policies, self.payers, self.edits)
+            try:
+                return self._reload(reason, force, polled)
+            except Exception as exc:   # never a 500, never a dead watcher: refused, and the old set serves
+                LOG.exception("policy reload failed")
+                outcome = ReloadOutcome("refused", _now(), reason, {}, _all(
+                    unexpected_problem(exc, self.policies, self.payers)))
+                try:   # not again on every poll: only when the files change
+                    return self._refuse(outcome, fingerprint(self.policies, self.payers, self.edits))
+                except Exception:
+                    return self._record(outcome)
+
+    def _reload(self, reason: str, force: bool, polled: bool) -> ReloadOutcome:
+        now = _now()
+        seen = fingerprint(self.policies, self.payers, self.edits)
+        if seen == self._fingerprint and not force:
+            if self.refused is not None:   # asked again: the same refusal (not "unchanged"), logged once
+                again = replace(self.refused, at=now, reason=f"{reason}: the files are unchanged since they "
+                                f"were refused at {self.refused.at}")
+                if self.on_outcome is not None:
+                    self.on_outcome(ReloadOutcome("unchanged", now, reason) if polled else again)
+                return again
+            return self._record(ReloadOutcome("unchanged", now, reason))
+        started = time.perf_counter()
+        staged, summary, problems = self._stage_and_check()
+        try:
+            if summary is None:
+                return self._refuse(ReloadOutcome("refused", now, reason, {}, problems), seen)
             current = self._current
-            # Refused if a payer serving now would stop loading; a new payer that does not load yet
-            # is reported but does not hold back the others.
-            broken = {p: [str(x) for x in problems] for p, problems in candidate.failed.items()
-                      if p in current.policies}
-            versions = {p: ps.version for p, ps in candidate.policies.items()}
+            versions = summary["policies"]
+            broken = self._broken(summary, staged, current.policies)
             if not broken and versions == {p: ps.version for p, ps in current.policies.items()} \
-                    and set(candidate.failed) == set(current.failed):
-                self._fingerprint = seen  # same policies (a comment or layout change): keep the engines
+                    and set(summary["failed"]) == set(current.failed):
+                self._fingerprint, self.refused = seen, None  # same policies: keep the engines
                 return self._record(ReloadOutcome("unchanged", now, reason, versions))
-            if broken or not candidate.policies:
-                outcome = ReloadOutcome("refused", now, reason, versions, broken or
-                                        {"*": ["no payer loads from the new files"]})
-                self._fingerprint = seen  # do not retry the same broken files on every poll
-                return self._record(outcome)
+            if broken or not versions:
+                return self._refuse(ReloadOutcome("refused", now, reason, versions, broken or _all(
+                    Problem("nothing_loads", "no payer loads from the new files"))), seen)
+            candidate = load(staged, self.edits)   # the checked copy
+            lost = {p: [x.to_dict() for x in candidate.failed[p]] for p in current.policies
+                    if p in candidate.failed}
+            if lost:
+                return self._refuse(ReloadOutcome("refused", now, reason, versions, lost), seen)
             self._current = candidate  # one reference assignment: requests see the old or the new set
-            self._fingerprint = seen
-            outcome = ReloadOutcome("applied", now, reason, versions,
-                                    {p: [str(x) for x in problems] for p, problems in candidate.failed.items()})
+            self._fingerprint, self.refused = seen, None
+            retired = sorted(p for p in current.policies
+                             if p not in candidate.policies and p not in candidate.failed)
+            self._publish(staged, candidate)
+            failed = {p: [x.to_dict() for x in problems] for p, problems in candidate.failed.items()}
+            outcome = ReloadOutcome("applied", now, reason, versions, failed, retired)
             LOG.info(json.dumps({"event": "reload_timing", "seconds": round(time.perf_counter() - started, 3)}))
             return self._record(outcome)
+        finally:
+            staged.remove()
+
+    def _stage_and_check(self, timeout: float | None = None
+                         ) -> tuple[Staged, dict | None, dict[str, list[dict]] | None]:
+        """Copy the files aside and load the copy with the deadline: (copy, summary or None, problems)."""
+        try:
+            staged = stage(self.policies, self.payers, self.snapshot)
+        except OSError as exc:   # the snapshot folder is not writable: stage in the temp folder
+            self.snapshot_state["error"] = f"cannot write to the snapshot folder: {exc}"
+            staged = stage(self.policies, self.payers, None)
+        if staged.unreadable:
+            return staged, None, {"*": [Problem("unreadable_file", f"cannot read `{name}`: {why}", Location(name))
+                                        .to_dict() for name, why in sorted(staged.unreadable.items())]}
+        try:
+            return staged, check(staged, self.edits, self.reload_timeout if timeout is None else timeout), None
+        except CheckTimeout as exc:
+            return staged, None, _all(Problem("reload_timeout", f"{exc}; the new files are refused and the last "
+                                              "good set serves (is a file too large, or full of YAML aliases?)"))
+        except Exception as exc:
+            LOG.exception("checking the policy files failed")
+            return staged, None, _all(unexpected_problem(exc, staged.policies, staged.payers))
+
+    @staticmethod
+    def _broken(summary: dict, staged: Staged, serving) -> dict[str, list[dict]]:
+        """Problems of every payer serving now that would stop loading, or is gone without being retired."""
+        broken = {p: summary["failed"][p] for p in serving if p in summary["failed"]}
+        for p in serving:
+            if p not in summary["policies"] and p not in summary["failed"] and p not in staged.retired:
+                broken[p] = [Problem("payer_removed", f"payer `{p}` serves now but its overlay file is gone; to "
+                                     f"retire it, add the marker file `payers/{p}.retired`",
+                                     Location(f"payers/{p}.yaml")).to_dict()]
+        return broken
+
+    def _refuse(self, outcome: ReloadOutcome, seen: str) -> ReloadOutcome:
+        self._fingerprint = seen   # do not load the same refused files on every poll
+        self.refused = outcome
+        return self._record(outcome)
+
+    def _publish(self, staged: Staged, registry: Registry) -> None:
+        if self.snapshot is None:
+            return
+        try:
+            publish(self.snapshot, staged, summarize(registry), self.policies, self.payers)
+            manifest = current_manifest(self.snapshot) or {}
+            self.snapshot_state.update(set=manifest.get("set"), written_at=manifest.get("written_at"))
+            self.snapshot_state.pop("error", None)
+        except Exception as exc:   # a full disk must not stop a reload: the set serves, unsaved
+            self.snapshot_state["error"] = f"the last good set could not be saved: {exc}"
+            LOG.error(json.dumps({"event": "snapshot_failed", "path": str(self.snapshot), "error": str(exc)}))
 
     def _record(self, outcome: ReloadOutcome) -> ReloadOutcome:
         if outcome.outcome != "unchanged":
@@ -138,7 +298,7 @@ class PolicyStore:
                 if self._stop.is_set():
                     break
                 try:
-                    self.reload("signal or admin request" if woken else "files changed")
+                    self.reload("signal or admin request" if woken else "files changed", polled=not woken)
                 except Exception:  # a reload must never kill the watcher, nor the server
                     LOG.exception("policy reload failed")
 
@@ -148,3 +308,8 @@ class PolicyStore:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+def _problem_args(d: dict) -> dict:
+    location = Location(d["file"], d.get("line", 0), d.get("column", 0)) if "file" in d else None
+    return {"code": d["code"], "message": d["message"], "location": location, "level": d.get("level", "error")}

@@ -12,6 +12,8 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 1,000 encounters in a JSON-array batch |
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
 | reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
+| reload_timeout | SUPPORTABLE_RELOAD_TIMEOUT | 60 seconds a load of the policy files may take (0: unbounded) |
+| snapshot | SUPPORTABLE_SNAPSHOT | `var/last-good/` in the working directory: the last good policy set ("" turns it off) |
 | admin_token | SUPPORTABLE_ADMIN_TOKEN | none: `POST /admin/reload` is off |
 | request_timeout | SUPPORTABLE_REQUEST_TIMEOUT | 10 seconds for a request's head (and a body up to 1 MiB) to arrive, and for any one read or write; a streamed body gets 6 times as long |
 | host | SUPPORTABLE_HOST | 127.0.0.1 (`serve --host`) |
@@ -51,6 +53,8 @@ SIZE_HELP = "a size in bytes: a positive integer, or one with a unit (512KiB, 1M
 ACCEPTS = {
     "policies": "a folder", "payers": "a folder", "edits": "a folder",
     "decision_log": "a file path, or empty to turn the decision log off",
+    "snapshot": "a folder path, or empty to keep no last good policy set on disk",
+    "reload_timeout": "a number of seconds, 0 or more (0: unbounded)",
     "max_body_bytes": SIZE_HELP, "max_batch_bytes": SIZE_HELP,
     "max_batch_items": "a positive integer",
     "tune_gc": "on/off (1, 0, true, false, yes, no)", "log_inputs": "on/off (1, 0, true, false, yes, no)",
@@ -111,6 +115,8 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(1_000, ge=1)
     tune_gc: bool = True
     reload_interval: float = Field(2.0, ge=0, allow_inf_nan=False)
+    reload_timeout: float = Field(60.0, ge=0, allow_inf_nan=False)
+    snapshot: Path | None = Path("var/last-good")
     admin_token: str | None = Field(None, repr=False)
     request_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
     host: str = Field("127.0.0.1", min_length=1)
@@ -136,9 +142,10 @@ class Settings(BaseSettings):
     def _empty_means_default(cls, values: Any) -> Any:
         """An empty variable means "not set", except SUPPORTABLE_DECISION_LOG="" (no decision log)."""
         if isinstance(values, dict):
-            values = {k: v for k, v in values.items() if not (v == "" and k != "decision_log")}
-            if values.get("decision_log") == "":
-                values["decision_log"] = None
+            values = {k: v for k, v in values.items() if not (v == "" and k not in ("decision_log", "snapshot"))}
+            for name in ("decision_log", "snapshot"):       # "" turns these off
+                if values.get(name) == "":
+                    values[name] = None
         return values
 
     @field_validator("max_body_bytes", "max_batch_bytes", mode="before")
@@ -161,7 +168,8 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Defaults, then ``env`` (default: the process environment), then ``overrides``; an override
-        of None means "not given" (to turn the decision log off, set SUPPORTABLE_DECISION_LOG="").
+        of None means "not given" (to turn the decision log off, set SUPPORTABLE_DECISION_LOG=""; the
+        snapshot, SUPPORTABLE_SNAPSHOT="").
         A bad value raises :class:`SettingsError` naming the variable or option."""
         known = cls.model_fields
         given = {k: v for k, v in overrides.items() if v is not None and k in known}

@@ -67,10 +67,11 @@ def test_store_swaps_a_good_change_and_refuses_a_broken_one(project):
     (project / "payers" / "plan.yaml").write_text(plan_text("total_time") + "disable:\n  - id: nope\n    reason: x\n")
     refused = store.reload("test")
     assert refused.outcome == "refused" and store.current() is good
-    assert "unknown_rule_id" in refused.problems["plan"][0] and "payers/plan.yaml" in refused.problems["plan"][0]
+    assert refused.problems["plan"][0]["code"] == "unknown_rule_id"
+    assert refused.problems["plan"][0]["file"] == "payers/plan.yaml"
     assert store.last is refused
-    # the same broken files are not retried on every poll; a fix is picked up
-    assert store.reload("test").outcome == "unchanged"
+    # the same broken files are not loaded again on every poll, but stay refused; a fix is picked up
+    assert store.reload("test").outcome == "refused"
     (project / "payers" / "plan.yaml").write_text(plan_text("cpt_per_code"))
     assert store.reload("test").outcome == "applied"
 
@@ -110,8 +111,8 @@ def test_admin_reload_over_http(project):
     third = client.post("/v1/check", json=VISIT).get_json()
     assert units(third) == [2, 1] and third["policy_version"] == second["policy_version"]   # the last good set
     ready = client.get("/readyz").get_json()
-    assert ready["status"] == "ready" and ready["last_reload"]["outcome"] == "refused"
-    assert "overlay_format" in ready["last_reload"]["problems"]["plan"][0]
+    assert ready["status"] == "degraded" and ready["last_reload"]["outcome"] == "refused"
+    assert ready["last_reload"]["problems"]["plan"][0]["code"] == "overlay_format"
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'supportable_policy_reloads_total{outcome="refused"} 1.0' in metrics
     assert 'supportable_policy_reloads_total{outcome="applied"} 1.0' in metrics
@@ -253,7 +254,7 @@ def test_a_new_payer_that_does_not_load_yet_does_not_hold_back_the_others(projec
     (project / "payers" / "plan.yaml").write_text(plan_text("total_time"))
     outcome = store.reload("test")
     assert outcome.outcome == "applied"
-    assert "unknown_payer" in outcome.problems["draft"][0] or "unknown_parent" in outcome.problems["draft"][0]
+    assert outcome.problems["draft"][0]["code"] in ("unknown_payer", "unknown_parent")
     assert store.current().policies["plan"].parameters["unit_method"].value == "total_time"
     assert "draft" in store.current().failed
 
