@@ -204,7 +204,7 @@ def test_sighup_reloads_the_real_server_in_place(project):
     server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2",
                                "--threads", "2", "--policies", str(project / "policies"),
                                "--payers", str(project / "payers"), "--decision-log", str(project / "d.jsonl")],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "server.log", "wb"))
     base = f"http://127.0.0.1:{port}"
 
     def get(path):
