@@ -459,7 +459,7 @@ class _FileReader:
 
     def read(self, path: Path) -> tuple[list[Case], list[RunError]]:
         shown = shown_path(path, self.policies.root)
-        doc, found = load_yaml(path, shown)
+        doc, found = load_yaml(path, shown, aliases=True)
         problems: list[Problem] = list(found)
         errors: list[RunError] = []
         if doc is None:
