@@ -640,8 +640,8 @@ class _FileReader:
             return None
         if path not in self._example_cache:
             try:
-                self._example_cache[path] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                self._example_cache[path] = json.loads(path.read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError, RecursionError) as exc:
                 problems.append(Problem("unknown_example", f"example `{name}` ({shown_path(path, self.policies.root)}) "
                                         f"cannot be read: {exc}", node.location))
                 return None

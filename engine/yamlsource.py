@@ -11,10 +11,10 @@ and any failure to read it becomes one located problem instead of an exception:
 - YAML is composed safely (never a loader that builds Python objects), with no tags
   (``yaml_unknown_tag``: ``!ref``, ``!!python/object/apply``…), plain mapping keys
   (``yaml_complex_key``), at most ``MAX_DEPTH`` levels of nesting (``yaml_too_deep``) and, except
-  in policy tests, no anchors or aliases (``yaml_alias``). Policy tests may share a fragment with
-  an anchor and a merge key (``<<: *anchor``); there the document, expanded through its aliases,
-  may hold at most ``MAX_EXPANDED_NODES`` values (``yaml_expansion_limit``): an alias bomb is
-  refused after composing its few kilobytes, and no walk visits a shared node twice.
+  in policy tests, no aliases (``yaml_alias``; an anchor alone shares nothing). Policy tests may
+  share a fragment with an anchor and a merge key (``<<: *anchor``); there the document, expanded
+  through its aliases, may hold at most ``MAX_EXPANDED_NODES`` values (``yaml_expansion_limit``):
+  an alias bomb is refused after composing its few kilobytes, and no walk visits a shared node twice.
 
 libyaml's parser is used when PyYAML has it (its marks are the pure-Python parser's; about nine
 times faster), under PyYAML's composer, so the checks above see every event.
@@ -38,7 +38,8 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 200_000
 
-_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR, _MERGE = _YAML_TAG + "str", _YAML_TAG + "merge"
 _UNCONSTRUCTIBLE = {"tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml"}   # a plain `=` has no constructor
 # What YAML itself refuses (PyYAML's Reader), a byte-order mark inside the text, and the
 # bidirectional controls (U+202A-U+202E, U+2066-U+2069) that reorder how text is displayed.
@@ -146,8 +147,8 @@ class _CheckingComposer(Composer):
         event = self.peek_event()
         if isinstance(event, AliasEvent):
             if not self._aliases:
-                raise _Refused("yaml_alias", f"alias `*{event.anchor}`: policy files use no YAML anchors or "
-                               "aliases; write the value out", event.start_mark)
+                raise _Refused("yaml_alias", f"alias `*{event.anchor}`: policy files use no YAML aliases; write "
+                               "the value out", event.start_mark)
             node = super().compose_node(parent, index)
             size = self._sizes.get(id(node))
             if size is None:
@@ -158,11 +159,9 @@ class _CheckingComposer(Composer):
                 raise _Refused("yaml_expansion_limit", f"alias `*{event.anchor}` expands the document beyond "
                                f"{self._max_nodes:,} values; share less through aliases", event.start_mark)
             return node
-        if event.anchor is not None and not self._aliases:
-            raise _Refused("yaml_alias", f"anchor `&{event.anchor}`: policy files use no YAML anchors or "
-                           "aliases; write the value out", event.start_mark)
         if isinstance(event, (ScalarEvent, SequenceStartEvent, MappingStartEvent)) and event.tag not in (None, "!"):
-            raise _Refused("yaml_unknown_tag", f"tag `{event.tag}`: policy files hold plain values (text, "
+            tag = "!!" + event.tag[len(_YAML_TAG):] if event.tag.startswith(_YAML_TAG) else event.tag
+            raise _Refused("yaml_unknown_tag", f"tag `{tag}`: policy files hold plain values (text, "
                            "numbers, dates, lists and mappings) and use no YAML tags", event.start_mark)
         self._depth += 1
         if self._depth > MAX_DEPTH:
@@ -217,6 +216,18 @@ def _located(name: str, text: str, index: int) -> Location:
     return Location(name, text.count("\n", 0, index) + 1, index - line_start + 1)
 
 
+def decode_utf8(data: bytes, name: str, why: str = "the file must be UTF-8 text") -> tuple[str | None, Problem | None]:
+    """UTF-8 bytes as text (a leading byte-order mark dropped, as editors on Windows write one), or
+    a ``not_utf8`` problem located at the first byte that is not UTF-8."""
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        return data[bom:].decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        before = data[bom:bom + exc.start].decode("utf-8")
+        return None, Problem("not_utf8", f"byte 0x{data[bom + exc.start]:02X} (at byte offset {bom + exc.start}) is "
+                             f"not UTF-8; {why}", _located(name, before, len(before)))
+
+
 def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """A policy file's text, or the located problem that stops it being read."""
     start = Location(name, 1, 1)
@@ -233,14 +244,9 @@ def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     if len(data) > max_bytes:
         return None, [Problem("file_too_large", f"the file is larger than {max_bytes:,} bytes, the most a policy "
                               "file may hold", start)]
-    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0     # a UTF-8 byte-order mark, as some editors write
-    data = data[bom:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = data[:exc.start].decode("utf-8")
-        return None, [Problem("not_utf8", f"byte 0x{data[exc.start]:02X} (at byte offset {exc.start + bom}) is not "
-                              "UTF-8; policy files are UTF-8 text", _located(name, before, len(before)))]
+    text, problem = decode_utf8(data, name, "policy files are UTF-8 text")
+    if text is None:
+        return None, [problem]
     bad = _REFUSED_CHARS.search(text)
     if bad is not None:
         char = bad.group()
