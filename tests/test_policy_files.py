@@ -312,3 +312,14 @@ def test_cli_check_accepts_a_byte_order_mark_and_locates_a_byte_that_is_not_utf8
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1
     out = json.loads(result.output)
     assert out["error"] == "not_utf8" and out["message"].startswith(f"{bad}:2:13: byte 0xE9 (at byte offset 14)")
+
+
+def test_the_policy_files_benchmark_runs():
+    # measured by hand, never timed here: this only keeps the benchmark working
+    run = subprocess.run([sys.executable, "bench/bench_policy_files.py", "--rounds", "1", "--old-depth", "3"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "command:" in run.stdout
+    depth9 = next(line for line in run.stdout.splitlines() if line.strip().startswith("9 "))
+    assert depth9.rstrip().endswith("yaml_alias / yaml_expansion_limit")
+    assert "failed ['acme']" in run.stdout and "[yaml_alias]" in run.stdout
