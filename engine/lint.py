@@ -129,10 +129,11 @@ def _get(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None
 
 
 def _index_file(path: Path, name: str) -> _File | None:
-    text, problems = read_text(path, name)
-    root, problems = compose(text, name) if text is not None else (None, problems)
-    if root is None or any(p.level == "error" for p in problems):
-        return None      # the loader reports it
+    """The file's nodes by location, read as the loader reads it (the loader reports its problems)."""
+    text, _ = read_text(path, name)
+    root = compose(text, name)[0] if text is not None else None
+    if root is None:
+        return None
     f = _File(name, text, root)
     stack = [root]
     visited: set[int] = set()       # no aliases in policy files, but never walk a node twice

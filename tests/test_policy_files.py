@@ -9,10 +9,16 @@ a fault in the base policies or the vocabulary fails every payer, still without 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -323,3 +329,67 @@ def test_the_policy_files_benchmark_runs():
     depth9 = next(line for line in run.stdout.splitlines() if line.strip().startswith("9 "))
     assert depth9.rstrip().endswith("yaml_alias / yaml_expansion_limit")
     assert "failed ['acme']" in run.stdout and "[yaml_alias]" in run.stdout
+
+
+# --- the real server ------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_reload(tmp_path):
+    policies, payers = tree(tmp_path, FAULTS["python_tag"][0])
+    (payers / "beta.yaml").write_bytes(HEAD.replace(b"acme", b"beta"))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
+    env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_RELOAD_INTERVAL="0")   # only SIGHUP reloads
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "1",
+                                   "--threads", "2", "--policies", str(policies), "--payers", str(payers),
+                                   "--decision-log", str(tmp_path / "d.jsonl")],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+    def get(path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def wait_for(check, seconds, what):
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if check():
+                    return
+            except OSError:
+                pass
+            assert server.poll() is None, f"the server exited: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, what
+            time.sleep(0.2)
+
+    try:
+        wait_for(lambda: get("/readyz")[1]["payers"].get("commercial", {}).get("loaded"), 15, "server did not start")
+        assert get("/readyz")[1]["payers"]["acme"]["loaded"] is False
+        listed = {p["id"]: p for p in get("/v1/payers")[1]["payers"]}
+        assert [(p["code"], p["file"], p["line"], p["column"]) for p in listed["acme"]["problems"]] == \
+            [("yaml_unknown_tag", ACME, 4, 14)]
+        assert get("/v1/payers/beta")[0] == 200
+        (payers / "beta.yaml").write_bytes(FAULTS["alias_bomb"][0].replace(b"acme", b"beta"))
+        server.send_signal(signal.SIGHUP)
+        wait_for(lambda: get("/readyz")[1].get("last_reload", {}).get("outcome") == "refused", 10,
+                 "the reload with an alias bomb did not finish")
+        assert "payers/beta.yaml:5:10: error: alias `*l0`" in json.dumps(get("/readyz")[1]["last_reload"])
+        status, body = get("/v1/payers/beta")              # the last good set still serves
+        assert status == 200 and body["id"] == "beta"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=5)
+    assert "Traceback" not in log.read_text()
