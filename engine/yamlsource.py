@@ -17,7 +17,8 @@ and any failure to read it becomes one located problem instead of an exception:
   an alias bomb is refused after composing its few kilobytes, and no walk visits a shared node twice.
 
 libyaml's parser is used when PyYAML has it (its marks are the pure-Python parser's; about nine
-times faster), under PyYAML's composer, so the checks above see every event.
+times faster), under PyYAML's composer, so the checks above see every event; YAML that libyaml
+refuses is parsed again by PyYAML's parser, so what is accepted, and the messages, stay PyYAML's.
 """
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from .errors import Location, Problem
 
@@ -187,27 +191,30 @@ class _CheckingComposer(Composer):
         return node
 
 
+class _PythonParser(Reader, Scanner, Parser):
+    def __init__(self, stream):
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+def _loader(parser: type) -> type:
+    class _Loader(_CheckingComposer, parser, SafeConstructor, Resolver):
+        def __init__(self, text: str, aliases: bool, max_nodes: int):
+            parser.__init__(self, text)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+            self.setup(aliases, max_nodes)
+    return _Loader
+
+
+_PYTHON_LOADER = _loader(_PythonParser)
 try:
-    from yaml._yaml import CParser as _Parser
+    from yaml._yaml import CParser
+    _FAST_LOADER = _loader(CParser)
 except ImportError:                           # PyYAML built without libyaml
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    class _Parser(Reader, Scanner, Parser):   # type: ignore[no-redef]
-        def __init__(self, stream):
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-
-
-class _Loader(_CheckingComposer, _Parser, SafeConstructor, Resolver):
-    def __init__(self, text: str, aliases: bool, max_nodes: int):
-        _Parser.__init__(self, text)
-        SafeConstructor.__init__(self)
-        Resolver.__init__(self)
-        Composer.__init__(self)
-        self.setup(aliases, max_nodes)
+    _FAST_LOADER = _PYTHON_LOADER
 
 
 def _located(name: str, text: str, index: int) -> Location:
@@ -258,25 +265,37 @@ def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
 
 def compose(text: str, name: str, aliases: bool = False, max_nodes: int = MAX_EXPANDED_NODES
             ) -> tuple[yaml.Node | None, list[Problem]]:
-    """Compose YAML text safely (see the module docstring); a failure becomes one located problem."""
-    loader = _Loader(text, aliases, max_nodes)
+    """Compose YAML text safely (see the module docstring); a failure becomes one located problem.
+    libyaml's parser is the fast path; YAML it refuses is parsed again by PyYAML's own parser, whose
+    verdict and messages are the ones policy authors have always seen."""
     try:
-        root = loader.get_single_node()
+        root = _compose(_FAST_LOADER, text, aliases, max_nodes)
+    except yaml.MarkedYAMLError:
+        try:
+            root = _compose(_PYTHON_LOADER, text, aliases, max_nodes)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+            return None, [Problem("yaml_syntax_error", f"invalid YAML: {exc.problem or exc.context}", loc)]
+        except _Refused as exc:
+            return None, [Problem(exc.code, exc.message, Location(name, exc.mark.line + 1, exc.mark.column + 1))]
     except _Refused as exc:
         return None, [Problem(exc.code, exc.message, Location(name, exc.mark.line + 1, exc.mark.column + 1))]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
-        return None, [Problem("yaml_syntax_error", f"invalid YAML: {exc.problem or exc.context}", loc)]
     except yaml.YAMLError as exc:             # a reader error the character check did not foresee
         return None, [Problem("yaml_syntax_error", f"invalid YAML: {exc}", Location(name, 1, 1))]
     except RecursionError:
         return None, [Problem("yaml_too_deep", "values nested too deeply", Location(name, 1, 1))]
-    finally:
-        loader.dispose()
     if root is None:
         return None, [Problem("empty_file", "file is empty", Location(name, 1, 1))]
     return root, _duplicate_keys(root, name)
+
+
+def _compose(loader_class: type, text: str, aliases: bool, max_nodes: int) -> yaml.Node | None:
+    loader = loader_class(text, aliases, max_nodes)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def load_yaml(path: Path, display: str | None = None, aliases: bool = False
