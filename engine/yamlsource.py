@@ -53,7 +53,11 @@ _CHAR_NAMES = {"\x00": "a NUL byte", "\uFEFF": "a byte-order mark (U+FEFF) insid
 
 
 class ValueProblem(yaml.MarkedYAMLError, ValueError):
-    """A value the safe constructor cannot build (2025-02-30, a merge of a scalar)."""
+    """A value the safe constructor cannot build (2025-02-30, a merge of a scalar); its text is
+    the problem alone (where it is, the caller's located problem says)."""
+
+    def __str__(self) -> str:
+        return str(self.problem or self.context)
 
 
 @dataclass
@@ -105,7 +109,7 @@ class Node:
             return SafeConstructor().construct_document(self.raw)
         except yaml.MarkedYAMLError as exc:
             raise ValueProblem(exc.context, exc.context_mark, exc.problem, exc.problem_mark) from None
-        except (yaml.YAMLError, TypeError) as exc:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:   # 2025-02-30, 5,000 digits
             raise ValueProblem(None, None, str(exc), self.raw.start_mark) from None
 
     def scalar_text(self) -> str:

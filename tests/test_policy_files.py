@@ -214,6 +214,17 @@ def test_policy_test_files_report_their_faults_and_the_other_files_run(tmp_path)
     assert run.results and run.passed == len(run.results) and run.error_count == 3   # the good files still ran
 
 
+def test_a_value_yaml_cannot_build_in_a_policy_test_is_a_located_problem(tmp_path):
+    policies, payers = tree(tmp_path)
+    path = payers / "tests" / "aetna" / "date.yaml"
+    path.write_text("payer: aetna\ncases:\n  - name: a day that does not exist\n    example: aetna_same_day\n"
+                    "    date_of_service: 2025-02-30\n    expect: {}\n")
+    run = run_tests([path], policies, payers)
+    [result] = run.results
+    assert [(p.code, p.location.line, p.location.column, p.message) for p in result.problems] == \
+        [("test_format", 5, 22, "cannot read this value: day is out of range for month")]
+
+
 # --- lint -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", ["unknown_tag", "python_tag", "not_utf8", "nul", "alias", "alias_bomb", "oversize"])
