@@ -285,7 +285,10 @@ def parse_path(text: str) -> list[str | int] | None:
     """``lines[0].minutes`` -> ["lines", 0, "minutes"]; None if it is not a path."""
     if not isinstance(text, str) or not _PATH.match(text):
         return None
-    return [name if name else int(index) for name, index in _SEGMENT.findall(text)]
+    try:
+        return [name if name else int(index) for name, index in _SEGMENT.findall(text)]
+    except ValueError:      # an index of thousands of digits
+        return None
 
 
 def show_path(segments: list) -> str:
@@ -449,6 +452,13 @@ def _descend(node: Node, segments: list) -> Location:
             break
         node = nxt
     return node.location
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):     # a name too long for the file system, a NUL in it
+        return False
 
 
 class _FileReader:
@@ -631,7 +641,7 @@ class _FileReader:
         if name.endswith(".json") or "/" in name:
             candidates.insert(0, (Path(node.file) if Path(node.file).is_absolute() else self.policies.root / node.file
                                   ).parent / name)
-        path = next((p for p in candidates if p.is_file()), None)
+        path = next((p for p in candidates if _is_file(p)), None)
         if path is None:
             known = sorted(examples) + sorted(p.stem for p in self.examples_dir.glob("*.json"))
             problems.append(Problem("unknown_example", f"no example `{name}`: not in this file's `examples` nor "

@@ -225,6 +225,21 @@ def test_a_value_yaml_cannot_build_in_a_policy_test_is_a_located_problem(tmp_pat
         [("test_format", 5, 22, "cannot read this value: day is out of range for month")]
 
 
+def test_a_policy_test_with_absurd_names_gets_located_problems_not_internal_errors(tmp_path):
+    policies, payers = tree(tmp_path)
+    path = payers / "tests" / "aetna" / "absurd.yaml"
+    path.write_text("payer: aetna\ncases:\n"
+                    f"  - name: a file name too long for the file system\n    example: {'x' * 5000}\n"
+                    "    expect: {1: {verdict: supportable}}\n"
+                    "  - name: an index of 5,000 digits\n    example: aetna_same_day\n"
+                    f"    change:\n      ? lines[{'9' * 5000}].minutes\n      : 8\n    expect: {{1: {{verdict: supportable}}}}\n")
+    run = run_tests([path], policies, payers)
+    assert not run.errors
+    first, second = run.results
+    assert [(p.code, p.location.line) for p in first.problems] == [("unknown_example", 4)]
+    assert [(p.code, p.location.line) for p in second.problems][:1] == [("invalid_change", 9)]
+
+
 # --- lint -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fault", ["unknown_tag", "python_tag", "not_utf8", "nul", "alias", "alias_bomb", "oversize"])
