@@ -419,3 +419,42 @@ def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_r
             server.kill()
             server.wait(timeout=5)
     assert "Traceback" not in log.read_text()
+
+
+def test_mutated_policy_files_never_raise(tmp_path):
+    # a seeded fuzz: random YAML punctuation, tags, aliases, odd bytes and cuts in shipped files;
+    # whatever the result, the loaders answer with problems and never raise
+    import random
+    from engine.edits import load_base_tables
+    from engine.loader import load_rule_files
+    rnd = random.Random(11)
+    sources = [ROOT / "payers" / "aetna_medicare.yaml", ROOT / "policies" / "base" / "group.yaml",
+               ROOT / "policies" / "edits" / "mue.yaml"]
+    tokens = [b":", b"[", b"]", b"{", b"}", b"- ", b"\n", b"\t", b"&a ", b"*a", b"!", b"!!int ", b"<<: ", b"? ",
+              b'"', b"|", b">", b"#", b"=", b"\xff", b"\x00", b"---\n", b"2025-02-30", b"9" * 5000, b"  ", b","]
+    for folder in ("payers", "base", "edits"):
+        (tmp_path / folder).mkdir()
+    refused = 0
+    for _ in range(300):
+        source = rnd.choice(sources)
+        data = bytearray(source.read_bytes())
+        for _ in range(rnd.randint(1, 3)):
+            i = rnd.randrange(len(data))
+            if rnd.random() < 0.7:
+                data[i:i] = rnd.choice(tokens)
+            else:
+                del data[i:i + rnd.randint(1, 20)]
+        found = Problems()
+        if source.parent.name == "payers":
+            (tmp_path / "payers" / source.name).write_bytes(data)
+            parse_overlay(tmp_path / "payers" / source.name, found, tmp_path)
+        elif source.parent.name == "base":
+            (tmp_path / "base" / source.name).write_bytes(data)
+            load_rule_files([tmp_path / "base" / source.name], "base", found, tmp_path)
+        else:
+            (tmp_path / "edits" / source.name).write_bytes(data)
+            load_base_tables(tmp_path / "edits", found, tmp_path)
+        assert all(p.location is None or p.location.file.startswith(("payers/", "base/", "edits/"))
+                   for p in found.items)
+        refused += bool(found.errors)
+    assert refused > 150      # most mutations break the file: the loop exercised the refusals
