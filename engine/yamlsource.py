@@ -22,7 +22,9 @@ refuses is parsed again by PyYAML's parser, so what is accepted, and the message
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,12 +245,19 @@ def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
     """A policy file's text, or the located problem that stops it being read."""
     start = Location(name, 1, 1)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO named like a policy file must not hang the reader until someone writes to it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            return None, [Problem("unreadable_file", f"cannot read file: it is {what}", start)]
+        with open(fd, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         return None, [Problem("unreadable_file", "cannot read file: it does not exist (removed or renamed while "
                               "being read?)", start)]
-    except IsADirectoryError:
+    except IsADirectoryError:             # where a directory cannot be opened at all
         return None, [Problem("unreadable_file", "cannot read file: it is a directory", start)]
     except OSError as exc:
         return None, [Problem("unreadable_file", f"cannot read file: {exc.strerror or exc}", start)]

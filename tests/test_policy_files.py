@@ -122,6 +122,15 @@ def test_a_directory_named_like_an_overlay_is_a_located_problem(tmp_path):
     assert where(problem) == ("unreadable_file", "payers/x.yaml", 1, 1) and "directory" in problem.message
 
 
+def test_a_fifo_named_like_an_overlay_is_refused_without_waiting_for_a_writer(tmp_path):
+    policies, payers = tree(tmp_path)
+    os.mkfifo(payers / "pipe.yaml")
+    registry = finishes(lambda: Registry.load(policies, payers))
+    assert sorted(registry.policies) == list(SHIPPED)
+    [problem] = registry.failed["pipe"]
+    assert where(problem) == ("unreadable_file", "payers/pipe.yaml", 1, 1) and "not a regular file" in problem.message
+
+
 def test_a_file_gone_between_listing_and_reading_is_a_located_problem(tmp_path):
     path = tmp_path / "payers" / "gone.yaml"
     found = Problems()
