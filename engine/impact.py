@@ -266,7 +266,7 @@ def read_corpus(path: Path, max_encounters: int | None = None) -> Corpus:
         if max_encounters is not None and len(items) >= max_encounters:
             break
         try:
-            text = f.read_text(encoding="utf-8")
+            text = f.read_text(encoding="utf-8-sig")      # a leading byte-order mark is accepted, as over HTTP
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             if f is path:

@@ -61,13 +61,13 @@ from .overlay import BASE, Disable, Overlay, discover, misplaced_base, parse_ove
 from .policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set
 from .syntax import (body_atoms, Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Parameter, Positive, Rule,
                      Var, clause_vars, literal_vars)
+from .yamlsource import compose, read_text
 
 WARNING_CODES = ("rule_never_fires", "rule_shadowed", "parameter_unused", "missing_source", "unknown_source",
                  "because_unbound_variable", "overlapping_versions")
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _VERSION_SUFFIX = re.compile(r"^(.*[a-z0-9])_(v\d+|(?:19|20)\d\d)$")
 _STATIC = ("param", "param_entry")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # marks identical to the loader's, 15x faster
 
 
 def default_guidance_dir(policies_dir: Path) -> Path:
@@ -129,15 +129,19 @@ def _get(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None
 
 
 def _index_file(path: Path, name: str) -> _File | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=_Loader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None      # the loader reports it
+    """The file's nodes by location, read as the loader reads it (the loader reports its problems)."""
+    text, _ = read_text(path, name)
+    root = compose(text, name)[0] if text is not None else None
+    if root is None:
+        return None
     f = _File(name, text, root)
-    stack = [root] if root is not None else []
+    stack = [root]
+    visited: set[int] = set()       # no aliases in policy files, but never walk a node twice
     while stack:
         node = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             f.mappings[(node.start_mark.line + 1, node.start_mark.column + 1)] = node
             found = _get(node, "id")

@@ -285,7 +285,10 @@ def parse_path(text: str) -> list[str | int] | None:
     """``lines[0].minutes`` -> ["lines", 0, "minutes"]; None if it is not a path."""
     if not isinstance(text, str) or not _PATH.match(text):
         return None
-    return [name if name else int(index) for name, index in _SEGMENT.findall(text)]
+    try:
+        return [name if name else int(index) for name, index in _SEGMENT.findall(text)]
+    except ValueError:      # an index of thousands of digits
+        return None
 
 
 def show_path(segments: list) -> str:
@@ -451,6 +454,13 @@ def _descend(node: Node, segments: list) -> Location:
     return node.location
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):     # a name too long for the file system, a NUL in it
+        return False
+
+
 class _FileReader:
     def __init__(self, policies: Policies, examples_dir: Path):
         self.policies = policies
@@ -459,7 +469,7 @@ class _FileReader:
 
     def read(self, path: Path) -> tuple[list[Case], list[RunError]]:
         shown = shown_path(path, self.policies.root)
-        doc, found = load_yaml(path, shown)
+        doc, found = load_yaml(path, shown, aliases=True)
         problems: list[Problem] = list(found)
         errors: list[RunError] = []
         if doc is None:
@@ -631,7 +641,7 @@ class _FileReader:
         if name.endswith(".json") or "/" in name:
             candidates.insert(0, (Path(node.file) if Path(node.file).is_absolute() else self.policies.root / node.file
                                   ).parent / name)
-        path = next((p for p in candidates if p.is_file()), None)
+        path = next((p for p in candidates if _is_file(p)), None)
         if path is None:
             known = sorted(examples) + sorted(p.stem for p in self.examples_dir.glob("*.json"))
             problems.append(Problem("unknown_example", f"no example `{name}`: not in this file's `examples` nor "
@@ -640,8 +650,8 @@ class _FileReader:
             return None
         if path not in self._example_cache:
             try:
-                self._example_cache[path] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                self._example_cache[path] = json.loads(path.read_text(encoding="utf-8-sig"))
+            except (OSError, ValueError, RecursionError) as exc:
                 problems.append(Problem("unknown_example", f"example `{name}` ({shown_path(path, self.policies.root)}) "
                                         f"cannot be read: {exc}", node.location))
                 return None

@@ -23,6 +23,7 @@ from engine.overlay import BASE, misplaced_base
 from engine.policydiff import diff_policies
 from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
 from engine.requirements import explain_code
+from engine.yamlsource import decode_utf8
 from server.cli_common import edits_option, fail, format_option, policies_options, version_option
 from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
@@ -58,13 +59,12 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
           edits_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
-        data_bytes = sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes()
-        raw = data_bytes.decode("utf-8-sig")   # a BOM is accepted, as over HTTP
+        data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
-    except UnicodeDecodeError as exc:
-        fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: not UTF-8 text (byte {exc.start} is "
-             f"0x{data_bytes[exc.start]:02x})")
+    raw, problem = decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
+    if problem is not None:       # a leading byte-order mark is accepted, as over HTTP
+        fail(fmt, EXIT_INPUT, "not_utf8", f"{problem.location}: {problem.message}")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -153,4 +153,5 @@ def test_cli_refuses_non_utf8_bytes_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     body = json.loads(result.output)
-    assert body["error"] == "invalid_json" and "not UTF-8" in body["message"] and "0xe9" in body["message"]
+    assert body["error"] == "not_utf8" and "not UTF-8" in body["message"] and "0xE9" in body["message"]
+    assert "latin1.json:1:" in body["message"]      # located: file, line and column of the byte
