@@ -229,6 +229,9 @@ def _read(folder: Path, manifest: dict, digest: str) -> ImportedTable:
     except OSError as exc:
         raise StoreError([Problem("unreadable_edits", f"cannot read the code list: {exc.strerror}",
                                   Location(str(folder / "codes.txt")))]) from None
+    except UnicodeDecodeError as exc:
+        raise StoreError([Problem("invalid_edits", f"the code list is not UTF-8 text (byte offset {exc.start})",
+                                  Location(str(folder / "codes.txt")))]) from None
     for code in sorted(set(listed)):
         code_id(code)
 

@@ -288,7 +288,7 @@ DERIVED_ELEMENTS = {"intended_outcome": "lines[].intended_outcomes"}
 
 
 def _derived_element(path: str, element: Any, problems: list[FieldProblem]) -> None:
-    if element in DERIVED_ELEMENTS:
+    if isinstance(element, str) and element in DERIVED_ELEMENTS:   # anything else is refused by the model
         problems.append(FieldProblem(path, f"`{element}` follows from `{DERIVED_ELEMENTS[element]}`: list the "
                                      "outcomes there (the code is checked against them)", "derived_element"))
 

@@ -18,6 +18,7 @@ good set kept on disk (as OPA keeps its last activated bundle).
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import gc
 import hashlib
@@ -25,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import time
 import uuid
@@ -84,6 +86,19 @@ def source_files(policies: Path, payers: Path | None) -> list[tuple[str, Path]]:
     return found
 
 
+def read_regular(path: Path) -> bytes:
+    """A file's bytes; OSError for anything but a regular file (a FIFO named like a policy file
+    must not block the reader until someone writes to it)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        with open(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
 def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
     """Copy the policy files into a new private folder (under ``within``, else the temp folder)."""
     if within is not None:
@@ -94,7 +109,7 @@ def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
         (root / folder).mkdir(parents=True, exist_ok=True)
     for name, path in source_files(policies, payers):
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
             staged.unreadable[name] = exc.strerror or str(exc)
             continue

@@ -31,8 +31,8 @@ from pathlib import Path
 from engine.errors import Location, Problem
 from engine.policyset import default_payers_dir, payer_ids
 
-from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_snapshot, stage,
-                          summarize)
+from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_regular, read_snapshot,
+                          stage, summarize)
 from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
@@ -54,7 +54,7 @@ def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) 
         files.append(Path(edits) / "manifest.json")
     for path in files:
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError:
             continue
         h.update(str(path).encode() + b"\0" + hashlib.sha256(data).digest())

@@ -171,6 +171,21 @@ def test_a_stored_value_out_of_its_column_range_is_a_located_error(tmp_path):
     assert "not a number in range" in problem.message
 
 
+def test_a_code_list_that_is_not_utf8_is_a_located_error_even_with_a_matching_digest(tmp_path):
+    from engine.edits_store import _digest_files, write_table
+    folder = tmp_path / "t"
+    write_table(folder, [("97140", "97530", "2020-01-01", None, 1, "f.txt", 7, "x")], [], {})
+    (folder / "codes.txt").write_bytes(b"97140\n9753\xff\n")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["digest"] = _digest_files(folder)          # edited to match: the reader must still not fail
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreError) as info:
+        load_imported(folder)
+    [problem] = info.value.problems
+    assert problem.code == "invalid_edits" and "not UTF-8" in problem.message
+    assert problem.location.file.endswith("codes.txt")
+
+
 def test_duplicates_and_missing_dates_are_refused(tmp_path):
     twice = tmp_path / "f2.txt"
     twice.write_text(PTP.read_text())

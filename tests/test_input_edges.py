@@ -126,6 +126,19 @@ def test_http_answers_a_field_path_problem(client, change, path, code):
     assert [(p["path"], p["code"]) for p in body["problems"]] == [(path, code)]
 
 
+@pytest.mark.parametrize("where", ["encounter", "line"])
+@pytest.mark.parametrize("element", [{"x": 1}, ["x"], 1, None])
+def test_a_documentation_element_that_is_not_text_is_a_field_problem(client, where, element):
+    # found by fuzzing: an object or a list as an element once failed with a 500 (unhashable)
+    data = _encounter()
+    target = data if where == "encounter" else data["lines"][0]
+    target["documentation"] = [element]
+    response = client.post("/v1/check", json=data)
+    assert response.status_code == 422
+    path = "documentation[0]" if where == "encounter" else "lines[0].documentation[0]"
+    assert [p["path"] for p in response.get_json()["problems"]] == [path]
+
+
 def test_http_replaces_a_request_id_with_control_characters(client):
     response = client.get("/healthz", headers={"X-Request-ID": "abc\u202edef"})
     assert response.status_code == 200

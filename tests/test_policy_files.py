@@ -131,6 +131,16 @@ def test_a_fifo_named_like_an_overlay_is_refused_without_waiting_for_a_writer(tm
     assert where(problem) == ("unreadable_file", "payers/pipe.yaml", 1, 1) and "not a regular file" in problem.message
 
 
+def test_a_fifo_does_not_block_the_reload_check_or_the_snapshot_staging(tmp_path):
+    from server.policyfiles import stage
+    from server.reload import fingerprint
+    policies, payers = tree(tmp_path)
+    os.mkfifo(payers / "pipe.yaml")
+    assert len(finishes(lambda: fingerprint(policies, payers))) == 64
+    staged = finishes(lambda: stage(policies, payers, tmp_path / "staging"))
+    assert "payers/pipe.yaml" in staged.unreadable and "payers/pipe.yaml" not in staged.files
+
+
 def test_a_file_gone_between_listing_and_reading_is_a_located_problem(tmp_path):
     path = tmp_path / "payers" / "gone.yaml"
     found = Problems()
