@@ -427,7 +427,9 @@ def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_r
         server.send_signal(signal.SIGHUP)
         wait_for(lambda: get("/readyz")[1].get("last_reload", {}).get("outcome") == "refused", 10,
                  "the reload with an alias bomb did not finish")
-        assert "payers/beta.yaml:5:10: error: alias `*l0`" in json.dumps(get("/readyz")[1]["last_reload"])
+        [problem] = get("/readyz")[1]["last_reload"]["problems"]["beta"]
+        assert (problem["code"], problem["file"], problem["line"], problem["column"]) == \
+            ("yaml_alias", "payers/beta.yaml", 5, 10) and "`*l0`" in problem["message"]
         status, body = get("/v1/payers/beta")              # the last good set still serves
         assert status == 200 and body["id"] == "beta"
     finally:
