@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from flask import Flask, Response, g, has_request_context, jsonify, request, send_from_directory, stream_with_context
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from engine.decision import EXPLAIN_LEVELS
-from engine.errors import InputError
-from engine.overlay import BASE
-from engine.policyset import PolicySet
-from engine.requirements import explain_code
+from supportable.engine.decision import EXPLAIN_LEVELS
+from supportable.engine.errors import InputError
+from supportable.engine.overlay import BASE
+from supportable.engine.policyset import PolicySet
+from supportable.engine.requirements import explain_code
 
 from .decision_log import DecisionLog
 from .observability import Metrics, log_request

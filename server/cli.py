@@ -17,14 +17,14 @@ from pathlib import Path
 
 import click
 
-from engine.errors import InputError, PolicyError
-from engine.loader import shown_path
-from engine.overlay import BASE, misplaced_base
-from engine.policydiff import diff_policies
-from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
-from engine.requirements import explain_code
-from server.cli_common import edits_option, fail, format_option, policies_options
-from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
+from supportable.engine.errors import InputError, PolicyError
+from supportable.engine.loader import shown_path
+from supportable.engine.overlay import BASE, misplaced_base
+from supportable.engine.policydiff import diff_policies
+from supportable.engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
+from supportable.engine.requirements import explain_code
+from supportable.server.cli_common import edits_option, fail, format_option, policies_options
+from supportable.server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -168,17 +168,17 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
 def serve(host: str, port: int, workers: int, threads: int, decision_log: Path | None, policies: Path,
           payers_dir: Path | None, edits_dir: Path | None) -> None:
     """Serve the HTTP API under gunicorn (see /docs and /openapi.json once it runs)."""
-    from server.serve import serve as run
-    from server.settings import Settings
+    from supportable.server.serve import serve as run
+    from supportable.server.settings import Settings
     run(Settings.from_env(policies=Path(policies), payers=payers_dir, decision_log=decision_log, edits=edits_dir),
         host, port, workers, threads)
 
 
 # Commands of the policy analyst's workflow, each in its own module.
-from server.cli_edits import edits  # noqa: E402
-from server.cli_impact import impact  # noqa: E402
-from server.cli_lint import lint  # noqa: E402
-from server.cli_policytest import policy_test  # noqa: E402
+from supportable.server.cli_edits import edits  # noqa: E402
+from supportable.server.cli_impact import impact  # noqa: E402
+from supportable.server.cli_lint import lint  # noqa: E402
+from supportable.server.cli_policytest import policy_test  # noqa: E402
 
 main.add_command(lint)
 main.add_command(policy_test)

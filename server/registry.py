@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import PolicyError, Problem
-from engine.policyset import ParsedSources, PolicySet, load_policy_set, payer_ids
+from supportable.engine.errors import PolicyError, Problem
+from supportable.engine.policyset import ParsedSources, PolicySet, load_policy_set, payer_ids
 
 
 @dataclass

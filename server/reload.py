@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.policyset import default_payers_dir
+from supportable.engine.policyset import default_payers_dir
 
 from .registry import Registry
 

@@ -107,7 +107,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int) 
         "policies": str(settings.policies), "payers": str(settings.payers) if settings.payers else None,
         "decision_log": str(settings.decision_log) if settings.decision_log else None}))
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-               "worker_class": "server.serve.ReloadingThreadWorker",
+               "worker_class": "supportable.server.serve.ReloadingThreadWorker",
                "timeout": 60, "graceful_timeout": 20, "accesslog": None, "errorlog": "-", "loglevel": "warning",
                "child_exit": _child_exit}
     try:

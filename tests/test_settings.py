@@ -3,8 +3,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from server.cli import main
-from server.settings import BUNDLED_POLICIES, Settings
+from supportable.server.cli import main
+from supportable.server.settings import BUNDLED_POLICIES, Settings
 
 
 def test_defaults():
