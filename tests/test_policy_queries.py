@@ -44,7 +44,7 @@ def test_explain_code_merges_aetnas_layers(policies):
                                                          "denied_line_minutes", "therapy_providers",
                                                          "chiropractic_providers", "acupuncture_providers",
                                                          "nmr_revision_date", "same_day_revision_date",
-                                                         "same_day_keep"}
+                                                         "same_day_keep", "icd10_checked_from"}
     # the code's catalog entry: how its units are counted; and its templates filled in for it
     assert report["code"]["unit_basis"] == "per_15_minutes"
     assert required["base.documentation.nmr_needs_neuro_deficit"]["because"].startswith("neuromuscular reeducation")
