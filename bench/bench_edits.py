@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engine.ncci_import import import_files  # noqa: E402
-from engine.policyset import load_policy_set, payer_ids  # noqa: E402
+from supportable.engine.ncci_import import import_files  # noqa: E402
+from supportable.engine.policyset import load_policy_set, payer_ids  # noqa: E402
 
 HEADER = ("CPT codes and descriptions only are copyright American Medical Association (a synthetic file)\n"
           "\n"
@@ -106,7 +106,7 @@ def rss_mb() -> float:
 
 def child_load(folder: str) -> None:
     """Run in a fresh process: the memory and time one load of the table costs."""
-    from engine.edits_store import load_imported
+    from supportable.engine.edits_store import load_imported
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()

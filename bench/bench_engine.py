@@ -73,12 +73,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from engine import icd10  # noqa: E402
-from engine.encounter import DERIVED_ELEMENTS  # noqa: E402
-from engine.errors import InputError  # noqa: E402
-from engine.facts import encounter_facts  # noqa: E402
-from engine.overlay import BASE  # noqa: E402
-from engine.policyset import PolicySet, load_policy_set, payer_ids  # noqa: E402
+from supportable.engine import icd10  # noqa: E402
+from supportable.engine.encounter import DERIVED_ELEMENTS  # noqa: E402
+from supportable.engine.errors import InputError  # noqa: E402
+from supportable.engine.facts import encounter_facts  # noqa: E402
+from supportable.engine.overlay import BASE  # noqa: E402
+from supportable.engine.policyset import PolicySet, load_policy_set, payer_ids  # noqa: E402
 
 POLICIES = REPO / "policies"
 DEFAULT_SEED = 2026

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.encounter import Encounter, control_characters  # noqa: E402
-from engine.policyset import load_policy_set  # noqa: E402
+from supportable.engine.encounter import Encounter, control_characters  # noqa: E402
+from supportable.engine.policyset import load_policy_set  # noqa: E402
 
 
 def main() -> None:

@@ -37,9 +37,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.lint import lint  # noqa: E402
-from engine.yamlsource import MAX_EXPANDED_NODES, compose, load_yaml  # noqa: E402
-from server.registry import Registry  # noqa: E402
+from supportable.engine.lint import lint  # noqa: E402
+from supportable.engine.yamlsource import MAX_EXPANDED_NODES, compose, load_yaml  # noqa: E402
+from supportable.server.registry import Registry  # noqa: E402
 
 
 def bomb(depth: int, width: int = 9) -> str:

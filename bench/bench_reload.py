@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server import policyfiles  # noqa: E402
-from server.decision_log import DecisionLog  # noqa: E402
-from server.registry import Registry  # noqa: E402
-from server.reload import PolicyStore  # noqa: E402
+from supportable.server import policyfiles  # noqa: E402
+from supportable.server.decision_log import DecisionLog  # noqa: E402
+from supportable.server.registry import Registry  # noqa: E402
+from supportable.server.reload import PolicyStore  # noqa: E402
 
 BOMB = "l0: &l0 [a, a, a, a, a, a, a, a, a]\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))

@@ -20,11 +20,11 @@ from flask import Flask, Response, g, has_request_context, jsonify, request, sen
 from gunicorn.http.errors import ParseException as BodyFramingError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from engine.decision import EXPLAIN_LEVELS
-from engine.errors import InputError
-from engine.overlay import BASE
-from engine.policyset import PolicySet
-from engine.requirements import explain_code
+from supportable.engine.decision import EXPLAIN_LEVELS
+from supportable.engine.errors import InputError
+from supportable.engine.overlay import BASE
+from supportable.engine.policyset import PolicySet
+from supportable.engine.requirements import explain_code
 
 from .auth import Gate
 from .batches import LARGE_BATCH, json_results, ndjson_results, release_memory

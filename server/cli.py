@@ -17,15 +17,15 @@ from pathlib import Path
 
 import click
 
-from engine.errors import InputError, PolicyError
-from engine.loader import shown_path
-from engine.overlay import BASE, misplaced_base
-from engine.policydiff import diff_policies
-from engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
-from engine.requirements import explain_code
-from engine.yamlsource import decode_utf8
-from server.cli_common import edits_option, fail, format_option, policies_options, version_option
-from server.render_text import render_code_requirements, render_decision, render_diff, render_payers
+from supportable.engine.errors import InputError, PolicyError
+from supportable.engine.loader import shown_path
+from supportable.engine.overlay import BASE, misplaced_base
+from supportable.engine.policydiff import diff_policies
+from supportable.engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
+from supportable.engine.requirements import explain_code
+from supportable.engine.yamlsource import decode_utf8
+from supportable.server.cli_common import edits_option, fail, format_option, policies_options, version_option
+from supportable.server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -177,16 +177,16 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 
     Settings come from SUPPORTABLE_* variables, overridden by these options (docs/operations.md).
     A bad setting exits 2, an address that cannot be bound exits 6, each with one JSON log line."""
-    from server.serve import serve_from_cli
+    from supportable.server.serve import serve_from_cli
     serve_from_cli(host=host, port=port, workers=workers, threads=threads, decision_log=decision_log,
                    policies=Path(policies), payers=payers_dir, edits=edits_dir)
 
 
 # Commands of the policy analyst's workflow, each in its own module.
-from server.cli_edits import edits  # noqa: E402
-from server.cli_impact import impact  # noqa: E402
-from server.cli_lint import lint  # noqa: E402
-from server.cli_policytest import policy_test  # noqa: E402
+from supportable.server.cli_edits import edits  # noqa: E402
+from supportable.server.cli_impact import impact  # noqa: E402
+from supportable.server.cli_lint import lint  # noqa: E402
+from supportable.server.cli_policytest import policy_test  # noqa: E402
 
 main.add_command(lint)
 main.add_command(policy_test)

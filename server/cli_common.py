@@ -18,7 +18,7 @@ def package_version() -> str:
     try:
         return version("supportable")
     except PackageNotFoundError:
-        from server.app import VERSION
+        from supportable.server.app import VERSION
         return VERSION
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
-from engine.edits_store import StoreError, load_imported
-from engine.ncci_import import import_files
-from server.cli_common import fail, format_option
+from supportable.engine.edits_store import StoreError, load_imported
+from supportable.engine.ncci_import import import_files
+from supportable.server.cli_common import fail, format_option
 
 EXIT_INPUT = 1
 

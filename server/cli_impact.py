@@ -21,10 +21,10 @@ from pathlib import Path
 
 import click
 
-from server.cli_common import fail, format_option, policies_options
-from server.render_text import param_text
+from supportable.server.cli_common import fail, format_option, policies_options
+from supportable.server.render_text import param_text
 
-from engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
+from supportable.engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
                            load_candidate, read_corpus)
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
-from server.cli_common import format_option, policies_options
+from supportable.server.cli_common import format_option, policies_options
 
-from engine.lint import lint as run_lint
+from supportable.engine.lint import lint as run_lint
 
 EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from server.cli_common import format_option, policies_options
+from supportable.server.cli_common import format_option, policies_options
 
-from engine.policytest import render_text, run_tests
+from supportable.engine.policytest import render_text, run_tests
 
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.policyset import default_payers_dir
+from supportable.engine.policyset import default_payers_dir
 
 POLICY_FOLDERS = ("vocabulary", "base", "edits")
 FORMAT = 1
@@ -129,7 +129,7 @@ def summarize(registry) -> dict:
 def load(staged: Staged, edits: Path | None):
     """The registry of a staged set, its problems located at the files' usual names
     (``payers/x.yaml``, not the staging folder's)."""
-    from engine.errors import Location
+    from supportable.engine.errors import Location
     from .registry import Registry
     registry = Registry.load(staged.policies, staged.payers, edits)
     prefix = str(staged.root) + os.sep
@@ -149,7 +149,7 @@ def _fresh_locks() -> None:
     """In the forked child only the forking thread lives: a module lock another thread of the worker
     held at the fork would never be released, so the engine's module locks are made anew."""
     import threading
-    from engine import edits_store, icd10
+    from supportable.engine import edits_store, icd10
     edits_store._cache_lock, edits_store._index_lock, icd10._lock = threading.Lock(), threading.Lock(), threading.Lock()
 
 

@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import Location, PolicyError, Problem
-from engine.loader import shown_path
-from engine.policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set, payer_ids
+from supportable.engine.errors import Location, PolicyError, Problem
+from supportable.engine.loader import shown_path
+from supportable.engine.policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set, payer_ids
 
 LOG = logging.getLogger("supportable")
 

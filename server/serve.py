@@ -110,7 +110,7 @@ def _folders(settings: Settings) -> dict:
     """The folders and files the server reads and writes, resolved, for the start-up log."""
     def shown(path):
         return str(os.path.abspath(path)) if path else None
-    from engine.policyset import default_payers_dir
+    from supportable.engine.policyset import default_payers_dir
     folders = {"policies": shown(settings.policies),
                "payers": shown(settings.payers or default_payers_dir(settings.policies)),
                "edits": shown(settings.edits), "decision_log": shown(settings.decision_log)}
@@ -130,7 +130,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int) 
         "event": "starting", "bind": f"{host}:{port}", "workers": workers, "threads": threads,
         "folders": _folders(settings), "settings": settings.effective()}))
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-               "worker_class": "server.serve.ReloadingThreadWorker",
+               "worker_class": "supportable.server.serve.ReloadingThreadWorker",
                "timeout": 60, "graceful_timeout": 20, "keepalive": 2, "worker_connections": 1000,
                "child_exit": _child_exit, **logging_options(settings), **tls_options(settings)}
     try:

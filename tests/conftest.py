@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.policyset import load_policy_set
+from supportable.engine.policyset import load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "encounters"

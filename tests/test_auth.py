@@ -6,10 +6,10 @@ import logging
 import pytest
 
 from conftest import make_encounter
-from server.app import create_app
-from server.auth import ApiKeyAuthenticator, AuthError, Gate, Principal, is_loopback, keys_required, read_keys
-from server.registry import Registry
-from server.settings import Settings
+from supportable.server.app import create_app
+from supportable.server.auth import ApiKeyAuthenticator, AuthError, Gate, Principal, is_loopback, keys_required, read_keys
+from supportable.server.registry import Registry
+from supportable.server.settings import Settings
 
 KEY, OTHER = "k-3f9a1c0d7e2b4a68", "k-second-key-5501"
 

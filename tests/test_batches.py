@@ -8,10 +8,10 @@ import json
 import pytest
 from conftest import EXAMPLES
 
-import server.app as app_module
-from server.app import create_app
-from server.batches import release_memory
-from server.settings import Settings
+import supportable.server.app as app_module
+from supportable.server.app import create_app
+from supportable.server.batches import release_memory
+from supportable.server.settings import Settings
 from serving import ROOT, exchange, running_server
 
 NDJSON = "application/x-ndjson"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import PolicyError
-from engine.policyset import load_policy_set
+from supportable.engine.errors import PolicyError
+from supportable.engine.policyset import load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "policies/base/x.yaml"  # as shown in problems: relative to the policies directory's parent

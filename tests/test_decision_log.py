@@ -14,9 +14,9 @@ import urllib.error
 import urllib.request
 
 from conftest import ROOT, make_encounter
-from server import decision_log as decision_log_module
-from server.decision_log import DecisionLog
-from server.observability import Metrics
+from supportable.server import decision_log as decision_log_module
+from supportable.server.decision_log import DecisionLog
+from supportable.server.observability import Metrics
 
 DECISION = {"decision_id": "d1", "payer": "base", "policy_version": "sha256:1", "encounter": "enc-1",
             "lines": [{"line": "1", "code": "97110", "verdict": "supportable", "units": {"supportable": 1}}]}
@@ -93,7 +93,7 @@ def test_the_real_server_on_a_full_disk_keeps_answering_and_logs_whole_lines(tmp
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_SNAPSHOT="", SUPPORTABLE_RELOAD_INTERVAL="0")
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2",
+    server = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "2",
                                "--threads", "2", "--decision-log", str(log)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size)
     base = f"http://127.0.0.1:{port}"

@@ -187,7 +187,7 @@ def test_decisions_are_identical_across_hash_seeds():
     outputs = set()
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
-        run = subprocess.run([sys.executable, "-m", "server.cli", "check",
+        run = subprocess.run([sys.executable, "-m", "supportable.server.cli", "check",
                               str(ROOT / "examples/encounters/missing_documentation.json"), "--format", "json",
                               "--explain"], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
         outputs.add(run.stdout)
@@ -200,7 +200,7 @@ def test_group_time_never_counts_toward_units_even_when_denied_lines_are_counted
     # policies/base/units.yaml); but time in a group's time block is not one-on-one time at all
     # (domain-notes.md §1.1 rule 9, §4.5), so it stays out under either setting.
     from conftest import ROOT, decide_for, make_encounter, payers_with
-    from engine.policyset import load_policy_set
+    from supportable.engine.policyset import load_policy_set
     payers = payers_with(tmp_path, {"counting": (
         "id: counting\nname: Counting\nextends: medicare\n"
         "parameters:\n  denied_line_minutes:\n    value: counted\n"

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, decide_for, line_of, make_encounter, walk
-from engine.edits_store import StoreError, load_imported
-from engine.errors import PolicyError
-from engine.ncci_import import import_files, mue_effective_from_name
-from engine.policyset import load_policy_set
-from server.cli import main
+from supportable.engine.edits_store import StoreError, load_imported
+from supportable.engine.errors import PolicyError
+from supportable.engine.ncci_import import import_files, mue_effective_from_name
+from supportable.engine.policyset import load_policy_set
+from supportable.server.cli import main
 
 DATA = Path(__file__).parent / "data" / "ncci"
 PTP = DATA / "ccipra-test-f1.txt"
@@ -137,7 +137,7 @@ def test_a_far_future_deletion_date_means_still_in_force_and_text_round_trips(tm
 
 
 def test_rationale_with_tabs_quotes_and_line_breaks_is_stored_as_written(tmp_path):
-    from engine.edits_store import write_table
+    from supportable.engine.edits_store import write_table
     text = 'one\ttwo "three"\nfour'
     write_table(tmp_path / "t", [("97140", "97530", "2020-01-01", None, 1, "f.txt", 7, text)],
                 [("97110", 4, 1, "2026-01-01", None, "m.csv", 5, text)], {})
@@ -162,7 +162,7 @@ def test_a_new_import_replaces_the_old_whole_and_never_a_folder_of_other_files(t
 
 
 def test_a_stored_value_out_of_its_column_range_is_a_located_error(tmp_path):
-    from engine.edits_store import write_table
+    from supportable.engine.edits_store import write_table
     write_table(tmp_path / "t", [("97140", "97530", "2020-01-01", None, 300, "f.txt", 7, "x")], [], {})
     with pytest.raises(StoreError) as info:
         load_imported(tmp_path / "t")
@@ -172,7 +172,7 @@ def test_a_stored_value_out_of_its_column_range_is_a_located_error(tmp_path):
 
 
 def test_a_code_list_that_is_not_utf8_is_a_located_error_even_with_a_matching_digest(tmp_path):
-    from engine.edits_store import _digest_files, write_table
+    from supportable.engine.edits_store import _digest_files, write_table
     folder = tmp_path / "t"
     write_table(folder, [("97140", "97530", "2020-01-01", None, 1, "f.txt", 7, "x")], [], {})
     (folder / "codes.txt").write_bytes(b"97140\n9753\xff\n")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.encounter import parse_encounter
-from engine.errors import InputError
-from engine.facts import INPUT_PREDICATES, encounter_facts
-from engine.policyset import load_policy_set
+from supportable.engine.encounter import parse_encounter
+from supportable.engine.errors import InputError
+from supportable.engine.facts import INPUT_PREDICATES, encounter_facts
+from supportable.engine.policyset import load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "encounters"

@@ -6,8 +6,8 @@ import random
 from pyDatalog import pyEngine
 
 from conftest import EXAMPLES
-from engine.evaluator import _ask_all
-from engine.facts import encounter_facts
+from supportable.engine.evaluator import _ask_all
+from supportable.engine.facts import encounter_facts
 
 
 def variants(seed: int = 7, count: int = 40):
@@ -61,7 +61,7 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
     # Aggregates read the rows the shared table has already solved (compiler.completed_rows) rather
     # than deriving their dependencies again; the result must be pyDatalog's own, under the payers
     # with the most aggregates, on visits with a code on several lines.
-    from engine import compiler
+    from supportable.engine import compiler
     hits = []
     original = compiler.completed_rows
     monkeypatch.setattr(compiler, "completed_rows", lambda *a: hits.append(original(*a)) or hits[-1])
@@ -85,7 +85,7 @@ def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
     # pyEngine) whenever the flag held; 0-place predicates are now compiled with one constant.
     import shutil
     from conftest import ROOT, decide_for, make_encounter
-    from engine.policyset import load_policy_set
+    from supportable.engine.policyset import load_policy_set
     payers = tmp_path / "payers"
     payers.mkdir()
     (payers / "flagged.yaml").write_text(
@@ -127,7 +127,7 @@ def test_rules_a_payers_parameters_rule_out_are_not_evaluated(policies):
     line = policies["base"].decide(enc, "full").lines[0]
     attempt = next(a for a in line.why_not if a.rule.id == "base.units.total_time.no_unit")
     assert (attempt.failed_statement, attempt.reason) == ("code_in_total('97116', _)", "missing")
-    from engine.explain import Explainer
+    from supportable.engine.explain import Explainer
     model = policies["base"].evaluate(enc)
     [why] = Explainer(policies["base"].program, model).why_not("code_in_total", ("97116", 22))
     assert (why.failed_statement, why.reason) == ("param('unit_method', 'total_time')", "missing")
@@ -135,7 +135,7 @@ def test_rules_a_payers_parameters_rule_out_are_not_evaluated(policies):
 
 def test_static_part_is_solved_once_and_gives_the_same_model(policies):
     from dataclasses import replace
-    from engine.evaluator import Evaluator, _with_static_part_solved
+    from supportable.engine.evaluator import Evaluator, _with_static_part_solved
     policy = policies["aetna"]
     assert {"therapy_code", "cmt_code", "same_day_exclusive", "nmr_diagnosis_group"} <= policy.program.static_derived
     solved = policy.evaluator.program

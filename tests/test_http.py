@@ -34,12 +34,12 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import EXAMPLES, ROOT, make_encounter
-from engine.encounter import Encounter
-from engine.requirements import explain_code
-from server import api_models as m
-from server.app import create_app
-from server.cli import main as cli_main
-from server.settings import Settings
+from supportable.engine.encounter import Encounter
+from supportable.engine.requirements import explain_code
+from supportable.server import api_models as m
+from supportable.server.app import create_app
+from supportable.server.cli import main as cli_main
+from supportable.server.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
 NDJSON = "application/x-ndjson"
@@ -622,7 +622,7 @@ def test_code_requirements_show_the_edits_and_the_code_filled_in(client):
 
 
 def test_an_imported_edit_table_is_served(tmp_path):
-    from engine.ncci_import import import_files
+    from supportable.engine.ncci_import import import_files
     data = Path(__file__).parent / "data" / "ncci"
     assert import_files([data / "ccipra-test-f1.txt"], [data / "MCR_MUE_PractitionerServices_Eff_01-01-2026.csv"],
                         tmp_path / "table").ok
@@ -919,7 +919,7 @@ def test_the_real_server(tmp_path):
            if not k.startswith("SUPPORTABLE_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(PYTHONPATH=str(ROOT), TMPDIR=str(scratch))
     output = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "2",
                              "--threads", "2", "--decision-log", str(log)],
                             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from engine import icd10
+from supportable.engine import icd10
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, make_encounter
-from engine.impact import CHANGE_TYPES, read_corpus
-from server.cli_impact import impact
+from supportable.engine.impact import CHANGE_TYPES, read_corpus
+from supportable.server.cli_impact import impact
 
 CANDIDATE = ROOT / "examples" / "candidates" / "aetna_cap_24.yaml"
 CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"

@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, make_encounter
-from engine.errors import InputError
-from server.app import create_app
-from server.cli import main as cli_main
-from server.registry import Registry
-from server.settings import Settings
+from supportable.engine.errors import InputError
+from supportable.server.app import create_app
+from supportable.server.cli import main as cli_main
+from supportable.server.registry import Registry
+from supportable.server.settings import Settings
 
 DATE_FIELDS = [("date_of_service",), ("plan_of_care", "certified_on"), ("plan_of_care", "start_of_care"),
                ("plan_of_care", "recertified_on"), ("plan_of_care", "last_progress_report_on"),

@@ -83,7 +83,7 @@ def test_threads_agree_with_sequential_results(base_policy):
 
 
 def test_two_policy_sets_in_one_thread_do_not_share_facts(base_policy, example):
-    from engine.policyset import load_policy_set
+    from supportable.engine.policyset import load_policy_set
     from conftest import ROOT
     other = load_policy_set(ROOT / "policies")
     enc = base_policy.parse(example("group_billed_as_97110"))

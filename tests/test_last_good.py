@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_encounter
-from server import policyfiles
-from server.app import create_app
-from server.registry import Registry
-from server.reload import PolicyStore
-from server.settings import Settings
+from supportable.server import policyfiles
+from supportable.server.app import create_app
+from supportable.server.registry import Registry
+from supportable.server.reload import PolicyStore
+from supportable.server.settings import Settings
 
 TOKEN = "s3cret-token"
 BROKEN = "id: plan\nname: broken\nextends: base\nadd: 3\n"
@@ -192,7 +192,7 @@ class Server:
         full = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
         full.update(PYTHONPATH=str(ROOT), SUPPORTABLE_SNAPSHOT=str(project / "last-good"), **env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port), "--workers", "2",
+            [sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(self.port), "--workers", "2",
              "--threads", "2", "--policies", str(project / "policies"), "--payers", str(project / "payers"),
              "--decision-log", str(project / "d.jsonl")],
             cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.lint import lint
-from server.cli_lint import lint as lint_command
+from supportable.engine.lint import lint
+from supportable.server.cli_lint import lint as lint_command
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDANCE = ROOT.parent / "shared" / "guidance"
@@ -524,11 +524,11 @@ def test_command_errors_exit_4_in_both_formats(tmp_path, monkeypatch):
 
 
 def test_command_internal_failure_exit_5_without_a_traceback(monkeypatch):
-    import server.cli_lint
+    import supportable.server.cli_lint
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(server.cli_lint, "run_lint", broken)
+    monkeypatch.setattr(supportable.server.cli_lint, "run_lint", broken)
     result = run()
     assert result.exit_code == 5
     assert result.stderr == "error: the linter failed (RuntimeError: boom); nothing was checked\n"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.errors import PolicyError
-from engine.policyset import load_policy_set
-from server.cli import main
+from supportable.engine.errors import PolicyError
+from supportable.engine.policyset import load_policy_set
+from supportable.server.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "encounters"

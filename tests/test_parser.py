@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import Location
-from engine.parser import ParseFailure, TextOrigin, parse_clause
-from engine.syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Positive,
+from supportable.engine.errors import Location
+from supportable.engine.parser import ParseFailure, TextOrigin, parse_clause
+from supportable.engine.syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Negative, Positive,
                            Var)
-from engine.yamlsource import load_yaml
+from supportable.engine.yamlsource import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "policies/base/x.yaml"

@@ -6,8 +6,8 @@ the rule responsible and which layer it came from.
 import pytest
 
 from conftest import ROOT, decide_for, line_of, make_encounter, walk
-from engine.errors import InputError
-from engine.policyset import load_policy_set
+from supportable.engine.errors import InputError
+from supportable.engine.policyset import load_policy_set
 
 NMR = {"code": "97112", "documentation": ["neuro_deficit"]}
 GAIT = {"code": "97116", "documentation": ["gait_impairment"]}
@@ -572,7 +572,7 @@ def test_a_plan_that_accepts_athletic_trainers_says_so_in_its_own_table(tmp_path
     # never pays them; a plan that accepts them (domain-notes.md §6.2, one BCBS plan) replaces the
     # table in its overlay. A table replaces the parent's whole table (docs/overlays.md).
     from conftest import ROOT, payers_with
-    from engine.policyset import load_policy_set
+    from supportable.engine.policyset import load_policy_set
     payers = payers_with(tmp_path, {"bluevt": (
         "id: bluevt\nname: A plan accepting athletic trainers\nextends: commercial\n"
         "parameters:\n  therapy_providers:\n    description: constant-attendance services by these\n"
@@ -594,7 +594,7 @@ def test_medicare_work_hardening_is_denied_unless_a_contractor_overlay_says_it_i
     # the denial rests on grade-C sources (domain-notes.md §5.4), so it is a parameter a MAC's
     # overlay can turn off; the rule's own text states the grade
     from conftest import ROOT, payers_with
-    from engine.policyset import load_policy_set
+    from supportable.engine.policyset import load_policy_set
     visit = make_encounter([{"code": "97545", "minutes": 120, "units": 1, "intended_outcomes": ["work_conditioning"],
                              "documentation": ["work_related_goals"]}])
     line = decide_for(policies["medicare"], visit).lines[0]

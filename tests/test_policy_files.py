@@ -24,14 +24,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.errors import PolicyError, Problems
-from engine.lint import lint
-from engine.overlay import parse_overlay
-from engine.policyset import load_policy_set
-from engine.policytest import run_tests
-from engine.yamlsource import MAX_EXPANDED_NODES, MAX_FILE_BYTES, compose, load_yaml
-from server.cli import main
-from server.registry import Registry
+from supportable.engine.errors import PolicyError, Problems
+from supportable.engine.lint import lint
+from supportable.engine.overlay import parse_overlay
+from supportable.engine.policyset import load_policy_set
+from supportable.engine.policytest import run_tests
+from supportable.engine.yamlsource import MAX_EXPANDED_NODES, MAX_FILE_BYTES, compose, load_yaml
+from supportable.server.cli import main
+from supportable.server.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("aetna", "aetna_medicare", "base", "commercial", "medicare")
@@ -132,8 +132,8 @@ def test_a_fifo_named_like_an_overlay_is_refused_without_waiting_for_a_writer(tm
 
 
 def test_a_fifo_does_not_block_the_reload_check_or_the_snapshot_staging(tmp_path):
-    from server.policyfiles import stage
-    from server.reload import fingerprint
+    from supportable.server.policyfiles import stage
+    from supportable.server.reload import fingerprint
     policies, payers = tree(tmp_path)
     os.mkfifo(payers / "pipe.yaml")
     assert len(finishes(lambda: fingerprint(policies, payers))) == 64
@@ -327,7 +327,7 @@ def test_cli_impact_with_a_broken_candidate_prints_the_located_problem(tmp_path)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "supportable.server.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -392,7 +392,7 @@ def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_r
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_RELOAD_INTERVAL="0")   # only SIGHUP reloads
     log = tmp_path / "serve.log"
     with log.open("wb") as err:
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "1",
+        server = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "1",
                                    "--threads", "2", "--policies", str(policies), "--payers", str(payers),
                                    "--decision-log", str(tmp_path / "d.jsonl")],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -446,8 +446,8 @@ def test_mutated_policy_files_never_raise(tmp_path):
     # a seeded fuzz: random YAML punctuation, tags, aliases, odd bytes and cuts in shipped files;
     # whatever the result, the loaders answer with problems and never raise
     import random
-    from engine.edits import load_base_tables
-    from engine.loader import load_rule_files
+    from supportable.engine.edits import load_base_tables
+    from supportable.engine.loader import load_rule_files
     rnd = random.Random(11)
     sources = [ROOT / "payers" / "aetna_medicare.yaml", ROOT / "policies" / "base" / "group.yaml",
                ROOT / "policies" / "edits" / "mue.yaml"]

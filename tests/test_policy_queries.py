@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, decide_for, make_encounter
-from engine.errors import InputError
-from engine.policydiff import diff_policies
-from engine.policyset import load_policy_set
-from engine.requirements import explain_code
-from server.cli import main
+from supportable.engine.errors import InputError
+from supportable.engine.policydiff import diff_policies
+from supportable.engine.policyset import load_policy_set
+from supportable.engine.requirements import explain_code
+from supportable.server.cli import main
 
 
 def ids(entries):
@@ -265,6 +265,6 @@ def test_replaced_rule_applies_to_every_date_and_a_dated_addition_only_from_its_
 
 
 def test_explain_code_comparison_of_a_code_with_a_number_does_not_match():
-    from engine.requirements import _compare
+    from supportable.engine.requirements import _compare
     assert _compare("97110", "==", 5) is False and _compare("97110", "!=", 5) is True
     assert _compare("97110", "<", 5) is True     # undecidable order: kept, not ruled out

@@ -3,8 +3,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from server.cli import main
-from server.settings import BUNDLED_POLICIES, Settings
+from supportable.server.cli import main
+from supportable.server.settings import BUNDLED_POLICIES, Settings
 
 
 def test_defaults():
@@ -34,7 +34,7 @@ def test_serve_help_lists_the_options():
 
 import pytest  # noqa: E402
 
-from server.settings import SettingsError, parse_size  # noqa: E402
+from supportable.server.settings import SettingsError, parse_size  # noqa: E402
 
 
 @pytest.mark.parametrize("text,size", [("1048576", 1 << 20), ("1MiB", 1 << 20), ("512KiB", 512 << 10),
@@ -108,5 +108,5 @@ def test_folder_problems_name_what_is_missing(tmp_path):
 
 
 def test_a_misspelt_variable_is_named():
-    from server.settings import unknown_variables
+    from supportable.server.settings import unknown_variables
     assert unknown_variables({"SUPPORTABLE_PROT": "9000", "SUPPORTABLE_PORT": "1", "HOME": "/"}) == ["SUPPORTABLE_PROT"]

@@ -106,7 +106,7 @@ def test_a_body_streamed_too_slowly_gets_408_and_frees_its_thread(tmp_path):
 
 
 def test_when_a_request_is_ready_for_a_thread():
-    from server.worker import HEAD_LIMIT_BYTES, PREBUFFER_BODY_BYTES, request_complete
+    from supportable.server.worker import HEAD_LIMIT_BYTES, PREBUFFER_BODY_BYTES, request_complete
     head = b"POST /v1/check HTTP/1.1\r\nHost: x\r\n"
     assert request_complete(b"GET /healthz HTTP/1.1\r\nHost: x") is False
     assert request_complete(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") is True

@@ -45,9 +45,9 @@ for p in (REPO, REPO / "bench"):
         sys.path.insert(0, str(p))
 
 from bench_engine import CMT, EncounterGenerator, LINE_DOCUMENTATION_HINTS  # noqa: E402
-from engine.errors import InputError  # noqa: E402
-from engine.overlay import BASE  # noqa: E402
-from engine.policyset import load_policy_set, payer_ids  # noqa: E402
+from supportable.engine.errors import InputError  # noqa: E402
+from supportable.engine.overlay import BASE  # noqa: E402
+from supportable.engine.policyset import load_policy_set, payer_ids  # noqa: E402
 
 POLICIES = REPO / "policies"
 DEFAULT_OUT = Path(__file__).resolve().parent / "encounters.jsonl"
