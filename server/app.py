@@ -37,7 +37,7 @@ from .reload import PolicyStore
 from .settings import Settings
 
 LOG = logging.getLogger("supportable")
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 NDJSON = "application/x-ndjson"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _VOCABULARY_NAMES = {"code": "codes", "documentation": "documentation", "outcome": "outcomes",
