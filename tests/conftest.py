@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,6 @@ VISIT_DOCUMENTATION = ["functional_goals", "goal_linkage", "objective_findings",
 def payers_with(tmp_path, overlays: dict[str, str]):
     """A copy of the shipped payers/ folder under tmp_path with extra overlay files (id -> YAML text),
     for tests of a payer built on the shipped ones; returns the folder."""
-    import shutil
     folder = tmp_path / "payers"
     shutil.copytree(ROOT / "payers", folder)
     for name, text in overlays.items():
@@ -95,3 +95,19 @@ def walk(node):
     yield node
     for child in node.get("premises", []):
         yield from walk(child)
+
+
+def plan_text(method: str) -> str:
+    """An overlay, `plan`, that sets only the unit method: reload tests change it to see a swap."""
+    return ("id: plan\nname: A plan that changes its unit method\nextends: base\nparameters:\n"
+            f"  unit_method:\n    value: {method}\n    description: how this plan counts units\n"
+            "    source: {file: domain-notes.md, section: '1.3'}\n")
+
+
+def plan_project(tmp_path: Path, method: str) -> Path:
+    """A copy of the policies with two payers: commercial, and `plan` with the given unit method."""
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    (tmp_path / "payers").mkdir()
+    shutil.copy(ROOT / "payers" / "commercial.yaml", tmp_path / "payers" / "commercial.yaml")
+    (tmp_path / "payers" / "plan.yaml").write_text(plan_text(method))
+    return tmp_path

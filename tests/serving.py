@@ -48,14 +48,24 @@ def running_server(tmp_path: Path, workers: int = 1, threads: int = 2, env: dict
             time.sleep(0.2)
         yield port, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            pass
+        stop(proc, group=True)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 25.0, group: bool = False) -> None:
+    """Stop a server: SIGTERM (gunicorn stops gracefully), then SIGKILL if it is still there after
+    ``timeout`` (to its whole process group when it was started in its own session)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+        if not group:
+            return
+    except subprocess.TimeoutExpired:
+        if not group:
+            proc.kill()
+    if group:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    proc.wait(timeout=10)
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:

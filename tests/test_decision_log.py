@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 from conftest import ROOT, make_encounter
+from serving import stop
 from supportable.server import decision_log as decision_log_module
 from supportable.server.decision_log import DecisionLog
 from supportable.server.observability import Metrics
@@ -132,9 +133,4 @@ def test_the_real_server_on_a_full_disk_keeps_answering_and_logs_whole_lines(tmp
         assert all("File too large" in r["decision_log"]["last_error"] for r in failing)
         assert any(" bytes" in r["decision_log"]["last_error"] for r in failing)   # a write really stopped short
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server, timeout=20)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_encounter
+from conftest import ROOT, make_encounter, plan_project, plan_text
 from supportable.server import policyfiles
 from supportable.server.app import create_app
 from supportable.server.registry import Registry
@@ -29,19 +29,9 @@ VISIT = make_encounter([{"code": "97116", "minutes": 22, "units": 2, "documentat
                         {"code": "97110", "minutes": 18, "units": 1}], payer="plan")
 
 
-def plan_text(method: str) -> str:
-    return ("id: plan\nname: A plan that changes its unit method\nextends: base\nparameters:\n"
-            f"  unit_method:\n    value: {method}\n    description: how this plan counts units\n"
-            "    source: {file: domain-notes.md, section: '1.3'}\n")
-
-
 @pytest.fixture
 def project(tmp_path):
-    shutil.copytree(ROOT / "policies", tmp_path / "policies")
-    (tmp_path / "payers").mkdir()
-    shutil.copy(ROOT / "payers" / "commercial.yaml", tmp_path / "payers" / "commercial.yaml")
-    (tmp_path / "payers" / "plan.yaml").write_text(plan_text("total_time"))
-    return tmp_path
+    return plan_project(tmp_path, "total_time")
 
 
 def open_store(project, **kw):

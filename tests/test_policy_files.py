@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from serving import stop
 from supportable.engine.errors import PolicyError, Problems
 from supportable.engine.lint import lint
 from supportable.engine.overlay import parse_overlay
@@ -433,12 +434,7 @@ def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_r
         status, body = get("/v1/payers/beta")              # the last good set still serves
         assert status == 200 and body["id"] == "beta"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop(server, timeout=15)
     assert "Traceback" not in log.read_text()
 
 

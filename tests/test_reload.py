@@ -3,7 +3,6 @@ serving, requests during a swap each get one consistent policy set, and the trig
 watch, admin request, SIGHUP to the real server) work."""
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, make_encounter
+from conftest import ROOT, make_encounter, plan_project, plan_text
+from serving import stop
 from supportable.server.app import create_app
 from supportable.server.registry import Registry
 from supportable.server.reload import PolicyStore
@@ -25,19 +25,9 @@ TOKEN = "s3cret-token"
 UNIT_METHOD = "  unit_method:\n    value: {method}\n"
 
 
-def plan_text(method: str) -> str:
-    return ("id: plan\nname: A plan that changes its unit method\nextends: base\nparameters:\n"
-            f"  unit_method:\n    value: {method}\n    description: how this plan counts units\n"
-            "    source: {file: domain-notes.md, section: '1.3'}\n")
-
-
 @pytest.fixture
 def project(tmp_path):
-    shutil.copytree(ROOT / "policies", tmp_path / "policies")
-    (tmp_path / "payers").mkdir()
-    shutil.copy(ROOT / "payers" / "commercial.yaml", tmp_path / "payers" / "commercial.yaml")
-    (tmp_path / "payers" / "plan.yaml").write_text(plan_text("cpt_per_code"))
-    return tmp_path
+    return plan_project(tmp_path, "cpt_per_code")
 
 
 def settings_for(project, **kw):
@@ -240,11 +230,7 @@ def test_sighup_reloads_the_real_server_in_place(project):
         assert len(after) == 1 and after != before           # still the last good set
         assert get("/readyz")["last_reload"]["outcome"] == "refused"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=20)
 
 
 def test_a_new_payer_that_does_not_load_yet_does_not_hold_back_the_others(project):
