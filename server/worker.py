@@ -43,6 +43,8 @@ BODY_DEADLINE = 60.0               # seconds for a whole body a thread reads (a 
 HEAD_LIMIT_BYTES = 64 << 10        # a request head larger than this is refused with 431
 PREBUFFER_BODY_BYTES = 1 << 20     # a body of known length up to this is read before a thread is committed
 PREBUFFER_TOTAL_BYTES = 64 << 20   # past this much held by the poller (all connections), bodies go to threads
+REQUESTS_PER_CONNECTION = 100      # then "Connection: close": kept-alive clients reconnect and spread over the
+#                                   # workers again (a worker restarted after a crash gets its share back)
 
 
 class _DeadlineSocket:
@@ -71,6 +73,7 @@ class _Conn(TConn):
     prebuffered = b""
     reading: bytearray | None = None
     read_deadline = 0.0
+    served = 0
 
     def init(self) -> None:       # runs in the thread, before each request is parsed
         super().init()
@@ -204,6 +207,17 @@ class ReloadingThreadWorker(ThreadWorker):
         state = self._state()
         if self._hup_while_loading and state is not None:
             state.store.request_reload()
+
+    # -- spreading kept-alive connections ---------------------------------------------------------
+    def handle_request(self, req, conn):
+        """A connection's 100th request is answered with ``Connection: close`` (as nginx's and Apache's
+        keep-alive request limits do): a client that keeps its connections alive would otherwise stay
+        on the worker it first reached, and after a worker restart every such client sits on the
+        survivor, leaving one process (one interpreter lock) to do the work of all."""
+        conn.served = getattr(conn, "served", 0) + 1
+        if conn.served >= REQUESTS_PER_CONNECTION:
+            req.must_close = True
+        return super().handle_request(req, conn)
 
     # -- reading requests in the poller -----------------------------------------------------------
     def accept(self, listener) -> None:

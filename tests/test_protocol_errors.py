@@ -77,3 +77,23 @@ def test_made_up_methods_share_one_metrics_series(port):
     assert not [line for line in lines if any(m in line for m in ("FOO", "BAR", "QWERTY"))], lines
     other = [line for line in lines if 'method="other"' in line and 'status="405"' in line]
     assert other and float(other[0].rsplit(" ", 1)[1]) >= 3, lines
+
+
+def test_a_kept_alive_connection_is_closed_after_its_hundredth_request(port):
+    # so clients that keep connections alive spread over the workers again (after a worker restart
+    # they would all sit on the survivor); the client is told, so it reconnects without an error
+    import http.client
+    from supportable.server.worker import REQUESTS_PER_CONNECTION
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        answers = []
+        for _ in range(REQUESTS_PER_CONNECTION + 1):
+            conn.request("GET", "/healthz")
+            reply = conn.getresponse()
+            reply.read()
+            answers.append((reply.status, (reply.getheader("Connection") or "").lower()))
+    finally:
+        conn.close()
+    assert all(status == 200 for status, _ in answers)
+    closes = [i for i, (_, connection) in enumerate(answers) if connection == "close"]
+    assert closes == [REQUESTS_PER_CONNECTION - 1]          # the 100th, then a new connection's first
