@@ -132,7 +132,10 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int) 
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "supportable.server.serve.ReloadingThreadWorker",
                "timeout": 60, "graceful_timeout": 20, "keepalive": 2, "worker_connections": 1000,
-               "child_exit": _child_exit, **logging_options(settings), **tls_options(settings)}
+               "child_exit": _child_exit, **logging_options(settings), **tls_options(settings),
+               # gunicorn's control socket (gunicornc) is off: every server on a machine would share one
+               # path, and its reload restarts the workers instead of the safe in-place reload
+               "control_socket_disable": True}
     try:
         _Server(settings, options).run()
     finally:

@@ -192,6 +192,7 @@ def test_every_stderr_line_is_json_and_v1_takes_api_keys(server_factory, tmp_pat
     assert requests[0]["principal"] is None and requests[1]["principal"].startswith("key:")
     assert any(e["logger"] == "gunicorn.access" and e.get("status") == 200 for e in entries)
     assert any(e["logger"] == "gunicorn.error" and "Shutting down" in e.get("message", "") for e in entries)
+    assert not any("Control socket" in e.get("message", "") for e in entries)   # gunicornc's socket is off
     text = "\n".join(lines) + (tmp_path / "decisions.jsonl").read_text()
     for secret in (KEY, "admin-secret-1", "patient-0042", "M54.50"):
         assert secret not in text
