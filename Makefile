@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench clean
+.PHONY: serve test bench golden clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Every corpus encounter under every payer against tests/data/golden.json (make test checks a sample).
+golden: $(STAMP)
+	$(BIN)/python tests/golden.py --check --all
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
