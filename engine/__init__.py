@@ -1,0 +1,54 @@
+"""The engine's facade: the names the server, the command line and other callers use.
+
+Everything outside ``supportable.engine`` imports from here, not from the modules: the modules are
+the engine's own business and may be split or renamed. Names are resolved on first use (PEP 562),
+so importing the facade loads nothing a command does not need (the ICD-10-CM index, the pyDatalog
+engine, the edit-table store).
+
+The stages a policy goes through, in order: read (``yamlsource``) -> parse (``parser``, ``loader``,
+``overlay``) -> check (``checker``) -> compile (``compiler``) -> evaluate (``evaluator``) ->
+explain (``explain``) -> decide (``decision``); ``load_policy_set`` runs them for one payer and
+returns a :class:`PolicySet`, whose ``parse`` reads an encounter and ``decide`` decides it.
+docs/architecture.md has the picture.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+
+# name -> the module (under supportable.engine) that defines it, or "module:name" where the facade's
+# name differs (a name equal to a submodule's would be replaced by the submodule once imported)
+_EXPORTS = {
+    # loading a payer's policies
+    "PolicySet": "policyset", "ParsedSources": "policyset", "load_policy_set": "policyset",
+    "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
+    "misplaced_base": "overlay", "shown_path": "loader", "decode_utf8": "yamlsource",
+    # inputs, problems and decisions
+    "Encounter": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
+    "InputError": "errors", "Decision": "decision", "LineDecision": "decision",
+    "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain",
+    # what a loaded policy says
+    "explain_code": "requirements", "diff_policies": "policydiff",
+    # the analyst's tools
+    "lint_policies": "lint:lint", "run_tests": "policytest", "import_files": "ncci_import",
+    "StoreError": "edits_store", "load_imported": "edits_store",
+}
+# modules callers use as a whole
+_MODULES = {"edits_store", "icd10", "impact"}
+
+__all__ = sorted(_EXPORTS) + sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module, _, attribute = _EXPORTS[name].partition(":")
+        value = getattr(import_module(f".{module}", __name__), attribute or name)
+    elif name in _MODULES:
+        value = import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value       # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
