@@ -64,7 +64,8 @@ class FieldProblem:
         return f"{self.path or '(document)'}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "code": self.code, "message": self.message}
+        # the same members as a policy problem (code, level, message), located by path not file:line:col
+        return {"path": self.path, "code": self.code, "level": "error", "message": self.message}
 
 
 class InputError(Exception):

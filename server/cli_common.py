@@ -55,8 +55,15 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
 
 def fail(fmt: str, code: int, kind: str, message: str, problems: list | None = None,
          text_lines: list[str] | None = None) -> None:
+    """Stop the command with exit ``code``. As JSON: the HTTP API's problem document (``type``,
+    ``title``, ``detail``, ``problems``; the kind spelled as over HTTP, `invalid-encounter`) with the
+    exit code, and the command line's first members, ``error`` (the kind as a code,
+    `invalid_encounter`) and ``message``, kept for readers written before."""
     if fmt == "json":
-        click.echo(json.dumps({"error": kind, "message": message, "problems": problems or []}, indent=2))
+        from .problems import problem
+        document = problem(kind.replace("_", "-"), code, message, problems or [])
+        document.pop("status")
+        click.echo(json.dumps({"error": kind, "message": message, **document, "exit_code": code}, indent=2))
     else:
         click.echo(f"error: {message}", err=True)
         for line in text_lines or []:

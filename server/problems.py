@@ -26,6 +26,13 @@ TITLES = {
     "internal-error": "Internal error",
     "bad-request": "Bad request",
     "unauthorized": "Unauthorized",
+    # kinds only the command line meets (its JSON errors are problem documents too)
+    "policy-error": "The policies do not load",
+    "unreadable-input": "The input cannot be read",
+    "not-utf8": "The input is not UTF-8 text",
+    "invalid-option": "An option is not valid",
+    "invalid-edits": "The imported edit table is not valid",
+    "invalid-edit-files": "The edit files are not valid",
 }
 
 

@@ -58,7 +58,25 @@ def test_invalid_encounter_exit_1_with_paths():
     assert result.exit_code == 1
     out = json.loads(result.output)
     assert out["error"] == "invalid_encounter"
-    assert {"path": "lines[2].code", "code": "missing_field", "message": "field required"} in out["problems"]
+    assert {"path": "lines[2].code", "code": "missing_field", "level": "error",
+            "message": "field required"} in out["problems"]
+    # the HTTP API's problem document, kind spelled as over HTTP, plus the exit code
+    assert (out["type"], out["title"], out["exit_code"]) == ("/problems/invalid-encounter",
+                                                            "The encounter is not valid", 1)
+    assert out["detail"] == out["message"]
+
+
+def test_command_line_and_http_give_an_invalid_encounter_the_same_problem_members(base_policy):
+    from supportable.server.app import create_app
+    from supportable.server.registry import Registry
+    from supportable.server.settings import Settings
+    document = json.loads((EXAMPLES / "invalid" / "bad_fields.json").read_text())
+    settings = Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log="", snapshot="")
+    over_http = create_app(settings, Registry.load(settings.policies)).test_client().post(
+        "/v1/check?payer=base", json=document).get_json()
+    cli = json.loads(run(EXAMPLES / "invalid" / "bad_fields.json", "--payer", "base", "--format", "json").output)
+    assert over_http["type"] == cli["type"] and over_http["title"] == cli["title"]
+    assert over_http["problems"] == cli["problems"]
 
 
 def test_invalid_json_is_located(tmp_path):
@@ -79,8 +97,9 @@ def test_unreadable_file(tmp_path):
 def test_unknown_payer_exit_3():
     result = run(EXAMPLES / "mixed_visit.json", "--payer", "acme", "--format", "json")
     assert result.exit_code == 3
-    assert json.loads(result.output) == {"error": "unknown_payer", "message": "unknown payer `acme`; available: base, aetna, aetna_medicare, commercial, medicare",
-                                         "problems": []}
+    message = "unknown payer `acme`; available: base, aetna, aetna_medicare, commercial, medicare"
+    assert json.loads(result.output) == {"error": "unknown_payer", "message": message, "type": "/problems/unknown-payer",
+                                         "title": "Unknown payer", "detail": message, "problems": [], "exit_code": 3}
 
 
 def test_broken_policies_exit_4_with_locations(tmp_path):

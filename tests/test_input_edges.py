@@ -81,7 +81,7 @@ def test_control_and_bidi_characters_are_refused_with_their_path(base_policy, pa
         value = value[part] if not (isinstance(value, dict) and part not in value) else "x"
     value = value if isinstance(value, str) else "x"
     problems = _problems(base_policy, _set(data, path, value[:1] + char + value[1:]))
-    assert problems == [{"path": _dotted(path), "code": "control_character",
+    assert problems == [{"path": _dotted(path), "code": "control_character", "level": "error",
                          "message": f"contains the control character U+{ord(char):04X} at position 1; ids and "
                                     "codes are printable text"}]
 
