@@ -68,8 +68,10 @@ def build_spec(version: str) -> dict:
                  "description": "how much proof to return"}
     common = {"400": _problem("the body is not JSON"), "413": _problem("the body is too large"),
               "415": _problem("the body is not JSON (or NDJSON for a batch)"),
-              "422": _problem("the encounter or a parameter is not valid; every problem with its path"),
-              "404": _problem("unknown payer"), "503": _problem("the payer's policies did not load")}
+              "408": _problem("the request did not arrive in time"),
+              "422": _problem("the encounter or a parameter is not valid, or the payer is unknown; every problem "
+                              "with its path"),
+              "503": _problem("the payer's policies did not load")}
     spec.path(path="/v1/check", operations={"post": {
         "summary": "Decide one encounter", "operationId": "check", "parameters": [payer_q, explain_q],
         "requestBody": {"required": True, "content": {"application/json": {
