@@ -18,10 +18,9 @@ from pathlib import Path
 
 import click
 
+from supportable.engine.policytest import run_tests
 from supportable.server.cli_common import format_option, policies_options
-
-from supportable.engine.policytest import render_text, run_tests
-
+from supportable.server.render_policytest import render_text
 
 
 @click.command("test")
