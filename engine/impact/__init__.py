@@ -5,17 +5,10 @@ every encounter of a corpus twice, under the payer's current policy and under th
 have if the candidate file replaced the payer's overlay, and reports every line whose decision
 (verdict or supportable units) changes, with the rules responsible on each side.
 
-How the candidate is loaded: a temporary payers folder gets a copy of every current overlay file,
-with the candidate written as ``<payer>.yaml``, and both folders are loaded with
-:func:`load_policy_set`, so the candidate goes through exactly the checks the real file would.
-Problems found in the temporary copies are reported against the files they came from (the
-candidate's own path, or the real overlay file), never against the temporary folder. Payers
-that extend the candidate's payer are found too: they would change with it.
-
-A corpus is a ``.jsonl`` file (one encounter per line) or a folder of ``*.json`` (one encounter
-each) and ``*.jsonl`` files, read in name order, not recursively. An encounter that is not JSON or
-does not parse is counted and listed with its location and first problem; it does not stop the
-run. Every encounter is decided under the payer given, whatever its own ``payer`` field says.
+The candidate goes through exactly the checks the real file would, its problems are reported
+against the files they came from, and payers that extend the candidate's payer are compared too
+(``candidate``). A corpus is a ``.jsonl`` file, a ``.json`` file or a folder of them; an
+encounter that does not parse is listed, and does not stop the run (``corpus``).
 
 The package: ``model`` (the kinds of change and the report), ``candidate`` (loading the current
 policy and the candidate), ``corpus`` (reading encounters), ``compare`` (deciding both ways).
