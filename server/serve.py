@@ -67,9 +67,9 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from .app import create_app
+        from .app import serving_app
         _configure_logging(self.settings.log_level)
-        return create_app(self.settings)
+        return serving_app(self.settings)
 
     def run(self) -> None:
         from gunicorn.arbiter import Arbiter

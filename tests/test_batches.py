@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import EXAMPLES
 
-import supportable.server.app as app_module
+import supportable.server.routes.decisions as decisions_module
 from supportable.server.app import create_app
 from supportable.server.batches import release_memory
 from supportable.server.settings import Settings
@@ -68,14 +68,14 @@ def test_a_body_over_8_mib_is_413_json_or_ndjson(client):
 
 
 def test_an_unexpected_failure_on_one_item_is_reported_in_place(client, monkeypatch):
-    real = app_module._decide
+    real = decisions_module._decide
 
     def flaky(state, document, payer, explain):
         if isinstance(document, dict) and document.get("encounter_id") == "boom":
             raise RuntimeError("boom")
         return real(state, document, payer, explain)
 
-    monkeypatch.setattr(app_module, "_decide", flaky)
+    monkeypatch.setattr(decisions_module, "_decide", flaky)
     response = client.post("/v1/check/batch", json=[ENCOUNTER, {**ENCOUNTER, "encounter_id": "boom"}, ENCOUNTER])
     body = response.get_json()
     assert response.status_code == 200
@@ -86,12 +86,12 @@ def test_an_unexpected_failure_on_one_item_is_reported_in_place(client, monkeypa
 
 def test_memory_is_given_back_after_a_large_batch_only(client, monkeypatch):
     calls = []
-    monkeypatch.setattr(app_module, "release_memory", lambda: calls.append(1))
+    monkeypatch.setattr(decisions_module, "release_memory", lambda: calls.append(1))
     with client.post("/v1/check/batch", json=[ENCOUNTER] * 3) as response:
         response.get_data()
     assert calls == []
-    with client.post("/v1/check/batch", json=[ENCOUNTER] * app_module.LARGE_BATCH) as response:
-        assert response.get_json()["summary"]["decided"] == app_module.LARGE_BATCH
+    with client.post("/v1/check/batch", json=[ENCOUNTER] * decisions_module.LARGE_BATCH) as response:
+        assert response.get_json()["summary"]["decided"] == decisions_module.LARGE_BATCH
     assert calls == [1]
     with client.post("/v1/check/batch", data=json.dumps(ENCOUNTER) + "\n", content_type=NDJSON) as response:
         response.get_data()

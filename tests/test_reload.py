@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, make_encounter, plan_project, plan_text
 from serving import stop
-from supportable.server.app import create_app
+from supportable.server.app import create_app, serving_app
 from supportable.server.registry import Registry
 from supportable.server.reload import PolicyStore
 from supportable.server.settings import Settings
@@ -115,7 +115,7 @@ def test_admin_reload_is_off_without_a_token(project):
 
 
 def test_file_changes_are_picked_up_by_the_watcher(project):
-    app = create_app(settings_for(project, reload_interval=0.1))
+    app = serving_app(settings_for(project, reload_interval=0.1))
     client = app.test_client()
     try:
         before = client.get("/v1/payers/plan").get_json()["policy_version"]

@@ -6,9 +6,9 @@
     PYTHONPATH=. python examples/corpus/generate.py --stats            # also the verdict mix per payer
 
 It is the corpus ``supportable impact --encounters examples/corpus/encounters.jsonl`` runs a
-candidate overlay against. The encounters come from the benchmark's generator
-(``bench/bench_engine.py``, ``EncounterGenerator``), which draws every value from
-``policies/vocabulary/``, reshaped so that each shipped payer sees a realistic share of what it
+candidate overlay against. The encounters come from the generator the engine benchmark uses
+too (``EncounterGenerator``, in ``encounter_generator.py`` beside this file), which draws every
+value from ``policies/vocabulary/``, reshaped so that each shipped payer sees a realistic share of what it
 decides on:
 
 * ``general`` (45%): the benchmark's encounters as they are: every provider type, mis-billed
@@ -40,11 +40,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-for p in (REPO, REPO / "bench"):
+for p in (REPO, Path(__file__).resolve().parent):     # the project, and the encounter generator
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_engine import CMT, EncounterGenerator, LINE_DOCUMENTATION_HINTS  # noqa: E402
+from encounter_generator import CMT, LINE_DOCUMENTATION_HINTS, EncounterGenerator  # noqa: E402
 from supportable.engine.errors import InputError  # noqa: E402
 from supportable.engine.overlay import BASE  # noqa: E402
 from supportable.engine.policyset import load_policy_set, payer_ids  # noqa: E402

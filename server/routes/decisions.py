@@ -1,0 +1,88 @@
+"""The decision routes: ``POST /v1/check`` (one encounter) and ``POST /v1/check/batch`` (a JSON array
+or NDJSON stream of them). Every decision gets an id, is counted in the metrics and appended to the
+decision log."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from flask import Flask, Response, jsonify, request, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from supportable.engine.errors import InputError
+from supportable.engine.overlay import BASE
+
+from ..batches import LARGE_BATCH, json_results, ndjson_results, release_memory
+from .common import ProblemError, State, explain_level, json_document, policy_for
+
+NDJSON = "application/x-ndjson"
+
+
+def install(app: Flask, state: State) -> None:
+    settings = state.settings
+
+    @app.post("/v1/check")
+    def check():
+        request.max_content_length = settings.max_body_bytes
+        document = json_document()
+        explain = explain_level()
+        return jsonify(_decide(state, document, request.args.get("payer"), explain))
+
+    @app.post("/v1/check/batch")
+    def check_batch():
+        request.max_content_length = settings.max_batch_bytes
+        explain = explain_level()
+        payer = request.args.get("payer")
+        if payer:
+            policy_for(state, payer, "payer")
+
+        def decide(index: int, document) -> dict:
+            return _batch_item(state, index, document, payer, explain)
+
+        if request.mimetype == NDJSON:
+            if request.content_length is not None and request.content_length > settings.max_batch_bytes:
+                raise RequestEntityTooLarge()  # known up front: refuse before any result is sent
+            response = Response(stream_with_context(ndjson_results(decide, settings.max_batch_bytes)), mimetype=NDJSON)
+            response.call_on_close(release_memory)
+            return response
+        documents = json_document()
+        if not isinstance(documents, list):
+            raise ProblemError("invalid-encounter", 422, "a batch is a JSON array of encounters (or NDJSON)",
+                               [{"path": "", "code": "invalid_type", "message": "expected an array"}])
+        if len(documents) > settings.max_batch_items:
+            raise ProblemError("body-too-large", 413, f"{len(documents)} encounters; a JSON batch holds at most "
+                               f"{settings.max_batch_items} (stream larger ones as NDJSON; large corpora belong "
+                               "to batch audits)")
+        response = Response(stream_with_context(json_results(documents, decide)), mimetype="application/json")
+        if len(documents) >= LARGE_BATCH:
+            response.call_on_close(release_memory)
+        return response
+
+
+def _decide(state: State, document, payer_param: str | None, explain: str) -> dict:
+    """Validate and decide one encounter document; ProblemError for anything wrong with it."""
+    if payer_param:
+        payer, where = payer_param, "payer"
+    elif isinstance(document, dict) and isinstance(document.get("payer"), str) and document["payer"]:
+        payer, where = document["payer"], "payer"
+    else:
+        payer, where = BASE, "payer"
+    policy = policy_for(state, payer, where)
+    try:
+        encounter = policy.parse(document)
+    except InputError as exc:
+        raise ProblemError("invalid-encounter", 422, f"the encounter is not valid: {len(exc.problems)} problem(s)",
+                           [p.to_dict() for p in exc.problems]) from None
+    decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = {"decision_id": uuid.uuid4().hex, "decided_at": decided_at,
+            **policy.decide(encounter, explain).to_dict(explain)}
+    state.metrics.decided(policy.payer, body["lines"])
+    state.decision_log.append(body, document, decided_at)
+    return body
+
+
+def _batch_item(state: State, index: int, document, payer: str | None, explain: str) -> dict:
+    try:
+        return {"index": index, "decision": _decide(state, document, payer, explain)}
+    except ProblemError as exc:
+        return {"index": index, "error": exc.body()}
