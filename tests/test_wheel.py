@@ -65,6 +65,10 @@ def test_the_wheel_holds_one_package_with_its_policies(wheel):
     for path in tracked:  # every policy file, vocabulary, edit table and policy test ships
         assert f"supportable/{path}" in names
     assert "supportable/engine/rules.lark" in names
+    modules = subprocess.run(["git", "ls-files", "engine/*.py", "server/*.py", "engine/**/*.py", "server/**/*.py"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    missing = sorted(m for m in set(modules) if f"supportable/{m}" not in names)
+    assert not missing, f"modules left out of the wheel (list their packages in pyproject.toml): {missing}"
 
 
 def test_the_installed_command_finds_its_policies(installed, tmp_path):
