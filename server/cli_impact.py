@@ -5,7 +5,7 @@
 
 Every encounter of the corpus is decided under the payer's current policy and under the policy it
 would have with the candidate as its overlay file; every line whose verdict or supportable units
-change is reported with the rules responsible on each side (see engine/impact.py). Exit codes as
+change is reported with the rules responsible on each side (see engine/impact/). Exit codes as
 the other commands: 0 done, 1 unreadable candidate or corpus, 2 usage, 3 unknown payer, 4 the
 current policy or the candidate does not load (problems located in the candidate's own file), or a
 payer extending the candidate's payer would not load with it (after the report), 5 an engine failure
