@@ -31,6 +31,13 @@ _EXPORTS = {
     # the analyst's tools
     "lint_policies": "lint:lint", "run_tests": "policytest", "import_files": "ncci_import",
     "StoreError": "edits_store", "load_imported": "edits_store",
+    # the impact of a candidate overlay (the impact command)
+    "load_candidate": "impact", "read_corpus": "impact", "compare": "impact", "Impact": "impact",
+    "Change": "impact", "ImpactError": "impact", "CHANGE_TYPES": "impact", "NOW_ACCEPTED": "impact",
+    "NOW_REFUSED": "impact", "RULES_CHANGED": "impact", "VERDICTS": "impact",
+    # a policy-test run, as the command line renders it
+    "PolicyTestRun": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
+    "PASSED": "policytest", "FAILED": "policytest", "ERROR": "policytest",
 }
 # modules callers use as a whole
 _MODULES = {"edits_store", "icd10", "impact"}

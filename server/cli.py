@@ -17,13 +17,8 @@ from pathlib import Path
 
 import click
 
-from supportable.engine.errors import InputError, PolicyError
-from supportable.engine.loader import shown_path
-from supportable.engine.overlay import BASE, misplaced_base
-from supportable.engine.policydiff import diff_policies
-from supportable.engine.policyset import PolicySet, default_payers_dir, load_policy_set, payer_ids
-from supportable.engine.requirements import explain_code
-from supportable.engine.yamlsource import decode_utf8
+from supportable.engine import (BASE, InputError, PolicyError, PolicySet, decode_utf8, default_payers_dir,
+                                diff_policies, explain_code, load_policy_set, misplaced_base, payer_ids, shown_path)
 from supportable.server.cli_common import edits_option, fail, format_option, policies_options, version_option
 from supportable.server.render_text import render_code_requirements, render_decision, render_diff, render_payers
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import click
 
-from supportable.engine.edits_store import StoreError, load_imported
-from supportable.engine.ncci_import import import_files
+from supportable.engine import StoreError, import_files, load_imported
 from supportable.server.cli_common import fail, format_option
 
 EXIT_INPUT = 1

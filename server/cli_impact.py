@@ -24,8 +24,8 @@ import click
 from supportable.server.cli_common import fail, format_option, policies_options
 from supportable.server.render_text import param_text
 
-from supportable.engine.impact import (CHANGE_TYPES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, VERDICTS, Change, Impact, ImpactError, compare,
-                           load_candidate, read_corpus)
+from supportable.engine import (CHANGE_TYPES, Change, Impact, ImpactError, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED,
+                                VERDICTS, compare, load_candidate, read_corpus)
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5
 EXIT_FOR = {"unknown_payer": EXIT_UNKNOWN, "unreadable_candidate": EXIT_INPUT, "unreadable_corpus": EXIT_INPUT,

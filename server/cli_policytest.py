@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from supportable.engine.policytest import run_tests
+from supportable.engine import run_tests
 from supportable.server.cli_common import format_option, policies_options
 from supportable.server.render_policytest import render_text
 

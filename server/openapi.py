@@ -10,7 +10,7 @@ from __future__ import annotations
 from apispec import APISpec
 from pydantic.json_schema import models_json_schema
 
-from supportable.engine.encounter import Encounter
+from supportable.engine import Encounter
 
 from . import api_models as m
 

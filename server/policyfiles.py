@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine.policyset import default_payers_dir
+from supportable.engine import default_payers_dir
 
 POLICY_FOLDERS = ("vocabulary", "base", "edits")
 FORMAT = 1
@@ -129,7 +129,7 @@ def summarize(registry) -> dict:
 def load(staged: Staged, edits: Path | None):
     """The registry of a staged set, its problems located at the files' usual names
     (``payers/x.yaml``, not the staging folder's)."""
-    from supportable.engine.errors import Location
+    from supportable.engine import Location
     from .registry import Registry
     registry = Registry.load(staged.policies, staged.payers, edits)
     prefix = str(staged.root) + os.sep

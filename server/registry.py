@@ -11,9 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportable.engine.errors import Location, PolicyError, Problem
-from supportable.engine.loader import shown_path
-from supportable.engine.policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set, payer_ids
+from supportable.engine import (Location, ParsedSources, PolicyError, PolicySet, Problem, default_payers_dir,
+                                load_policy_set, payer_ids, shown_path)
 
 LOG = logging.getLogger("supportable")
 

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine.errors import Location, Problem
-from supportable.engine.policyset import default_payers_dir, payer_ids
+from supportable.engine import Location, Problem, default_payers_dir, payer_ids
 
 from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_regular, read_snapshot,
                           stage, summarize)

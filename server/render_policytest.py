@@ -3,7 +3,7 @@ diff of expected against actual for each failing line, the errors outside any ca
 and the summary."""
 from __future__ import annotations
 
-from supportable.engine.policytest import ERROR, FAILED, PASSED, Coverage, Mismatch, PolicyTestRun
+from supportable.engine import Coverage, ERROR, FAILED, Mismatch, PASSED, PolicyTestRun
 
 
 def render_text(run: PolicyTestRun, coverage: bool = False) -> str:

@@ -1,8 +1,7 @@
 """The human-readable form of a decision: reads like an auditor's note, not a data dump."""
 from __future__ import annotations
 
-from supportable.engine.decision import Decision, LineDecision
-from supportable.engine.explain import Attempt, ProofNode
+from supportable.engine import Attempt, Decision, LineDecision, ProofNode
 
 _VERDICT = {"supportable": "SUPPORTABLE", "needs_documentation": "NEEDS DOCUMENTATION",
             "not_supportable": "NOT SUPPORTABLE"}

@@ -110,7 +110,7 @@ def _folders(settings: Settings) -> dict:
     """The folders and files the server reads and writes, resolved, for the start-up log."""
     def shown(path):
         return str(os.path.abspath(path)) if path else None
-    from supportable.engine.policyset import default_payers_dir
+    from supportable.engine import default_payers_dir
     folders = {"policies": shown(settings.policies),
                "payers": shown(settings.payers or default_payers_dir(settings.policies)),
                "edits": shown(settings.edits), "decision_log": shown(settings.decision_log)}

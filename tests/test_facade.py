@@ -21,3 +21,16 @@ def test_importing_the_facade_loads_no_engine_module():
              "'simple_icd_10_cm'))))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_server_reads_the_engine_only_through_the_facade():
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "server"
+    reaching_in = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            reaching_in += [f"{path.relative_to(root)}: {n}" for n in names if n.startswith("supportable.engine.")]
+    assert reaching_in == []

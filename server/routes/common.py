@@ -9,8 +9,7 @@ from flask import Response, g, has_request_context, request
 from gunicorn.http.errors import ParseException as BodyFramingError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from supportable.engine.decision import EXPLAIN_LEVELS
-from supportable.engine.policyset import PolicySet
+from supportable.engine import EXPLAIN_LEVELS, PolicySet
 
 from ..decision_log import DecisionLog
 from ..observability import Metrics

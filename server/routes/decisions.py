@@ -9,8 +9,7 @@ from datetime import datetime, timezone
 from flask import Flask, Response, jsonify, request, stream_with_context
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from supportable.engine.errors import InputError
-from supportable.engine.overlay import BASE
+from supportable.engine import BASE, InputError
 
 from ..batches import LARGE_BATCH, json_results, ndjson_results, release_memory
 from .common import ProblemError, State, explain_level, json_document, policy_for

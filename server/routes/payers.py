@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
-from supportable.engine.errors import InputError
-from supportable.engine.requirements import explain_code
+from supportable.engine import InputError, explain_code
 
 from .common import ProblemError, State, policy_for
 
