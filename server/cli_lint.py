@@ -19,13 +19,14 @@ import click
 
 from supportable.server.cli_common import format_option, policies_options
 
-from supportable.engine.lint import LintReport, lint as run_lint
+from supportable.engine import lint_policies as run_lint
 
 EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
 
 
-def as_json(report: LintReport) -> dict:
-    """The ``--format json`` document: every problem, and how many errors and warnings."""
+def as_json(report) -> dict:
+    """The ``--format json`` document of an engine LintReport: every problem, and how many errors and
+    warnings."""
     return {"problems": [p.to_dict() for p in report.problems],
             "summary": {"errors": report.errors, "warnings": report.warnings}}
 
