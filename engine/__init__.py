@@ -25,7 +25,8 @@ _EXPORTS = {
     # inputs, problems and decisions
     "Encounter": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
     "InputError": "errors", "Decision": "decision", "LineDecision": "decision",
-    "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain",
+    "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain", "VERDICTS": "verdicts",
+    "RULE_NOTE": "dateranges",
     # what a loaded policy says
     "explain_code": "requirements", "diff_policies": "policydiff",
     # the analyst's tools
@@ -34,7 +35,7 @@ _EXPORTS = {
     # the impact of a candidate overlay (the impact command)
     "load_candidate": "impact", "read_corpus": "impact", "compare": "impact", "Impact": "impact",
     "Change": "impact", "ImpactError": "impact", "CHANGE_TYPES": "impact", "NOW_ACCEPTED": "impact",
-    "NOW_REFUSED": "impact", "RULES_CHANGED": "impact", "VERDICTS": "impact",
+    "NOW_REFUSED": "impact", "RULES_CHANGED": "impact",
     # a policy-test run, as the command line renders it
     "PolicyTestRun": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
     "PASSED": "policytest", "FAILED": "policytest", "ERROR": "policytest",

@@ -10,16 +10,16 @@ reverse); ICD-10-CM groups a rule names that the code set does not have.
 """
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass, field
 
 from .builtins import BUILTINS
 from .errors import Problems
 from . import icd10
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .suggest import did_you_mean
 from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Parameter, Positive, Rule, Var,
                      clause_vars, literal_vars, term_vars)
+from .templates import TEMPLATE_VAR
 from .vocabulary import Vocabulary
 
 # Predicates the decision stage reads, with their arity.
@@ -31,9 +31,6 @@ DECISION_PREDICATES = {
     "unit_method": 1,        # unit_method(Method): how this policy set counts timed units
     "advise": 2,             # advise(Line, Topic): information for the line that denies nothing
 }
-
-TEMPLATE_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 
 class Unschedulable(Exception):
     def __init__(self, literal: Literal, unbound: set[str]):
@@ -164,8 +161,7 @@ def _check_parameters(rule: Rule, parameters: dict[str, Parameter], problems: Pr
             continue
         param = parameters.get(str(name.value))
         if param is None:
-            close = difflib.get_close_matches(str(name.value), sorted(parameters), n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
+            hint = did_you_mean(name.value, parameters)
             problems.error("unknown_parameter", f"rule `{rule.id}` reads parameter `{name.value}` but no layer "
                            f"sets it{hint}", atom.loc)
         elif atom.pred == "param" and param.is_table:

@@ -21,6 +21,7 @@ from pyDatalog import pyEngine
 
 from .builtins import ARITHMETIC, BUILTINS, Builtin
 from .checker import aggregate_groups, schedule_body
+from .liveness import Liveness
 from .syntax import (Aggregate, Arith, Atom, Call, Clause, Compare, Const, Literal, Negative, Parameter, Positive,
                      Rule, Var)
 
@@ -173,39 +174,9 @@ def static_predicates(rules: list[Rule], static_facts: list[tuple[str, tuple]]) 
 
 def live_rules(rules: list[Rule], static_facts: list[tuple[str, tuple]]) -> set[str]:
     """Ids of the rules that can ever hold, given the facts that are the same for every encounter
-    (catalog and parameters). A rule is dead if a ground premise about those facts is false (a
-    rule for the total-time unit method under a payer that counts per code), or if it needs a
-    predicate that only dead rules derive. Dead rules cost evaluation time on every encounter
-    (pyDatalog's cost grows with the program) while never contributing a fact."""
-    static: dict[str, set[tuple]] = {}
-    for name, args in static_facts:
-        static.setdefault(name, set()).add(args)
-    static_names = set(static) | {"param", "param_entry"}
-    heads = {r.clause.head.pred for r in rules}
-    live = {r.id for r in rules}
-    changed = True
-    while changed:
-        changed = False
-        alive_heads = {r.clause.head.pred for r in rules if r.id in live}
-        for rule in rules:
-            if rule.id not in live:
-                continue
-            for lit in rule.clause.body:
-                if not isinstance(lit, (Positive, Negative)):
-                    continue
-                atom = lit.atom
-                ground = all(isinstance(a, Const) for a in atom.args)
-                if atom.pred in static_names and atom.pred not in heads and ground:
-                    holds = tuple(a.value for a in atom.args) in static.get(atom.pred, ())
-                    if holds != isinstance(lit, Positive):
-                        break
-                elif isinstance(lit, Positive) and atom.pred in heads and atom.pred not in alive_heads:
-                    break
-            else:
-                continue
-            live.discard(rule.id)
-            changed = True
-    return live
+    (catalog and parameters); see :mod:`engine.liveness`. Dead rules cost evaluation time on every
+    encounter (pyDatalog's cost grows with the program) while never contributing a fact."""
+    return Liveness(rules, static_facts).live
 
 
 def _compile_body(body, head, rule_id, program, agg_counter, fresh, derived) -> tuple[LitSpec, ...]:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from .encounter import DERIVED_ELEMENTS, Encounter
 from .evaluator import Model
-from .explain import Attempt, Explainer, ProofNode, fill, rule_ref
+from .explain import Attempt, Explainer, ProofNode
 from .facts import INPUT_PREDICATES
 from .syntax import Compare, Const, Negative, Positive, Rule, Var
+from .verdicts import NEEDS_DOCUMENTATION, NOT_SUPPORTABLE, SUPPORTABLE
 
-SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE = "supportable", "needs_documentation", "not_supportable"
 _DOC_PREDS = {p.name for p in INPUT_PREDICATES.values() if p.documentation_fact}
 
 

@@ -9,22 +9,21 @@ fact that no rule can justify is an internal error, not a silent gap.
 """
 from __future__ import annotations
 
-import operator
-import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from .builtins import ARITHMETIC, BUILTINS
+from .comparison import compare
 from .compiler import CompiledProgram, aggregate_rows
 from .evaluator import Model
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES
 from .syntax import Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var
+from .templates import fill
 
 Bindings = dict[str, object]
 _INPUT_NAMES = {p.name for p in INPUT_PREDICATES.values()}
 _CATALOG_NAMES = {p.name for p in CATALOG_PREDICATES.values()}
 _EDIT_NAMES = {p.name for p in EDIT_PREDICATES.values()}
-_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def ground(atom: Atom, b: Bindings) -> str:
@@ -35,10 +34,6 @@ def ground(atom: Atom, b: Bindings) -> str:
         else:
             parts.append(repr(a.value))
     return f"{atom.pred}({', '.join(parts)})"
-
-
-def fill(template: str, b: Bindings) -> str:
-    return _TEMPLATE.sub(lambda m: str(b.get(m.group(1), "{" + m.group(1) + "}")), template)
 
 
 @dataclass(frozen=True)
@@ -190,7 +185,7 @@ class Explainer:
                 else:
                     nb[lit.right.name] = left
                 yield nb, (ProofNode("comparison", f"{_show(lit.left, nb)} = {_show(lit.right, nb)}") if proofs else None)
-            elif _compare(left, lit.op, right):
+            elif compare(left, lit.op, right) is True:
                 yield b, (ProofNode("comparison", f"{_show(lit.left, b)} {lit.op} {_show(lit.right, b)}") if proofs else None)
         elif isinstance(lit, (Call, Arith)):
             spec, args = (BUILTINS[lit.name], lit.args) if isinstance(lit, Call) else \
@@ -343,15 +338,3 @@ def _show(term, b: Bindings) -> str:
         return repr(term.value)
     return repr(b[term.name]) if term.name in b else term.name
 
-
-_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-        ">=": operator.ge}
-
-
-def _compare(left, op, right) -> bool:
-    if left is None or right is None:
-        return False
-    try:
-        return bool(_OPS[op](left, right))
-    except TypeError:
-        return False

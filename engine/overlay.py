@@ -12,7 +12,6 @@ See docs/overlays.md for the file format and the semantics in full.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from .edits import EditLayer, parse_overlay_edits
 from .errors import Location, Problems
 from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
+from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
 from .yamlsource import Node, load_yaml
 
@@ -94,11 +94,6 @@ def misplaced_base(payers_dir: Path | None) -> Path | None:
         return None
     path = Path(payers_dir) / f"{BASE}.yaml"
     return path if path.is_file() else None
-
-
-def _suggest(name: str, known) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> Overlay | None:
@@ -229,7 +224,7 @@ def resolve_chain(payer: str, payers: dict[str, Path], problems: Problems, root:
             known = [BASE, *payers]
             if chain:
                 problems.error("unknown_parent", f"payer `{chain[-1].id}` extends `{current}`, which is neither "
-                               f"`{BASE}` nor a payer in the payers folder{_suggest(current, known)}",
+                               f"`{BASE}` nor a payer in the payers folder{did_you_mean(current, known)}",
                                chain[-1].extends_location)
             else:
                 problems.error("unknown_payer", f"no payer `{current}`; known: {', '.join(known)}", None)
@@ -358,4 +353,4 @@ def _missing(rid: str, action: str, overlay: Overlay, rules: dict[str, Rule], go
         return (f"cannot {action} `{rid}`: it was already disabled by payer `{gone[rid].layer}` at "
                 f"{gone[rid].location}")
     return (f"cannot {action} `{rid}`: payer `{overlay.id}` extends `{overlay.extends}`, whose rules have no such "
-            f"id{_suggest(rid, rules)}")
+            f"id{did_you_mean(rid, rules)}")

@@ -15,8 +15,9 @@ from pathlib import Path
 from . import icd10
 from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
+from .dateranges import IN_FORCE
 from .decision import Decision, decide
-from .edits import EditLayer, EditTables, check_codes, load_base_tables, load_import
+from .edits import EditTables, check_codes, load_base_tables, load_import
 from .encounter import Encounter, parse_encounter
 from .errors import FieldProblem, InputError, Problem, Problems
 from .evaluator import Evaluator, Model
@@ -77,13 +78,7 @@ class PolicySet:
         return encounter
 
     def effective_text(self) -> str:
-        if self.effective_from and self.effective_to:
-            return f"from {self.effective_from} until (not including) {self.effective_to}"
-        if self.effective_from:
-            return f"from {self.effective_from}"
-        if self.effective_to:
-            return f"until (not including) {self.effective_to}"
-        return "on every date"
+        return IN_FORCE.text(self.effective_from, self.effective_to)
 
     def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
         """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""

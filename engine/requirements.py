@@ -13,9 +13,8 @@ unfolded into the rules that define them.
 """
 from __future__ import annotations
 
-import operator
-
 from .checker import DECISION_PREDICATES
+from .comparison import compare
 from .errors import InputError, FieldProblem
 from .explain import Explainer, fill
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
@@ -152,16 +151,9 @@ def _val(term, bound: dict):
     return bound.get(term.name)
 
 
-_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-        ">=": operator.ge}
-
-
 def _compare(left, op, right) -> bool:
     """Whether the comparison can hold; a string compared with a number by order is undecided (True)."""
-    try:
-        return bool(_OPS[op](left, right))
-    except TypeError:
-        return True
+    return compare(left, op, right) is not False
 
 
 def _params_read(rule: Rule, by_head: dict, seen: set[str] | None = None) -> set[str]:

@@ -325,10 +325,9 @@ def load_yaml(path: Path, display: str | None = None, aliases: bool = False
     return Node(root, name, text), problems
 
 
-def _duplicate_keys(root: yaml.Node, name: str) -> list[Problem]:
-    """YAML allows a repeated key and keeps only one value; a policy file never means that.
-    Each node is walked once, however many aliases share it."""
-    problems: list[Problem] = []
+def each_node(root: yaml.Node):
+    """Every node below ``root`` (mapping values and sequence items; keys are not visited), each
+    once however many aliases share it."""
     stack = [root]
     visited: set[int] = set()
     while stack:
@@ -336,9 +335,20 @@ def _duplicate_keys(root: yaml.Node, name: str) -> list[Problem]:
         if id(node) in visited:
             continue
         visited.add(id(node))
+        yield node
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(v for _, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def _duplicate_keys(root: yaml.Node, name: str) -> list[Problem]:
+    """YAML allows a repeated key and keeps only one value; a policy file never means that."""
+    problems: list[Problem] = []
+    for node in each_node(root):
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, yaml.Node] = {}
-            for key, value in node.value:
+            for key, _ in node.value:
                 if isinstance(key, yaml.ScalarNode):
                     first = seen.get(key.value)
                     if first is not None:
@@ -349,7 +359,4 @@ def _duplicate_keys(root: yaml.Node, name: str) -> list[Problem]:
                             Location(name, mark.line + 1, mark.column + 1)))
                     else:
                         seen[key.value] = key
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
     return sorted(problems, key=lambda p: p.location)

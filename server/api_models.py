@@ -11,7 +11,9 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["supportable", "needs_documentation", "not_supportable"]
+from supportable.engine.verdicts import VERDICTS
+
+Verdict = Literal[VERDICTS]   # the tuple spelled out: Literal["supportable", "needs_documentation", ...]
 
 
 class _Doc(BaseModel):

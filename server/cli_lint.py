@@ -19,9 +19,16 @@ import click
 
 from supportable.server.cli_common import format_option, policies_options
 
-from supportable.engine.lint import lint as run_lint
+from supportable.engine import lint_policies as run_lint
 
 EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
+
+
+def as_json(report) -> dict:
+    """The ``--format json`` document of an engine LintReport: every problem, and how many errors and
+    warnings."""
+    return {"problems": [p.to_dict() for p in report.problems],
+            "summary": {"errors": report.errors, "warnings": report.warnings}}
 
 
 @click.command("lint")
@@ -47,10 +54,10 @@ def lint(files: tuple[str, ...], fmt: str, strict: bool, guidance: Path | None, 
             click.echo(f"error: {message}", err=True)
         sys.exit(EXIT_INTERNAL)
     if fmt == "json":
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(as_json(report), indent=2))
     else:
-        for line in report.text_lines():
-            click.echo(line)
+        for problem in report.problems:
+            click.echo(str(problem))
         click.echo(f"{report.errors} error(s), {report.warnings} warning(s) in {len(report.payers)} payer(s)"
                    + (f"; {', '.join(report.failed)} do(es) not load" if report.failed else ""), err=True)
     if report.errors:

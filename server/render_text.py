@@ -1,10 +1,9 @@
 """The human-readable form of a decision: reads like an auditor's note, not a data dump."""
 from __future__ import annotations
 
-from supportable.engine import Attempt, Decision, LineDecision, ProofNode
+from supportable.engine import RULE_NOTE, VERDICTS, Attempt, Decision, LineDecision, ProofNode
 
-_VERDICT = {"supportable": "SUPPORTABLE", "needs_documentation": "NEEDS DOCUMENTATION",
-            "not_supportable": "NOT SUPPORTABLE"}
+_VERDICT = {v: v.replace("_", " ").upper() for v in VERDICTS}
 _METHOD = {"cpt_per_code": "timed units counted per code (CPT midpoint rule)",
            "total_time": "timed units from the visit's total timed minutes (Medicare 8-minute rule)"}
 
@@ -121,13 +120,7 @@ def _attempt(a: Attempt, depth: int) -> list[str]:
 
 
 def _effective(eff: dict) -> str:
-    if eff.get("from") and eff.get("to"):
-        return f" (in force {eff['from']} to {eff['to']})"
-    if eff.get("from"):
-        return f" (in force from {eff['from']})"
-    if eff.get("to"):
-        return f" (in force until {eff['to']})"
-    return ""
+    return RULE_NOTE.text(eff.get("from"), eff.get("to"))
 
 
 def _rule_line(r: dict) -> list[str]:

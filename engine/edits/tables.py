@@ -2,12 +2,12 @@
 overlays' blocks, root first (see the package docstring)."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..edits_store import ImportedTable, StoreError, StoredRow, load_imported
 from ..errors import Location, Problems
+from ..suggest import did_you_mean
 from ..vocabulary import DISTINCT_GROUNDS
 from .model import IMPORT_LAYER, IMPORTED_GROUNDS, Edit, EditChange, EditLayer
 
@@ -160,8 +160,7 @@ def _when_valid(change: EditChange, parameters: dict, problems: Problems) -> boo
     at = change.when_location or change.location
     param = parameters.get(name)
     if param is None:
-        close = difflib.get_close_matches(name, sorted(parameters), n=1)
-        hint = f"; did you mean `{close[0]}`?" if close else ""
+        hint = did_you_mean(name, parameters)
         problems.error("unknown_parameter", f"{what} is switched by parameter `{name}`, which no layer of this "
                        f"payer sets{hint}", at)
         return False

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..decision import NEEDS_DOCUMENTATION, NOT_SUPPORTABLE, SUPPORTABLE
 from ..errors import Problem
-
-VERDICTS = (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)
+from ..verdicts import VERDICTS
 UNITS_UP, UNITS_DOWN, RULES_CHANGED = "units_up", "units_down", "rules_changed"
 NOW_REFUSED, NOW_ACCEPTED = "now_refused", "now_accepted"
 # Every kind of change, in the order reports list them. A verdict change is named old->new; units

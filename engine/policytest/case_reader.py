@@ -15,7 +15,7 @@ from .change import ChangeError, change_append, change_remove, change_set, parse
 from .expectations import read_expectations
 from .model import Case
 from .nodes import descend, entries, entry, plain
-from .suggest import suggest
+from ..suggest import did_you_mean as suggest
 
 CASE_KEYS = ("name", "source", "example", "encounter", "change", "date_of_service", "expect")
 

@@ -2,18 +2,17 @@
 fixes and advice, each value checked against the payer's rules and vocabulary."""
 from __future__ import annotations
 
-from ..decision import NEEDS_DOCUMENTATION, NOT_SUPPORTABLE, SUPPORTABLE
+from ..verdicts import VERDICTS
 from ..errors import Problem
 from ..policyset import PolicySet
 from ..yamlsource import Node
 from .model import LineExpectation
 from .nodes import entries, entry, plain
-from .suggest import suggest
+from ..suggest import did_you_mean as suggest
 
 EXPECT_KEYS = ("verdict", "units", "reasons", "not_reasons", "missing_documentation", "suggested_codes",
                "overbilled", "fixes", "advice", "not_advice")
 FIX_ACTIONS = ("add_documentation", "add_modifier", "remove_modifier", "bill_instead", "reduce_units")
-VERDICTS = (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)
 
 
 def read_expectations(node: Node, policy: PolicySet | None, problems: list[Problem]) -> list[LineExpectation]:

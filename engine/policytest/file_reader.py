@@ -15,7 +15,7 @@ from .cache import Policies
 from .case_reader import CaseReader
 from .model import Case, RunError
 from .nodes import end_line, entries, entry
-from .suggest import suggest
+from ..suggest import did_you_mean as suggest
 
 FILE_KEYS = ("payer", "description", "edits", "examples", "cases")
 
