@@ -420,3 +420,22 @@ def test_coverage_counts_rules_tried_in_a_why_not(tmp_path):
     assert not detail["base.documentation.gait_training_needs_gait_impairment"]["exercised"]
     # the same-day rule got as far as looking for another line
     assert detail["aetna.same_day.not_together"]["exercised_by"] == {"aetna": ["why_not"]}
+
+
+def test_coverage_leaves_out_a_rule_in_force_only_outside_the_payers_dates(tmp_path):
+    # a rule whose range ends before the payer is in force can never be exercised: lint calls it dead,
+    # and coverage must not count it as a rule still to test (both read engine/liveness.in_force)
+    from conftest import ROOT, payers_with
+    from supportable.engine.lint import lint
+    from supportable.engine.policyset import load_policy_set
+    from supportable.engine.policytest.coverage import Coverage
+    payers = payers_with(tmp_path, {"late": (
+        "id: late\nname: A plan in force from 2024\nextends: base\neffective: {from: 2024-01-01}\nadd:\n"
+        "  - id: late.old_rule\n    kind: limit\n    effective: {to: 2020-01-01}\n"
+        "    because: \"an old rule\"\n    source: {file: domain-notes.md, section: \"1.3\"}\n"
+        "    rule: |\n      deny(L) :- line(L).\n")})
+    policy = load_policy_set(ROOT / "policies", "late", payers)
+    assert "late.old_rule" not in Coverage.applicable(policy)
+    assert "base.units.per_code.units" in Coverage.applicable(policy)
+    dead = [p for p in lint(ROOT / "policies", payers).problems if "late.old_rule" in p.message]
+    assert dead, "lint should call the rule dead"

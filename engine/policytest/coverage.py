@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..compiler import live_rules
+from ..liveness import in_force
 from ..policyset import PolicySet
 
 
@@ -46,8 +46,9 @@ class Coverage:
 
     @staticmethod
     def applicable(policy: PolicySet) -> set[str]:
-        """Ids of the rules that can hold under this payer's parameters (see compiler.live_rules)."""
-        return live_rules(policy.program.rules, policy.program.static_facts)
+        """Ids of the rules that can hold under this payer's parameters on the dates it is in force (the
+        same liveness lint reads: a rule whose range lies outside them can never be exercised)."""
+        return set(in_force(policy).live)
 
     def payer_figures(self) -> dict[str, dict]:
         out = {}
