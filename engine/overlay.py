@@ -151,10 +151,7 @@ def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> O
         node = doc.get(section)
         if node is None:
             continue
-        if not node.is_sequence:
-            problems.error("overlay_format", f"`{section}` is a list of rules", node.location)
-            continue
-        for item in node.children():
+        for item in node.list_items(problems, "overlay_format", f"`{section}` is a list of rules"):
             rule = load_rule(item, payer_id, problems)
             if rule is not None:
                 getattr(overlay, section).append(rule)

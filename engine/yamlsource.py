@@ -101,6 +101,13 @@ class Node:
         """The values of a mapping, in file order."""
         return [Node(v, self.file, self.text) for _, v in self.raw.value] if self.is_mapping else []
 
+    def list_items(self, problems, code: str, message: str) -> list["Node"]:
+        """The items of a section that must be a list; if it is not, the error ``message`` and no items."""
+        if not self.is_sequence:
+            problems.error(code, message, self.location)
+            return []
+        return self.children()
+
     def children(self) -> list["Node"]:
         return [Node(v, self.file, self.text) for v in self.raw.value] if self.is_sequence else []
 

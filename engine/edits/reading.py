@@ -174,10 +174,7 @@ def parse_overlay_edits(node: Node | None, layer_name: str, problems: Problems) 
             seq = block.get(action)
             if seq is None:
                 continue
-            if not seq.is_sequence:
-                problems.error("edit_format", f"`edits.{table}.{action}` is a list", seq.location)
-                continue
-            for item in seq.children():
+            for item in seq.list_items(problems, "edit_format", f"`edits.{table}.{action}` is a list"):
                 change = _parse_change(item, table, action, layer_name, problems)
                 if change is not None:
                     layer.changes.append(change)
