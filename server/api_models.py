@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supportable.engine.verdicts import VERDICTS
+from supportable.engine import VERDICTS
 
 Verdict = Literal[VERDICTS]   # the tuple spelled out: Literal["supportable", "needs_documentation", ...]
 
