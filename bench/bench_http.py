@@ -9,7 +9,7 @@ Stdlib only (plus the project, for the encounter generator). What it does:
    checked with its payer's ``PolicySet.parse`` (``load_policy_set(policies, payer)``); one its
    payer refuses is skipped (and counted) and the next one generated. Bodies are compact JSON bytes.
 2. Unless ``--url`` is given, starts the real server itself:
-   ``python -m supportable.server.cli serve --host 127.0.0.1 --port <free> --workers W --threads T
+   ``python -m supportable.cli serve --host 127.0.0.1 --port <free> --workers W --threads T
    --decision-log <temp file>`` (cwd and PYTHONPATH = the repository), in its own session, its
    output to a temp file; waits until every worker logged ``policies_loaded`` and ``/readyz``
    answers 200; stops it at the end (SIGTERM, then SIGKILL of its process group after a grace
@@ -253,7 +253,7 @@ class Server:
         port = free_port()
         log = tmpdir / "decisions.jsonl"
         output = tmpdir / "server-output.log"
-        cmd = [sys.executable, "-m", "supportable.server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        cmd = [sys.executable, "-m", "supportable.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--threads", str(threads), "--decision-log", str(log)]
         if payers_dir is not None:
             cmd += ["--payers", str(payers_dir)]

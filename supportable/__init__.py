@@ -12,7 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-# In a checkout that is not installed (``PYTHONPATH=. python -m supportable.server.cli``), the
+# In a checkout that is not installed (``PYTHONPATH=. python -m supportable.cli``), the
 # subpackages are the folders beside this one; an installed copy holds them inside itself.
 from pathlib import Path as _Path
 

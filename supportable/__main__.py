@@ -1,4 +1,4 @@
 """``python -m supportable``: the command line (the same as the ``supportable`` command)."""
-from supportable.server.cli import main
+from supportable.cli import main
 
 main()

@@ -80,9 +80,9 @@ def decisions(every: int) -> dict[str, str]:
 
 def command_line() -> dict[str, str]:
     from supportable.engine.requirements import explain_code
-    from supportable.server.cli import main
+    from supportable.cli import main
     from supportable.server.registry import Registry
-    from supportable.server.render_text import render_code_requirements
+    from supportable.cli.render_text import render_code_requirements
     runner = CliRunner()
     registry = Registry.load(ROOT / "policies")
     out: dict[str, str] = {}

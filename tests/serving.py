@@ -1,4 +1,4 @@
-"""The real server for tests about serving: ``python -m supportable.server.cli serve`` under gunicorn, started in
+"""The real server for tests about serving: ``python -m supportable.cli serve`` under gunicorn, started in
 its own session, waited for with a deadline, stopped (and its process group killed) afterwards; and
 a raw-socket HTTP exchange."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ def running_server(tmp_path: Path, workers: int = 1, threads: int = 2, env: dict
     """Yields (port, process); the server's output is in tmp_path / "server.log"."""
     port = free_port()
     output = tmp_path / "server.log"
-    cmd = [sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", str(workers),
+    cmd = [sys.executable, "-m", "supportable.cli", "serve", "--port", str(port), "--workers", str(workers),
            "--threads", str(threads), "--decision-log", str(tmp_path / "decisions.jsonl")]
     with open(output, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},

@@ -5,7 +5,7 @@ import shutil
 from click.testing import CliRunner
 
 from conftest import EXAMPLES, ROOT
-from supportable.server.cli import main
+from supportable.cli import main
 
 
 def run(*args, input=None):

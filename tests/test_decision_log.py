@@ -94,7 +94,7 @@ def test_the_real_server_on_a_full_disk_keeps_answering_and_logs_whole_lines(tmp
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_SNAPSHOT="", SUPPORTABLE_RELOAD_INTERVAL="0")
-    server = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "2",
+    server = subprocess.Popen([sys.executable, "-m", "supportable.cli", "serve", "--port", str(port), "--workers", "2",
                                "--threads", "2", "--decision-log", str(log)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=limit_file_size)
     base = f"http://127.0.0.1:{port}"

@@ -187,7 +187,7 @@ def test_decisions_are_identical_across_hash_seeds():
     outputs = set()
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
-        run = subprocess.run([sys.executable, "-m", "supportable.server.cli", "check",
+        run = subprocess.run([sys.executable, "-m", "supportable.cli", "check",
                               str(ROOT / "examples/encounters/missing_documentation.json"), "--format", "json",
                               "--explain"], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
         outputs.add(run.stdout)

@@ -15,7 +15,7 @@ from supportable.engine.edits_store import StoreError, load_imported
 from supportable.engine.errors import PolicyError
 from supportable.engine.ncci_import import import_files, mue_effective_from_name
 from supportable.engine.policyset import load_policy_set
-from supportable.server.cli import main
+from supportable.cli import main
 
 DATA = Path(__file__).parent / "data" / "ncci"
 PTP = DATA / "ccipra-test-f1.txt"

@@ -23,14 +23,14 @@ def test_importing_the_facade_loads_no_engine_module():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_server_reads_the_engine_only_through_the_facade():
+def test_the_server_and_the_command_line_read_the_engine_only_through_the_facade():
     import ast
     from pathlib import Path
-    root = Path(__file__).resolve().parent.parent / "server"
+    repo = Path(__file__).resolve().parent.parent
     reaching_in = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted([*(repo / "server").rglob("*.py"), *(repo / "cli").rglob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
                      [a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            reaching_in += [f"{path.relative_to(root)}: {n}" for n in names if n.startswith("supportable.engine.")]
+            reaching_in += [f"{path.relative_to(repo)}: {n}" for n in names if n.startswith("supportable.engine.")]
     assert reaching_in == []

@@ -38,7 +38,7 @@ from supportable.engine.encounter import Encounter
 from supportable.engine.requirements import explain_code
 from supportable.server import api_models as m
 from supportable.server.app import create_app
-from supportable.server.cli import main as cli_main
+from supportable.cli import main as cli_main
 from supportable.server.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
@@ -919,7 +919,7 @@ def test_the_real_server(tmp_path):
            if not k.startswith("SUPPORTABLE_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(PYTHONPATH=str(ROOT), TMPDIR=str(scratch))
     output = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "supportable.cli", "serve", "--port", str(port), "--workers", "2",
                              "--threads", "2", "--decision-log", str(log)],
                             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT, make_encounter
 from supportable.engine.impact import CHANGE_TYPES, read_corpus
-from supportable.server.cli_impact import impact
+from supportable.cli.impact import impact
 
 CANDIDATE = ROOT / "examples" / "candidates" / "aetna_cap_24.yaml"
 CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"

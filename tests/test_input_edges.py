@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from conftest import ROOT, make_encounter
 from supportable.engine.errors import InputError
 from supportable.server.app import create_app
-from supportable.server.cli import main as cli_main
+from supportable.cli import main as cli_main
 from supportable.server.registry import Registry
 from supportable.server.settings import Settings
 

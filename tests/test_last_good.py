@@ -182,7 +182,7 @@ class Server:
         full = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
         full.update(PYTHONPATH=str(ROOT), SUPPORTABLE_SNAPSHOT=str(project / "last-good"), **env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(self.port), "--workers", "2",
+            [sys.executable, "-m", "supportable.cli", "serve", "--port", str(self.port), "--workers", "2",
              "--threads", "2", "--policies", str(project / "policies"), "--payers", str(project / "payers"),
              "--decision-log", str(project / "d.jsonl")],
             cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,4 +1,4 @@
-"""`supportable lint` (engine.lint, server.cli_lint): errors from every payer once, and warnings.
+"""`supportable lint` (engine.lint, cli.lint): errors from every payer once, and warnings.
 
 Each project is a tmp copy of the bundled policies and payers laid out as the repository is
 (tmp/repo/policies, tmp/repo/payers, tmp/shared/guidance), with crafted base files and overlays
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from supportable.engine.lint import lint
-from supportable.server.cli_lint import lint as lint_command
+from supportable.cli.lint import lint as lint_command
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDANCE = ROOT.parent / "shared" / "guidance"
@@ -524,11 +524,11 @@ def test_command_errors_exit_4_in_both_formats(tmp_path, monkeypatch):
 
 
 def test_command_internal_failure_exit_5_without_a_traceback(monkeypatch):
-    import supportable.server.cli_lint
+    import supportable.cli.lint
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(supportable.server.cli_lint, "run_lint", broken)
+    monkeypatch.setattr(supportable.cli.lint, "run_lint", broken)
     result = run()
     assert result.exit_code == 5
     assert result.stderr == "error: the linter failed (RuntimeError: boom); nothing was checked\n"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from supportable.engine.errors import PolicyError
 from supportable.engine.policyset import load_policy_set
-from supportable.server.cli import main
+from supportable.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "encounters"

@@ -31,7 +31,7 @@ from supportable.engine.overlay import parse_overlay
 from supportable.engine.policyset import load_policy_set
 from supportable.engine.policytest import run_tests
 from supportable.engine.yamlsource import MAX_EXPANDED_NODES, MAX_FILE_BYTES, compose, load_yaml
-from supportable.server.cli import main
+from supportable.cli import main
 from supportable.server.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,7 +328,7 @@ def test_cli_impact_with_a_broken_candidate_prints_the_located_problem(tmp_path)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "supportable.server.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "supportable.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -393,7 +393,7 @@ def test_serve_starts_beside_a_python_tag_overlay_and_refuses_an_alias_bomb_on_r
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_RELOAD_INTERVAL="0")   # only SIGHUP reloads
     log = tmp_path / "serve.log"
     with log.open("wb") as err:
-        server = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "1",
+        server = subprocess.Popen([sys.executable, "-m", "supportable.cli", "serve", "--port", str(port), "--workers", "1",
                                    "--threads", "2", "--policies", str(policies), "--payers", str(payers),
                                    "--decision-log", str(tmp_path / "d.jsonl")],
                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)

@@ -11,7 +11,7 @@ from supportable.engine.errors import InputError
 from supportable.engine.policydiff import diff_policies
 from supportable.engine.policyset import load_policy_set
 from supportable.engine.requirements import explain_code
-from supportable.server.cli import main
+from supportable.cli import main
 
 
 def ids(entries):

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from supportable.engine.policytest import (ChangeError, change_append, change_remove, change_set, parse_path, run_tests)
-from supportable.server.cli_policytest import policy_test
+from supportable.cli.policytest import policy_test
 
 POLICIES = ROOT / "policies"
 

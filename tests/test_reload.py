@@ -191,7 +191,7 @@ def test_sighup_reloads_the_real_server_in_place(project):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_RELOAD_INTERVAL="0")   # only SIGHUP can reload
-    server = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(port), "--workers", "2",
+    server = subprocess.Popen([sys.executable, "-m", "supportable.cli", "serve", "--port", str(port), "--workers", "2",
                                "--threads", "2", "--policies", str(project / "policies"),
                                "--payers", str(project / "payers"), "--decision-log", str(project / "d.jsonl")],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(project / "server.log", "wb"))

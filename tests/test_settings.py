@@ -3,7 +3,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from supportable.server.cli import main
+from supportable.cli import main
 from supportable.server.settings import BUNDLED_POLICIES, Settings
 
 

@@ -32,7 +32,7 @@ def run_serve(args=(), env=None, timeout=20):
     """``supportable serve`` that is expected to refuse: its exit code and stderr lines."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
     full_env.update(env or {})
-    done = subprocess.run([sys.executable, "-m", "supportable.server.cli", "serve", *args], cwd=ROOT, env=full_env,
+    done = subprocess.run([sys.executable, "-m", "supportable.cli", "serve", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stderr.splitlines(), done.stdout
 
@@ -91,7 +91,7 @@ def test_a_busy_port_fails_at_once_with_exit_6():
 
 def test_version_is_the_package_version():
     from supportable.server.app import VERSION
-    done = subprocess.run([sys.executable, "-m", "supportable.server.cli", "--version"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "supportable.cli", "--version"], cwd=ROOT, capture_output=True,
                           text=True, timeout=20)
     assert done.returncode == 0 and done.stdout.strip() == f"supportable {VERSION}"
 
@@ -107,7 +107,7 @@ class Server:
         full_env.update({"SUPPORTABLE_DECISION_LOG": str(tmp / "decisions.jsonl"), "SUPPORTABLE_RELOAD_INTERVAL": "0",
                          "SUPPORTABLE_WORKERS": "1", "SUPPORTABLE_THREADS": "2", **env})
         self.stderr = open(self.stderr_path, "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "supportable.server.cli", "serve", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "supportable.cli", "serve", "--port", str(self.port)],
                                         cwd=tmp, env=full_env, stdout=subprocess.PIPE, stderr=self.stderr,
                                         start_new_session=True)
 

@@ -88,7 +88,7 @@ def test_the_installed_command_finds_its_policies(installed, tmp_path):
 
 
 def test_the_installed_package_is_the_wheel_and_adds_no_generic_names(installed, tmp_path):
-    probe = ("import importlib.util, supportable, supportable.server.cli;"
+    probe = ("import importlib.util, supportable, supportable.cli;"
              "print(supportable.__file__);"
              "print(importlib.util.find_spec('engine'), importlib.util.find_spec('server'))")
     out = _run(installed / "bin" / "python", "-c", probe, cwd=tmp_path)

@@ -1,5 +1,5 @@
 """What a lint run found: its problems, sorted by location, and which payers it covered (the command
-line, server.cli_lint, renders it as text or JSON)."""
+line, cli.lint, renders it as text or JSON)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,9 +4,9 @@ The modules, one job each: ``model`` (cases, line results, the run), ``cache`` (
 policies loaded once), ``change`` (the change language), ``nodes`` (the YAML reading, with merge
 keys), ``file_reader`` and ``case_reader`` (a test file and one case), ``expectations`` (a case's
 ``expect:``), ``runner`` (deciding and comparing), ``exercised`` and ``coverage`` (rule coverage); "did you
-mean" is engine/suggest.py. The text form of a run is server/render_policytest.py.
+mean" is engine/suggest.py. The text form of a run is cli/render_policytest.py.
 
-``supportable test [PATH]`` runs them (server/cli_policytest.py); by default every
+``supportable test [PATH]`` runs them (cli/policytest.py); by default every
 ``payers/tests/**/*.yaml`` and ``policies/tests/**/*.yaml``. (Payers are only the ``*.yaml`` files
 directly in ``payers/``, so ``payers/tests/`` is never read as a payer.)
 

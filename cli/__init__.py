@@ -3,7 +3,7 @@
 Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``explain-code`` (what
 a payer requires for a code), ``diff`` (how two payers' policies differ), ``serve`` (the HTTP API
 under gunicorn), and the policy analyst's ``lint``, ``test`` and ``impact`` (their own modules,
-``server/cli_*.py``). Every command takes
+``cli/*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
 ``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
 3 unknown payer or code, 4 policies that do not load, 5 an internal engine failure (reported, never
@@ -19,8 +19,8 @@ import click
 
 from supportable.engine import (BASE, InputError, PolicyError, PolicySet, decode_utf8, default_payers_dir,
                                 diff_policies, explain_code, load_policy_set, misplaced_base, payer_ids, shown_path)
-from supportable.server.cli_common import edits_option, fail, format_option, policies_options, version_option
-from supportable.server.render_text import render_code_requirements, render_decision, render_diff, render_payers
+from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
+from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -177,16 +177,17 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
                    policies=Path(policies), payers=payers_dir, edits=edits_dir)
 
 
-# Commands of the policy analyst's workflow, each in its own module.
-from supportable.server.cli_edits import edits  # noqa: E402
-from supportable.server.cli_impact import impact  # noqa: E402
-from supportable.server.cli_lint import lint  # noqa: E402
-from supportable.server.cli_policytest import policy_test  # noqa: E402
+# Commands of the policy analyst's workflow, each in its own module (imported under other names: a
+# package attribute named like a submodule would hide the module).
+from supportable.cli.edits import edits as edits_command  # noqa: E402
+from supportable.cli.impact import impact as impact_command  # noqa: E402
+from supportable.cli.lint import lint as lint_command  # noqa: E402
+from supportable.cli.policytest import policy_test  # noqa: E402
 
-main.add_command(lint)
+main.add_command(lint_command)
 main.add_command(policy_test)
-main.add_command(impact)
-main.add_command(edits)
+main.add_command(impact_command)
+main.add_command(edits_command)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def fail(fmt: str, code: int, kind: str, message: str, problems: list | None = N
     exit code, and the command line's first members, ``error`` (the kind as a code,
     `invalid_encounter`) and ``message``, kept for readers written before."""
     if fmt == "json":
-        from .problems import problem
+        from supportable.server.problems import problem   # one problem document for HTTP and the command line
         document = problem(kind.replace("_", "-"), code, message, problems or [])
         document.pop("status")
         click.echo(json.dumps({"error": kind, "message": message, **document, "exit_code": code}, indent=2))

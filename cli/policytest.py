@@ -6,9 +6,9 @@ diff of expected against actual for each failing line, and the summary ``N passe
 (with ``, N errors`` when there are any). ``--coverage`` adds, per policy file, the rules no case
 exercised. Exit code 0 when every case passed, 1 when any failed or could not run.
 
-The command object is ``policy_test``; server/cli.py adds it to the ``supportable`` group. It takes
+The command object is ``policy_test``; cli/__init__.py adds it to the ``supportable`` group. It takes
 the same ``--policies``, ``--payers`` and ``--format`` options as the other commands (defined
-here too, so that this module does not import server.cli, which imports it).
+here too, so that this module does not import supportable.cli, which imports it).
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import click
 
 from supportable.engine import run_tests
-from supportable.server.cli_common import format_option, policies_options
-from supportable.server.render_policytest import render_text
+from supportable.cli.common import format_option, policies_options
+from supportable.cli.render_policytest import render_text
 
 
 @click.command("test")

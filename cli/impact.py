@@ -11,7 +11,7 @@ current policy or the candidate does not load (problems located in the candidate
 payer extending the candidate's payer would not load with it (after the report), 5 an engine failure
 on some encounter (after the report).
 
-``impact`` is a click command object; server/cli.py adds it to the ``supportable`` group.
+``impact`` is a click command object; cli/__init__.py adds it to the ``supportable`` group.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import click
 
-from supportable.server.cli_common import fail, format_option, policies_options
-from supportable.server.render_text import param_text
+from supportable.cli.common import fail, format_option, policies_options
+from supportable.cli.render_text import param_text
 
 from supportable.engine import (CHANGE_TYPES, Change, Impact, ImpactError, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED,
                                 VERDICTS, compare, load_candidate, read_corpus)

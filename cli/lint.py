@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from supportable.server.cli_common import format_option, policies_options
+from supportable.cli.common import format_option, policies_options
 
 from supportable.engine import lint_policies as run_lint
 

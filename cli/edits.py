@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from supportable.engine import StoreError, import_files, load_imported
-from supportable.server.cli_common import fail, format_option
+from supportable.cli.common import fail, format_option
 
 EXIT_INPUT = 1
 

@@ -1,0 +1,4 @@
+"""``python -m supportable.cli``: the command line."""
+from supportable.cli import main
+
+main()
