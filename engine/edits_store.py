@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -190,6 +191,15 @@ def _digest_files(folder: Path) -> str:
 _cache: dict[str, ImportedTable] = {}
 _cache_lock = threading.Lock()
 _index_lock = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    # in a forked child only the forking thread lives: a lock another thread held would never be released
+    global _cache_lock, _index_lock
+    _cache_lock, _index_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def load_imported(folder: Path) -> ImportedTable:

@@ -16,6 +16,7 @@ The index is built on first use (about a second), once, under a lock.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -131,6 +132,15 @@ def load_code_set() -> CodeSet:
 
 
 _lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    # in a forked child only the forking thread lives: a lock another thread held would never be released
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 _code_set: CodeSet | None = None
 
 

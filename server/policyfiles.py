@@ -145,14 +145,6 @@ def _load_summary(staged: Staged, edits: Path | None) -> dict:
     return summarize(load(staged, edits))
 
 
-def _fresh_locks() -> None:
-    """In the forked child only the forking thread lives: a module lock another thread of the worker
-    held at the fork would never be released, so the engine's module locks are made anew."""
-    import threading
-    from supportable.engine import edits_store, icd10
-    edits_store._cache_lock, edits_store._index_lock, icd10._lock = threading.Lock(), threading.Lock(), threading.Lock()
-
-
 def check(staged: Staged, edits: Path | None, timeout: float) -> dict:
     """Load ``staged`` in a forked child and return ``summarize`` of the result; CheckTimeout if it
     takes longer than ``timeout`` seconds (the child is killed). ``timeout`` <= 0, or no fork:
@@ -168,7 +160,7 @@ def check(staged: Staged, edits: Path | None, timeout: float) -> dict:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1):
                 signal.signal(sig, signal.SIG_DFL)
             gc.freeze()   # leave the parent's objects alone: no copy-on-write faults from the collector
-            _fresh_locks()
+            # (the engine's module locks are made anew by their modules' os.register_at_fork hooks)
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(int(timeout) + 5)   # dies by itself should the parent die before killing it
             data = json.dumps(_load_summary(staged, edits)).encode()

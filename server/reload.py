@@ -28,10 +28,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine import Location, Problem, default_payers_dir, payer_ids
+from supportable.engine import Location, Problem, payer_ids
 
 from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_regular, read_snapshot,
-                          stage, summarize)
+                          source_files, stage, summarize)
 from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
@@ -45,10 +45,7 @@ def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) 
     the payer overlays (not the policy tests beside them) and an imported table's manifest (which
     carries the digest of its table files)."""
     h = hashlib.sha256()
-    payers = Path(payers) if payers is not None else default_payers_dir(policies)
-    files = [*sorted(Path(policies).glob("vocabulary/*.yaml")), *sorted(Path(policies).glob("base/*.yaml")),
-             *sorted(Path(policies).glob("edits/*.yaml")), *sorted(payers.glob("*.yaml")),
-             *sorted(payers.glob("*.retired"))]
+    files = [path for _, path in source_files(policies, payers)]   # the same list staging copies
     if edits is not None:
         files.append(Path(edits) / "manifest.json")
     for path in files:
