@@ -232,9 +232,9 @@ def _source(policies: Path, payers: Path | None) -> dict:
             "payers": str((Path(payers) if payers is not None else default_payers_dir(policies)).resolve())}
 
 
-def publish(snapshot: Path, staged: Staged, summary: dict, policies: Path, payers: Path | None) -> bool:
+def publish(snapshot: Path, staged: Staged, summary: dict, policies: Path, payers: Path | None) -> dict:
     """Make ``staged`` (loaded, giving ``summary``) the last good set; the staged folder is used up.
-    False if that set was already the current one."""
+    Returns the manifest of the set now current (the one already there, if it was the same set)."""
     snapshot = Path(snapshot)
     manifest = {"format": FORMAT, "set": staged.set_id,
                 "written_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -245,7 +245,7 @@ def publish(snapshot: Path, staged: Staged, summary: dict, policies: Path, payer
         current = current_manifest(snapshot)
         if current is not None and current.get("set") == staged.set_id and current.get("source") == manifest["source"]:
             staged.remove()
-            return False
+            return current
         (staged.root / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         _fsync_tree(staged.root)
         sets = snapshot / "sets"
@@ -264,7 +264,7 @@ def publish(snapshot: Path, staged: Staged, summary: dict, policies: Path, payer
             pid = leftover.name.split("-")[1]
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(leftover, ignore_errors=True)
-    return True
+    return manifest
 
 
 def _alive(pid: int) -> bool:

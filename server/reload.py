@@ -30,7 +30,7 @@ from pathlib import Path
 
 from supportable.engine import Location, Problem, payer_ids
 
-from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_regular, read_snapshot,
+from .policyfiles import (CheckTimeout, Staged, check, load, publish, read_regular, read_snapshot,
                           source_files, stage, summarize)
 from .registry import Registry, unexpected_problem
 
@@ -259,8 +259,7 @@ class PolicyStore:
         if self.snapshot is None:
             return
         try:
-            publish(self.snapshot, staged, summarize(registry), self.policies, self.payers)
-            manifest = current_manifest(self.snapshot) or {}
+            manifest = publish(self.snapshot, staged, summarize(registry), self.policies, self.payers)
             self.snapshot_state.update(set=manifest.get("set"), written_at=manifest.get("written_at"))
             self.snapshot_state.pop("error", None)
         except Exception as exc:   # a full disk must not stop a reload: the set serves, unsaved
