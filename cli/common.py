@@ -9,17 +9,17 @@ from pathlib import Path
 
 import click
 
-DEFAULT_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+from supportable.server.settings import BUNDLED_POLICIES
 
 
 def package_version() -> str:
-    """The installed package's version (its metadata), else the app's VERSION when run from a source tree."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("supportable")
-    except PackageNotFoundError:
-        from supportable.server.app import VERSION
-        return VERSION
+    """The installed package's version (``supportable.__version__``, from its metadata), else the
+    app's VERSION when run from a source tree that is not installed."""
+    from supportable import __version__
+    if __version__ != "0+unknown":
+        return __version__
+    from supportable.server.app import VERSION
+    return VERSION
 
 
 def _print_version(ctx: click.Context, _param, value: bool) -> None:
@@ -38,7 +38,7 @@ def policies_options(f):
                      default=lambda: os.environ.get("SUPPORTABLE_PAYERS") or None,
                      show_default="payers/ beside the policies", help="Payer overlay directory.")(f)
     f = click.option("--policies", type=click.Path(file_okay=False, path_type=Path),
-                     default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(DEFAULT_POLICIES)),
+                     default=lambda: os.environ.get("SUPPORTABLE_POLICIES", str(BUNDLED_POLICIES)),
                      show_default="bundled policies/", help="Policy directory (vocabulary/ and base/).")(f)
     return f
 
