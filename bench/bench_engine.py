@@ -84,7 +84,8 @@ POLICIES = REPO / "policies"
 DEFAULT_SEED = 2026
 DEFAULT_COUNT = 2000
 QUICK_COUNT = 200
-WARMUP = 100
+WARMUP_DEFAULT = 100
+WARMUP = WARMUP_DEFAULT   # set from --warmup in main()
 PADDING_KS = (0, 100, 200)
 CHUNK = 100                    # variants compared in one run are interleaved in chunks of this many encounters
 GC_THRESHOLD = (50000, 50, 50)
@@ -576,7 +577,7 @@ def gc_child(count: int, seed: int) -> None:
 
 def gc_experiment(count: int, seed: int) -> dict:
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--gc-child",
-                           "--count", str(count), "--seed", str(seed)],
+                           "--count", str(count), "--seed", str(seed), "--warmup", str(WARMUP)],
                           capture_output=True, text=True, cwd=str(REPO))
     if proc.returncode != 0:
         raise SystemExit(f"GC child process failed:\n{proc.stderr}")
@@ -656,6 +657,8 @@ def command_line(args) -> tuple[str, str]:
     as_run = f"cd {shlex.quote(os.getcwd())} && {env}{shlex.join([sys.executable] + sys.argv)}"
     script = os.path.relpath(Path(__file__).resolve(), REPO)
     canonical = [sys.executable, script, "--count", str(args.count), "--seed", str(args.seed)]
+    if args.warmup != WARMUP_DEFAULT:
+        canonical += ["--warmup", str(args.warmup)]
     if args.payers_only:
         canonical.append("--payers-only")
     if args.json:
@@ -714,8 +717,15 @@ def main(argv=None) -> int:
                     help=f"payer whose policy set --profile uses (default {BASE})")
     ap.add_argument("--payers-only", action="store_true",
                     help="only the payer comparison: load every payer, time full proofs per payer")
+    ap.add_argument("--warmup", type=int, default=WARMUP_DEFAULT, metavar="N",
+                    help=f"encounters decided before timing starts, per pass (default {WARMUP_DEFAULT}); "
+                         "fewer only for smoke runs, whose figures are not comparable")
     ap.add_argument("--gc-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global WARMUP
+    if args.warmup < 1:
+        ap.error("--warmup must be at least 1")
+    WARMUP = args.warmup
     if args.count is None:
         args.count = QUICK_COUNT if args.quick else DEFAULT_COUNT
     if args.count < 1:

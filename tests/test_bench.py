@@ -12,7 +12,7 @@ from conftest import ROOT
 
 def test_the_engine_benchmark_runs_every_pass(tmp_path):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, "bench/bench_engine.py", "--count", "10", "--tracemalloc-count", "5",
+    run = subprocess.run([sys.executable, "bench/bench_engine.py", "--count", "10", "--warmup", "5", "--tracemalloc-count", "5",
                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr[-3000:]

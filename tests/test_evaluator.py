@@ -68,7 +68,7 @@ def test_aggregates_read_the_shared_table_and_agree_with_plain_ask(policies, mon
     compared = 0
     for payer in ("medicare", "commercial"):
         policy = policies[payer]
-        for doc in variants(seed=11, count=25):
+        for doc in variants(seed=11, count=8):
             doc["date_of_service"] = "2026-06-02"     # in Medicare's range, after every example's history
             if doc.get("plan_of_care"):               # a current plan, so Medicare decides units, not recertification
                 doc["plan_of_care"].update(start_of_care="2026-05-20", certified_on="2026-05-21")
