@@ -23,6 +23,7 @@ _EXPORTS = {
     # loading a payer's policies
     "PolicySet": "policyset", "load_policy_set": "policyset",
     "PolicySources": "sources", "ParsedPolicies": "parsed", "parse_sources": "parsed:parse",
+    "source_files": "sources",
     "build_policy_set": "build:build", "STAGE_NAMES": "build",
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
     "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource",
