@@ -42,7 +42,7 @@ _EXPORTS = {
     "Change": "impact", "ImpactError": "impact", "CHANGE_TYPES": "impact", "NOW_ACCEPTED": "impact",
     "NOW_REFUSED": "impact", "RULES_CHANGED": "impact",
     # a policy-test run, as the command line renders it
-    "PolicyTestRun": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
+    "PolicyTestRun": "policytest", "PolicyCache": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
     "PASSED": "policytest", "FAILED": "policytest", "ERROR": "policytest",
 }
 # modules callers use as a whole

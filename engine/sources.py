@@ -216,6 +216,10 @@ class PolicySources:
     def digest(self) -> str:
         """One hash of every file's name and contents, and of an imported edit table's manifest
         (which carries the digest of its table files): equal digests, equal policies."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
         h = hashlib.sha256()
         for name, f in sorted(self.files.items()):
             content = b"\0unreadable:" + "|".join(p.message for p in f.read_problems).encode() \
