@@ -69,7 +69,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
     try:
-        enc = policy.parse(data)
+        enc = policy.read_encounter(data)
     except InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
