@@ -6,8 +6,9 @@ edit table are each parsed on first use and kept: loading several payers from on
 :class:`ParsedPolicies` parses the files they share (the vocabulary and the base are in every
 chain, a parent overlay in each of its children's) once, and each payer still gets the problems
 of every file it uses. Parsed values are never changed after parsing, so sharing them is safe.
-The composed YAML of every rule, edit and overlay file is kept too (``docs``, by shown name): lint
-reads the locations the parsed rules do not keep from it, without reading a file again.
+The composed YAML of every rule, edit and overlay file can be kept too (``keep_docs``; ``docs``, by
+shown name): lint reads the locations the parsed rules do not keep from it, without reading a file
+again.
 """
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
 class ParsedPolicies:
     """The parsed files of one :class:`PolicySources` (see the module docstring)."""
 
-    def __init__(self, sources: PolicySources):
+    def __init__(self, sources: PolicySources, keep_docs: bool = False):
         self.sources = sources
-        self.docs: dict[str, Node] = {}          # shown name -> composed YAML (rule, edit and overlay files)
+        # shown name -> composed YAML of the rule, edit and overlay files, when asked to keep them (lint)
+        self.docs: dict[str, Node] | None = {} if keep_docs else None
         self._parsed: dict[tuple, tuple[object, list[Problem]]] = {}
         self._lock = threading.RLock()
 
@@ -97,6 +99,7 @@ class ParsedPolicies:
         return self.sources.root
 
 
-def parse(sources: PolicySources) -> ParsedPolicies:
-    """The parsed value of ``sources``: each file is parsed once, when a build (or lint) first needs it."""
-    return ParsedPolicies(sources)
+def parse(sources: PolicySources, keep_docs: bool = False) -> ParsedPolicies:
+    """The parsed value of ``sources``: each file is parsed once, when a build (or lint) first needs it;
+    ``keep_docs`` keeps each file's composed YAML too (``docs``: lint reads locations from it)."""
+    return ParsedPolicies(sources, keep_docs)

@@ -39,7 +39,7 @@ def lint_sources(sources: PolicySources, guidance_dir: Path | None = None,
     found: list[list[Problem]] = []         # per payer
     sets: dict[str, PolicySet] = {}
     failed: dict[str, list[Problem]] = {}
-    parsed = parse(sources)
+    parsed = parse(sources, keep_docs=True)
     for payer in payers:
         try:
             sets[payer] = build(parsed, payer)
