@@ -21,7 +21,7 @@ from .errors import Location, Problems
 from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
 from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
-from .sources import SourceFile
+from .sources import SourceFile, overlay_paths
 from .yamlsource import Node
 
 BASE = "base"
@@ -86,7 +86,7 @@ def discover(payers_dir: Path | None) -> dict[str, Path]:
     """Payer ids (file stems) -> overlay file, for every ``*.yaml`` directly under ``payers_dir``."""
     if payers_dir is None or not Path(payers_dir).is_dir():
         return {}
-    return {p.stem: p for p in sorted(Path(payers_dir).glob("*.yaml")) if p.stem != BASE}
+    return {p.stem: p for p in overlay_paths(payers_dir) if p.stem != BASE}
 
 
 def misplaced_base(payers_dir: Path | None) -> Path | None:

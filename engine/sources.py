@@ -57,8 +57,14 @@ def source_files(policies: Path, payers: Path | None) -> list[tuple[str, Path]]:
     payers = Path(payers) if payers is not None else default_payers_dir(policies)
     found = [(f"policies/{folder}/{p.name}", p) for folder in POLICY_FOLDERS
              for p in sorted((Path(policies) / folder).glob("*.yaml"))]
-    found += [(f"payers/{p.name}", p) for pattern in ("*.yaml", "*.retired") for p in sorted(payers.glob(pattern))]
+    found += [(f"payers/{p.name}", p) for p in overlay_paths(payers)]
+    found += [(f"payers/{p.name}", p) for p in sorted(payers.glob("*.retired"))]
     return found
+
+
+def overlay_paths(payers: Path | None) -> list[Path]:
+    """The ``payers/*.yaml`` files (a misplaced ``base.yaml`` among them), in name order."""
+    return sorted(Path(payers).glob("*.yaml")) if payers is not None else []
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from supportable.engine import (Location, PolicyError, PolicySet, PolicySources, Problem, build_policy_set,
-                                default_payers_dir, parse_sources, shown_path)
+                                parse_sources, shown_path, source_files)
 
 LOG = logging.getLogger("supportable")
 
@@ -69,8 +69,7 @@ def unexpected_problem(exc: Exception, policies_dir: Path, payers_dir: Path | No
 
 def _first_undecodable(policies_dir: Path, payers_dir: Path | None) -> Location | None:
     root = Path(policies_dir).resolve().parent
-    payers_dir = Path(payers_dir) if payers_dir is not None else default_payers_dir(policies_dir)
-    paths = [*sorted(Path(policies_dir).glob("*/*.yaml")), *sorted(payers_dir.glob("*.yaml"))]
+    paths = [path for name, path in source_files(policies_dir, payers_dir) if name.endswith(".yaml")]
     for path in paths:
         try:
             data = path.read_bytes()
