@@ -227,7 +227,7 @@ def main(argv=None) -> int:
 
 def _parses(ps, doc) -> bool:
     try:
-        ps.parse(doc)
+        ps.read_encounter(doc)
         return True
     except Exception:
         return False

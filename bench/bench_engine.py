@@ -116,7 +116,7 @@ def generate(ps: PolicySet, count: int, seed: int) -> tuple[list[str], list[str]
     for i in range(WARMUP + count):
         doc = gen.encounter()
         try:
-            enc = ps.parse(doc)
+            enc = ps.read_encounter(doc)
         except InputError as exc:
             raise SystemExit(f"generated encounter {doc['id']} does not parse: {exc}\n{json.dumps(doc, indent=1)}")
         texts.append(json.dumps(doc, separators=(",", ":")))
@@ -394,7 +394,7 @@ def generate_for_payers(pss: dict, count: int, seed: int) -> tuple[list[str], li
         refused = False
         for payer, ps in pss.items():
             try:
-                ps.parse(doc)
+                ps.read_encounter(doc)
             except InputError as exc:
                 refused = True
                 refused_by[payer] += 1

@@ -129,7 +129,7 @@ def build_pool(payers: list[str], count: int, seed: int) -> tuple[list[tuple[str
         doc = gen.encounter()
         doc["payer"] = payer
         try:
-            pss[payer].parse(doc)
+            pss[payer].read_encounter(doc)
         except InputError:
             skipped[payer] += 1
             continue

@@ -33,7 +33,7 @@ def main() -> None:
     for path in sorted(glob.glob(str(ROOT / "examples" / "encounters" / "*.json"))):
         document = json.loads(Path(path).read_text())
         try:
-            policy.parse(document)
+            policy.read_encounter(document)
         except Exception:
             continue
         documents.append(document)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from supportable.engine import (BASE, InputError, PolicyError, PolicySet, decode_utf8, default_payers_dir,
-                                diff_policies, explain_code, load_policy_set, misplaced_base, payer_ids, shown_path)
+from supportable.engine import (BASE, InputError, PolicyError, PolicySet, PolicySources, build_policy_set, decode_utf8,
+                                diff_policies, explain_code, parse_sources)
 from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
 from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
@@ -33,11 +33,12 @@ def main() -> None:
 
 
 def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None) -> PolicySet:
-    known = payer_ids(policies, payers_dir)
+    sources = PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
+    known = sources.payer_ids()
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
-        return load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir)
+        return build_policy_set(parse_sources(sources), payer)
     except PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
@@ -69,7 +70,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
     try:
-        enc = policy.parse(data)
+        enc = policy.read_encounter(data)
     except InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
@@ -94,17 +95,19 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
     Exits 4 if any payer does not load."""
     rows, failed = [], False
-    misplaced = misplaced_base(payers_dir if payers_dir is not None else default_payers_dir(policies))
+    sources = PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)   # each file read once
+    misplaced = sources.misplaced_base()
     if misplaced is not None:
         failed = True
-        rows.append({"id": f"{BASE} ({misplaced.name})", "error": "policy_error", "problems": [{
-            "code": "invalid_payer_id", "level": "error", "file": shown_path(misplaced, Path(policies).resolve().parent),
+        rows.append({"id": f"{BASE} ({Path(misplaced.name).name})", "error": "policy_error", "problems": [{
+            "code": "invalid_payer_id", "level": "error", "file": misplaced.shown,
             "line": 1, "column": 1,
             "message": f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this overlay file is never loaded: "
                        "give it another id and file name"}]})
-    for payer in payer_ids(policies, payers_dir):
+    parsed = parse_sources(sources)       # the files every payer shares are parsed once
+    for payer in sources.payer_ids():
         try:
-            rows.append(load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir).describe())
+            rows.append(build_policy_set(parsed, payer).describe())
         except PolicyError as exc:
             failed = True
             rows.append({"id": payer, "error": "policy_error", "problems": [p.to_dict() for p in exc.problems]})

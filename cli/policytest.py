@@ -32,8 +32,13 @@ def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, pay
     """Run the policy tests in PATH (a YAML test file or a folder; default: payers/tests/ and
     policies/tests/): each case's encounter is decided under the file's payer and every line
     compared with what the case expects."""
+    # A caller invoking the command many times in one process (the test suite) may hand it a
+    # PolicyCache as ``obj={"policy_cache": ...}``, so payers over unchanged files are built once.
+    obj = click.get_current_context().obj
+    cache = obj.get("policy_cache") if isinstance(obj, dict) else None
     try:
-        run = run_tests([path] if path is not None else None, Path(policies), payers_dir, coverage=coverage)
+        run = run_tests([path] if path is not None else None, Path(policies), payers_dir, coverage=coverage,
+                        cache=cache)
     except Exception as exc:  # a fault in the runner itself: reported plainly, never as a traceback
         message = f"the policy tests could not run ({type(exc).__name__}: {exc})"
         if fmt == "json":

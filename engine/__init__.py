@@ -5,10 +5,12 @@ the engine's own business and may be split or renamed. Names are resolved on fir
 so importing the facade loads nothing a command does not need (the ICD-10-CM index, the pyDatalog
 engine, the edit-table store).
 
-The stages a policy goes through, in order: read (``yamlsource``) -> parse (``parser``, ``loader``,
-``overlay``) -> check (``checker``) -> compile (``compiler``) -> evaluate (``evaluator``) ->
-explain (``explain``) -> decide (``decision``); ``load_policy_set`` runs them for one payer and
-returns a :class:`PolicySet`, whose ``parse`` reads an encounter and ``decide`` decides it.
+The stages a policy goes through, in order: read (``sources``: ``PolicySources.from_dirs``, each file
+once) -> parse (``parsed``: ``parse_sources``, with ``parser``, ``loader``, ``overlay``) -> build
+(``build``: the stage table gather, layer, check, check_edits, compile, solve_static) -> evaluate
+(``evaluator``) -> explain (``explain``) -> decide (``decision``); ``load_policy_set`` runs read,
+parse and build for one payer and returns a :class:`PolicySet`, whose ``read_encounter`` reads an
+encounter and ``decide`` decides it.
 docs/architecture.md has the picture.
 """
 from __future__ import annotations
@@ -19,9 +21,12 @@ from importlib import import_module
 # name differs (a name equal to a submodule's would be replaced by the submodule once imported)
 _EXPORTS = {
     # loading a payer's policies
-    "PolicySet": "policyset", "ParsedSources": "policyset", "load_policy_set": "policyset",
+    "PolicySet": "policyset", "load_policy_set": "policyset",
+    "PolicySources": "sources", "ParsedPolicies": "parsed", "parse_sources": "parsed:parse",
+    "source_files": "sources",
+    "build_policy_set": "build:build", "STAGE_NAMES": "build",
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
-    "misplaced_base": "overlay", "shown_path": "loader", "decode_utf8": "yamlsource",
+    "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource",
     # inputs, problems and decisions
     "Encounter": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
     "InputError": "errors", "Decision": "decision", "LineDecision": "decision",
@@ -37,7 +42,7 @@ _EXPORTS = {
     "Change": "impact", "ImpactError": "impact", "CHANGE_TYPES": "impact", "NOW_ACCEPTED": "impact",
     "NOW_REFUSED": "impact", "RULES_CHANGED": "impact",
     # a policy-test run, as the command line renders it
-    "PolicyTestRun": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
+    "PolicyTestRun": "policytest", "PolicyCache": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
     "PASSED": "policytest", "FAILED": "policytest", "ERROR": "policytest",
 }
 # modules callers use as a whole

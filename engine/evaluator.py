@@ -148,10 +148,12 @@ def _ask_all(queries) -> list[tuple[str, list[tuple]]]:
     return results
 
 
-def _with_static_part_solved(program: CompiledProgram) -> CompiledProgram:
+def solve_static(program: CompiledProgram) -> CompiledProgram:
     """The program with its encounter-independent predicates solved once and given to pyDatalog as
-    facts: per encounter pyDatalog then neither re-derives nor materialises them. The rules stay
-    in ``program.rules`` for the explainer, which proves those facts from the catalog as before."""
+    facts: per encounter pyDatalog then neither re-derives nor materialises them. This is the build's
+    ``solve_static`` stage (engine.build): its output is what the :class:`Evaluator` runs, while the
+    program it was given stays the policy set's ``program``, whose rules the explainer proves those
+    facts from (from the catalog, as before)."""
     if not program.static_derived:
         return program
     saved = getattr(Logic.tl, "logic", None)
@@ -170,11 +172,15 @@ def _with_static_part_solved(program: CompiledProgram) -> CompiledProgram:
                    derived=[d for d in program.derived if d[0] not in program.static_derived])
 
 
+_with_static_part_solved = solve_static     # its old name
+
+
 class Evaluator:
-    """Evaluates one compiled program; safe to share between threads."""
+    """Evaluates one compiled program, as given (give it ``solve_static(program)`` to have the static
+    part solved once); safe to share between threads."""
 
     def __init__(self, program: CompiledProgram):
-        self.program = _with_static_part_solved(program)
+        self.program = program
         self._local = threading.local()
         # Catalog facts, parameters and what the rules derive from them alone are the same for
         # every encounter: their part of the model is built once.

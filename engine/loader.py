@@ -19,7 +19,8 @@ from pathlib import Path
 from .errors import Problems
 from .parser import ParseFailure, TextOrigin, parse_clause
 from .syntax import Parameter, Rule
-from .yamlsource import Node, load_yaml
+from .sources import SourceFile, shown_path  # noqa: F401  (shown_path: its old home)
+from .yamlsource import Node
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 RULE_KEYS = {"id", "because", "source", "effective", "rule", "kind"}
@@ -27,23 +28,22 @@ RULE_KINDS = {"documentation", "coding", "modifier", "units", "eligibility", "li
               "checklist"}   # checklist: an advise rule naming an element the guidance advises documenting
 
 
-def shown_path(path: Path, root: Path | None) -> str:
-    """A path as problems and proofs show it: relative to the project when it is inside it."""
-    path = Path(path)
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(Path(root).resolve()))
-        except ValueError:
-            pass
-    return str(path)
-
-
 def load_rule_files(paths: list[Path], layer: str, problems: Problems, root: Path | None = None
                     ) -> tuple[list[Rule], dict[str, Parameter]]:
+    """The rules and parameters of the files at ``paths`` (a path wrapper of :func:`parse_rule_files`)."""
+    return parse_rule_files([SourceFile.read(path, shown_path(path, root)) for path in paths], layer, problems)
+
+
+def parse_rule_files(files: list[SourceFile], layer: str, problems: Problems,
+                     docs: dict[str, Node] | None = None) -> tuple[list[Rule], dict[str, Parameter]]:
+    """The rules and parameters of policy files (text and shown name each); ``docs``, if given,
+    receives each file's composed YAML by shown name (lint reads locations from it)."""
     rules: list[Rule] = []
     parameters: dict[str, Parameter] = {}
-    for path in paths:
-        doc, found = load_yaml(path, shown_path(path, root))
+    for source in files:
+        doc, found = source.compose()
+        if docs is not None and doc is not None:
+            docs[source.shown] = doc
         problems.items.extend(found)
         if doc is None:
             continue

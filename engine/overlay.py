@@ -21,7 +21,8 @@ from .errors import Location, Problems
 from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
 from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
-from .yamlsource import Node, load_yaml
+from .sources import SourceFile, overlay_paths
+from .yamlsource import Node
 
 BASE = "base"
 PAYER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -85,7 +86,7 @@ def discover(payers_dir: Path | None) -> dict[str, Path]:
     """Payer ids (file stems) -> overlay file, for every ``*.yaml`` directly under ``payers_dir``."""
     if payers_dir is None or not Path(payers_dir).is_dir():
         return {}
-    return {p.stem: p for p in sorted(Path(payers_dir).glob("*.yaml")) if p.stem != BASE}
+    return {p.stem: p for p in overlay_paths(payers_dir) if p.stem != BASE}
 
 
 def misplaced_base(payers_dir: Path | None) -> Path | None:
@@ -97,8 +98,17 @@ def misplaced_base(payers_dir: Path | None) -> Path | None:
 
 
 def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> Overlay | None:
-    shown = shown_path(path, root)
-    doc, found = load_yaml(path, shown)
+    """The overlay file at ``path`` (a path wrapper of :func:`read_overlay`)."""
+    return read_overlay(SourceFile.read(path, shown_path(path, root)), problems)
+
+
+def read_overlay(source: SourceFile, problems: Problems, docs: dict[str, Node] | None = None) -> Overlay | None:
+    """One payer overlay file (its text and shown name), parsed and checked on its own; ``docs`` as in
+    ``loader.parse_rule_files``."""
+    shown = source.shown
+    doc, found = source.compose()
+    if docs is not None and doc is not None:
+        docs[shown] = doc
     problems.items.extend(found)
     if doc is None:
         return None
@@ -109,7 +119,7 @@ def parse_overlay(path: Path, problems: Problems, root: Path | None = None) -> O
         if key not in OVERLAY_KEYS:
             problems.error("overlay_format", f"unknown top-level key `{key}`; use one of "
                            f"{', '.join(sorted(OVERLAY_KEYS))}", node.location)
-    stem = Path(path).stem
+    stem = source.stem
     payer_id = _text(doc.get("id"))
     if not payer_id:
         problems.error("overlay_format", "the overlay has no `id`", doc.location)
@@ -202,10 +212,14 @@ def _check_within_layer(overlay: Overlay, problems: Problems) -> None:
             seen[rid] = (action, loc)
 
 
-def resolve_chain(payer: str, payers: dict[str, Path], problems: Problems, root: Path | None = None,
-                  parse=parse_overlay) -> list[Overlay]:
-    """Parse ``payer`` and its ancestors (with ``parse``, which may reuse earlier parses); root first.
-    Reports unknown parents and cycles."""
+def _parse_file(item, problems: Problems, root: Path | None = None) -> Overlay | None:
+    return read_overlay(item, problems) if isinstance(item, SourceFile) else parse_overlay(item, problems, root)
+
+
+def resolve_chain(payer: str, payers: dict, problems: Problems, root: Path | None = None,
+                  parse=_parse_file) -> list[Overlay]:
+    """Parse ``payer`` and its ancestors (``payers``: id -> source file or path; ``parse`` may reuse
+    earlier parses); root first. Reports unknown parents and cycles."""
     chain: list[Overlay] = []
     seen: list[str] = []
     current = payer

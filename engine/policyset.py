@@ -1,9 +1,11 @@
 """A policy set: vocabulary + the rules and parameters of one payer, loaded, checked and compiled
 once, evaluated per encounter.
 
-This is the facade the CLI and the server use: ``load_policy_set(policies_dir, payer, payers_dir)``
-runs parse -> layer -> check -> compile and raises :class:`PolicyError` with every problem if any
-stage finds errors; ``PolicySet.decide(encounter)`` runs evaluate -> explain -> decide.
+``load_policy_set(policies_dir, payer, payers_dir)`` is ``build(parse(PolicySources.from_dirs(...)),
+payer)``: read the files once (engine.sources), parse them (engine.parsed), run the build's stage
+table (engine.build) and raise :class:`PolicyError` with every problem if a stage finds errors;
+``PolicySet.read_encounter(document)`` validates an encounter and ``PolicySet.decide(encounter)``
+runs evaluate -> explain -> decide.
 ``payer="base"`` is the base CPT guidance alone.
 """
 from __future__ import annotations
@@ -13,20 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import icd10
-from .checker import check_rules
-from .compiler import CompiledProgram, compile_program
+from .build import build
+from .compiler import CompiledProgram
 from .dateranges import IN_FORCE
 from .decision import Decision, decide
-from .edits import EditTables, check_codes, load_base_tables, load_import
+from .edits import EditTables
 from .encounter import Encounter, parse_encounter
-from .errors import FieldProblem, InputError, Problem, Problems
+from .errors import FieldProblem, InputError, Problem
 from .evaluator import Evaluator, Model
 from .explain import Explainer
 from .facts import encounter_facts
-from .loader import load_rule_files
-from .overlay import BASE, Disable, LayeredRules, Overlay, apply_layers, discover, parse_overlay, resolve_chain
+from .overlay import BASE, Disable, LayeredRules, Overlay, discover
+from .parsed import ParsedPolicies, parse
+from .sources import PolicySources, default_payers_dir
 from .syntax import Parameter, Rule
-from .vocabulary import Vocabulary, load_vocabulary
+from .vocabulary import Vocabulary
 
 
 @dataclass
@@ -46,6 +49,12 @@ class PolicySet:
     overlays: list[Overlay] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     edits: EditTables | None = None
+    stage_times: dict[str, float] = field(default_factory=dict)   # seconds each build stage took (engine.build)
+
+    @property
+    def solved_program(self) -> CompiledProgram:
+        """The program the evaluator runs: ``program`` with its static part solved (``solve_static``)."""
+        return self.evaluator.program
 
     @property
     def rule_index(self) -> dict[str, Rule]:
@@ -68,6 +77,10 @@ class PolicySet:
         return self.evaluator.evaluate(facts, provenance)
 
     def parse(self, data: object) -> Encounter:
+        """Deprecated name of :meth:`read_encounter`."""
+        return self.read_encounter(data)
+
+    def read_encounter(self, data: object) -> Encounter:
         """Validate a decoded encounter document (raises InputError with field paths), including
         that its date of service falls within this payer's effective range."""
         encounter = parse_encounter(data, self.vocabulary)
@@ -119,76 +132,18 @@ def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTab
     return "sha256:" + h.hexdigest()[:16]
 
 
-def default_payers_dir(policies_dir: Path) -> Path:
-    """Overlays live in ``payers/`` beside ``policies/`` unless told otherwise."""
-    return Path(policies_dir).resolve().parent / "payers"
-
-
 def payer_ids(policies_dir: Path, payers_dir: Path | None = None) -> list[str]:
     """``base`` and every payer overlay file found (whether or not it loads)."""
     payers_dir = default_payers_dir(policies_dir) if payers_dir is None else payers_dir
     return [BASE, *discover(payers_dir)]
 
 
-class ParsedSources:
-    """Policy files parsed once and shared by every payer loaded with it (the vocabulary and the base
-    are in every payer's chain, a parent overlay in each of its children's). Parsed rules and
-    vocabularies are never changed after parsing, so sharing them is safe; each payer still gets
-    the problems of every file it uses."""
-
-    def __init__(self):
-        self._parsed: dict[tuple, tuple[object, list[Problem]]] = {}
-
-    def get(self, key: tuple, parse, problems: Problems):
-        if key not in self._parsed:
-            found = Problems()
-            self._parsed[key] = (parse(found), found.items)
-        value, items = self._parsed[key]
-        problems.items.extend(items)
-        return value
-
-
-def _load_base(policies_dir: Path, root: Path, problems: Problems):
-    paths = sorted((policies_dir / BASE).glob("*.yaml"))
-    if not paths:
-        problems.error("no_rules", "no rule files found", None)
-    return load_rule_files(paths, BASE, problems, root=root)
-
-
 def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None,
-                    sources: ParsedSources | None = None, edits_dir: Path | None = None) -> PolicySet:
-    """Load, check and compile one payer's policy; pass one ``sources`` when loading several payers
-    from the same folders, so shared files are parsed once. ``edits_dir`` is a folder written by
-    ``supportable edits import`` (CMS's PTP and MUE tables), applied over the bundled edit tables."""
-    policies_dir = Path(policies_dir)
-    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
-    root = policies_dir.resolve().parent
-    sources = sources or ParsedSources()
-    problems = Problems()
-    vocabulary = sources.get(("vocabulary", policies_dir), lambda p: load_vocabulary(policies_dir / "vocabulary", p),
-                             problems)
-    base_rules, base_parameters = sources.get(("base", policies_dir), lambda p: _load_base(policies_dir, root, p),
-                                              problems)
-
-    def parse(path, found, root_):
-        return sources.get(("overlay", Path(path)), lambda p: parse_overlay(path, p, root_), found)
-
-    overlays = resolve_chain(payer, discover(payers_dir), problems, root, parse) if payer != BASE else []
-    base_edits = sources.get(("edits", policies_dir), lambda p: load_base_tables(policies_dir / "edits", p, root),
-                             problems)
-    imported = sources.get(("imported", str(edits_dir)), lambda p: load_import(edits_dir, p), problems)
-    problems.raise_if_errors()
-    layered = apply_layers(payer, base_rules, base_parameters, overlays, problems)
-    check_rules(layered.rules, vocabulary, problems, layered.parameters)
-    edits = EditTables(base_edits, imported, [o.edits for o in overlays if o.edits is not None])
-    for layer in [base_edits, *edits.overlays]:
-        check_codes(layer, vocabulary, problems)
-    edits.apply_overlays(problems, layered.parameters)
-    problems.raise_if_errors()
-    program = compile_program(layered.rules, vocabulary.catalog_facts(), layered.parameters)
-    name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"
-    return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
-                     parameters=layered.parameters, disabled=layered.disabled, vocabulary=vocabulary,
-                     program=program, evaluator=Evaluator(program), version=policy_version(layered, vocabulary, edits),
-                     effective_from=layered.effective_from, effective_to=layered.effective_to,
-                     overlays=overlays, warnings=[p for p in problems.items if p.level == "warning"], edits=edits)
+                    sources: ParsedPolicies | None = None, edits_dir: Path | None = None) -> PolicySet:
+    """Load, check and compile one payer's policy from the folders: ``build(parse(PolicySources.
+    from_dirs(...)), payer)``. Pass one ``sources`` (a :class:`ParsedPolicies`, from ``parse``) when
+    loading several payers, so the files are read and parsed once; ``edits_dir`` is a folder written
+    by ``supportable edits import`` (CMS's PTP and MUE tables), applied over the bundled edit tables."""
+    if sources is None:
+        sources = parse(PolicySources.from_dirs(policies_dir, payers_dir, edits_dir))
+    return build(sources, payer)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Location, Problems
-from .yamlsource import load_yaml
+from .errors import Location, Problem, Problems
 
 CODE_KINDS = ("procedure", "modality", "evaluation", "other")
 CONDITION_STATUSES = ("improving", "plateau", "regressing")
@@ -42,6 +41,7 @@ _FILES = {
     "diagnoses.yaml": ("diagnoses", "code", "diagnosis"),
     "diagnosis_changes.yaml": ("changes", "code", "diagnosis_change"),
 }
+VOCABULARY_FILES = tuple(_FILES)     # the files of policies/vocabulary/ the loader reads
 
 
 @dataclass
@@ -112,11 +112,22 @@ def code_service(entry: dict) -> str | None:
 
 
 def load_vocabulary(folder: Path, problems: Problems) -> Vocabulary:
+    """The vocabulary of the files in ``folder`` (a path wrapper of :func:`parse_vocabulary`)."""
+    from .sources import SourceFile
+    return parse_vocabulary({filename: SourceFile.read(Path(folder) / filename) for filename in _FILES}, problems)
+
+
+def parse_vocabulary(files: dict, problems: Problems) -> Vocabulary:
+    """The vocabulary of ``files`` (file name, ``codes.yaml``…, -> :class:`~engine.sources.SourceFile`;
+    a file missing from it is reported as unreadable)."""
     vocab = Vocabulary()
     for filename, (key, id_field, name) in _FILES.items():
-        path = folder / filename
-        shown = str(path)
-        root, found = load_yaml(path, shown)
+        source = files.get(filename)
+        if source is None:
+            root, found = None, [Problem("unreadable_file", "cannot read file: it does not exist (removed or "
+                                         "renamed while being read?)", Location(filename, 1, 1))]
+        else:
+            root, found = source.compose()
         problems.items.extend(found)
         vocab.entries[name] = {}
         if root is None:

@@ -250,6 +250,15 @@ def decode_utf8(data: bytes, name: str, why: str = "the file must be UTF-8 text"
 
 def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
     """A policy file's text, or the located problem that stops it being read."""
+    data, problems = read_bytes(path, name, max_bytes)
+    if data is None:
+        return None, problems
+    return text_of(data, name, max_bytes)
+
+
+def read_bytes(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes | None, list[Problem]]:
+    """A policy file's bytes (at most ``max_bytes`` + 1 of them), or the located problem that stops
+    it being read (``unreadable_file``)."""
     start = Location(name, 1, 1)
     try:
         # O_NONBLOCK: a FIFO named like a policy file must not hang the reader until someone writes to it
@@ -268,6 +277,13 @@ def read_text(path: Path, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[s
         return None, [Problem("unreadable_file", "cannot read file: it is a directory", start)]
     except OSError as exc:
         return None, [Problem("unreadable_file", f"cannot read file: {exc.strerror or exc}", start)]
+    return data, []
+
+
+def text_of(data: bytes, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
+    """A policy file's bytes as its text, or the located problem that refuses them (``file_too_large``,
+    ``not_utf8``, ``control_character``)."""
+    start = Location(name, 1, 1)
     if len(data) > max_bytes:
         return None, [Problem("file_too_large", f"the file is larger than {max_bytes:,} bytes, the most a policy "
                               "file may hold", start)]
@@ -326,6 +342,11 @@ def load_yaml(path: Path, display: str | None = None, aliases: bool = False
     text, problems = read_text(Path(path), name)
     if text is None:
         return None, problems
+    return load_text(text, name, aliases)
+
+
+def load_text(text: str, name: str, aliases: bool = False) -> tuple[Node | None, list[Problem]]:
+    """Compose a policy file's text (already read and checked) shown as ``name``."""
     root, problems = compose(text, name, aliases)
     if root is None:
         return None, problems

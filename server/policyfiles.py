@@ -1,8 +1,8 @@
 """The policy files as one set: staged copies, a bounded check in a child process, and the last
 good set kept on disk (as OPA keeps its last activated bundle).
 
-* ``stage`` copies the files the loader reads (``policies/{vocabulary,base,edits}/*.yaml``,
-  ``payers/*.yaml`` and ``payers/*.retired`` markers) into a private folder laid out as
+* ``stage`` copies the files of the policy set (``engine.sources.source_files``, the one list:
+  ``policies/{vocabulary,base,edits}/*.yaml``, ``payers/*.yaml`` and ``payers/*.retired`` markers) into a private folder laid out as
   ``policies/`` and ``payers/``, hashing what it copied. Every load of files from disk reads such
   a copy, so what was checked is exactly what is loaded, whatever changes on disk meanwhile.
   An imported edit table (``--edits``) is read in place: it is written whole by
@@ -35,9 +35,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine import default_payers_dir
+from supportable.engine import PolicySources, default_payers_dir, source_files  # noqa: F401  (source_files: the one list)
 
-POLICY_FOLDERS = ("vocabulary", "base", "edits")
 FORMAT = 1
 
 
@@ -77,15 +76,6 @@ class Staged:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def source_files(policies: Path, payers: Path | None) -> list[tuple[str, Path]]:
-    """(name in a staged set, path on disk) for every file the loader reads."""
-    payers = Path(payers) if payers is not None else default_payers_dir(policies)
-    found = [(f"policies/{folder}/{p.name}", p) for folder in POLICY_FOLDERS
-             for p in sorted((Path(policies) / folder).glob("*.yaml"))]
-    found += [(f"payers/{p.name}", p) for pattern in ("*.yaml", "*.retired") for p in sorted(payers.glob(pattern))]
-    return found
-
-
 def read_regular(path: Path) -> bytes:
     """A file's bytes; OSError for anything but a regular file (a FIFO named like a policy file
     must not block the reader until someone writes to it)."""
@@ -105,7 +95,7 @@ def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
         Path(within).mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix=f"staging-{os.getpid()}-", dir=within))
     staged = Staged(root)
-    for folder in (*(f"policies/{f}" for f in POLICY_FOLDERS), "payers"):
+    for folder in ("policies/vocabulary", "policies/base", "policies/edits", "payers"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     for name, path in source_files(policies, payers):
         try:
@@ -131,7 +121,7 @@ def load(staged: Staged, edits: Path | None):
     (``payers/x.yaml``, not the staging folder's)."""
     from supportable.engine import Location
     from .registry import Registry
-    registry = Registry.load(staged.policies, staged.payers, edits)
+    registry = Registry.from_sources(PolicySources.from_dirs(staged.policies, staged.payers, edits))
     prefix = str(staged.root) + os.sep
     for problems in registry.failed.values():
         for i, p in enumerate(problems):

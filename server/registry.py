@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportable.engine import (Location, ParsedSources, PolicyError, PolicySet, Problem, default_payers_dir,
-                                load_policy_set, payer_ids, shown_path)
+from supportable.engine import (Location, PolicyError, PolicySet, PolicySources, Problem, build_policy_set,
+                                parse_sources, shown_path, source_files)
 
 LOG = logging.getLogger("supportable")
 
@@ -24,16 +24,23 @@ class Registry:
 
     @classmethod
     def load(cls, policies_dir: Path, payers_dir: Path | None = None, edits_dir: Path | None = None) -> "Registry":
-        registry = cls()
-        sources = ParsedSources()  # the base and parent overlays are parsed once for all payers
         try:
-            payers = payer_ids(policies_dir, payers_dir)
+            sources = PolicySources.from_dirs(policies_dir, payers_dir, edits_dir)   # each file read once
         except Exception as exc:  # e.g. an unreadable payers folder
+            registry = cls()
             registry.failed["base"] = [unexpected_problem(exc, policies_dir, payers_dir)]
             return registry
-        for payer in payers:
+        return cls.from_sources(sources)
+
+    @classmethod
+    def from_sources(cls, sources: PolicySources) -> "Registry":
+        """Every payer of ``sources``; the files they share (the base, parent overlays) are parsed once."""
+        registry = cls()
+        policies_dir, payers_dir = sources.policies_dir, sources.payers_dir
+        parsed = parse_sources(sources)
+        for payer in sources.payer_ids():
             try:
-                registry.policies[payer] = load_policy_set(policies_dir, payer, payers_dir, sources, edits_dir)
+                registry.policies[payer] = build_policy_set(parsed, payer)
             except PolicyError as exc:
                 registry.failed[payer] = list(exc.problems)
             except Exception as exc:  # never let one file take the service down: refuse it, located
@@ -62,8 +69,7 @@ def unexpected_problem(exc: Exception, policies_dir: Path, payers_dir: Path | No
 
 def _first_undecodable(policies_dir: Path, payers_dir: Path | None) -> Location | None:
     root = Path(policies_dir).resolve().parent
-    payers_dir = Path(payers_dir) if payers_dir is not None else default_payers_dir(policies_dir)
-    paths = [*sorted(Path(policies_dir).glob("*/*.yaml")), *sorted(payers_dir.glob("*.yaml"))]
+    paths = [path for name, path in source_files(policies_dir, payers_dir) if name.endswith(".yaml")]
     for path in paths:
         try:
             data = path.read_bytes()

@@ -13,13 +13,12 @@ answers the same whatever the order of restarts. A request reads the registry on
 starts, so in-flight requests finish on the set they started with, and every decision carries
 the policy version it was made on.
 
-Triggers, in every worker process: a change to the policy files (polled: a content hash of every
-YAML file under the policies and payers folders), ``POST /admin/reload`` (with the admin token),
+Triggers, in every worker process: a change to the policy files (polled: the digest of the
+policy sources, ``engine.sources``), ``POST /admin/reload`` (with the admin token),
 and SIGHUP (``supportable serve`` forwards the master's SIGHUP to each worker).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -28,10 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine import Location, Problem, payer_ids
+from supportable.engine import Location, PolicySources, Problem, payer_ids
 
-from .policyfiles import (CheckTimeout, Staged, check, load, publish, read_regular, read_snapshot,
-                          source_files, stage, summarize)
+from .policyfiles import CheckTimeout, Staged, check, load, publish, read_snapshot, stage, summarize
 from .registry import Registry, unexpected_problem
 
 LOG = logging.getLogger("supportable")
@@ -41,20 +39,10 @@ START_TIMEOUT_CAP = 25.0
 
 
 def fingerprint(policies: Path, payers: Path | None, edits: Path | None = None) -> str:
-    """A content hash of the files the loader reads: the vocabulary, the base rules, the edit tables,
-    the payer overlays (not the policy tests beside them) and an imported table's manifest (which
-    carries the digest of its table files)."""
-    h = hashlib.sha256()
-    files = [path for _, path in source_files(policies, payers)]   # the same list staging copies
-    if edits is not None:
-        files.append(Path(edits) / "manifest.json")
-    for path in files:
-        try:
-            data = read_regular(path)
-        except OSError:
-            continue
-        h.update(str(path).encode() + b"\0" + hashlib.sha256(data).digest())
-    return h.hexdigest()
+    """The digest of the policy sources (``PolicySources.digest``, as hex): the vocabulary, the base
+    rules, the edit tables, the payer overlays and retirement markers (not the policy tests beside
+    them) and an imported table's manifest (which carries the digest of its table files)."""
+    return PolicySources.from_dirs(policies, payers, edits).digest().removeprefix("sha256:")
 
 
 def _now() -> str:

@@ -6,14 +6,17 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT
-from supportable.engine.policytest import (ChangeError, change_append, change_remove, change_set, parse_path, run_tests)
+from supportable.engine.policytest import (ChangeError, PolicyCache, change_append, change_remove, change_set, parse_path,
+                                           run_tests)
 from supportable.cli.policytest import policy_test
 
 POLICIES = ROOT / "policies"
+# The payers built over the shipped files, shared by this module's runs (each run would build them anew).
+CACHE = PolicyCache()
 
 
 def invoke(*args):
-    result = CliRunner().invoke(policy_test, [str(a) for a in args])
+    result = CliRunner().invoke(policy_test, [str(a) for a in args], obj={"policy_cache": CACHE})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
 
@@ -27,7 +30,7 @@ def write(tmp_path, text, name="cases.yaml"):
 @pytest.fixture(scope="module")
 def shipped():
     """Every shipped test file, run once with coverage."""
-    return run_tests(None, POLICIES, coverage=True)
+    return run_tests(None, POLICIES, coverage=True, cache=CACHE)
 
 
 # --- the shipped cases ---------------------------------------------------------------------------
@@ -301,7 +304,7 @@ def test_change_language_in_a_test_file(tmp_path):
             change: {payer: medicare}
             expect: {1: {units: 1}}
     """)
-    run = run_tests([path], POLICIES)
+    run = run_tests([path], POLICIES, cache=CACHE)
     first, second, third = run.results
     data = first.case.data
     assert data["lines"][0]["minutes"] == 24 and data["lines"][1]["units"] == 1
@@ -335,7 +338,7 @@ def test_examples_are_not_changed_between_cases(tmp_path):
             example: gait_and_exercise
             expect: {1: {units: 1}, 2: {units: 1}}
     """)
-    run = run_tests([path], POLICIES)
+    run = run_tests([path], POLICIES, cache=CACHE)
     assert [r.status for r in run.results] == ["passed", "passed"]
 
 
@@ -412,7 +415,7 @@ def test_coverage_counts_rules_tried_in_a_why_not(tmp_path):
     # a supportable 97112 line: the NMR diagnosis rule was tried and failed (a qualifying diagnosis
     # is present), and the helper rules that found the diagnosis count too
     path = write(tmp_path, AETNA_ONE_DIAGNOSIS)
-    cov = run_tests([path], POLICIES, coverage=True).coverage.to_dict()
+    cov = run_tests([path], POLICIES, coverage=True, cache=CACHE).coverage.to_dict()
     detail = {r["id"]: r for f in cov["files"] for r in f["detail"]}
     assert detail["aetna.nmr.needs_neurologic_diagnosis"]["exercised_by"] == {"aetna": ["why_not"]}
     assert detail["aetna.nmr.qualifying_diagnosis"]["exercised_by"] == {"aetna": ["why_not"]}

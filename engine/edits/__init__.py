@@ -22,10 +22,12 @@ rows and changes, checked as read), ``tables`` (one payer's layered tables, :cla
 """
 from .model import (BASE_LAYER, CHANGE_KEYS, CODE, CONFIDENCE, IMPORT_LAYER, IMPORTED_GROUNDS, MUE_ADJUDICATION,
                     MUE_KEYS, OVERRIDE_FIELDS, PTP_INDICATORS, PTP_KEYS, STATUSES, Edit, EditChange, EditLayer)
-from .reading import PARAMETER_NAME, check_codes, load_base_tables, parse_overlay_edits, parse_row, parse_rows
+from .reading import (PARAMETER_NAME, check_codes, load_base_tables, parse_base_tables, parse_overlay_edits,
+                      parse_row, parse_rows)
 from .tables import EditTables, load_import
 
 __all__ = ["BASE_LAYER", "CHANGE_KEYS", "CODE", "CONFIDENCE", "IMPORT_LAYER", "IMPORTED_GROUNDS", "MUE_ADJUDICATION",
            "MUE_KEYS", "OVERRIDE_FIELDS", "PTP_INDICATORS", "PTP_KEYS", "STATUSES", "Edit", "EditChange", "EditLayer",
-           "PARAMETER_NAME", "check_codes", "load_base_tables", "parse_overlay_edits", "parse_row", "parse_rows",
+           "PARAMETER_NAME", "check_codes", "load_base_tables", "parse_base_tables",
+           "parse_overlay_edits", "parse_row", "parse_rows",
            "EditTables", "load_import"]

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import Location, Problems
 from ..loader import _check_keys, _date, _source, _text, shown_path
 from ..vocabulary import DISTINCT_GROUNDS, Vocabulary
-from ..yamlsource import Node, load_yaml
+from ..sources import SourceFile
+from ..yamlsource import Node
 from .model import (BASE_LAYER, CHANGE_KEYS, CODE, CONFIDENCE, MUE_KEYS, OVERRIDE_FIELDS, PTP_KEYS, STATUSES, Edit,
                     EditChange, EditLayer)
 
@@ -133,10 +134,18 @@ def parse_rows(node: Node | None, table: str, layer: str, problems: Problems) ->
 
 
 def load_base_tables(folder: Path, problems: Problems, root: Path | None = None) -> EditLayer:
-    """Every ``*.yaml`` under ``policies/edits/`` (none is fine: no edits)."""
+    """Every ``*.yaml`` under ``policies/edits/`` (a path wrapper of :func:`parse_base_tables`)."""
+    return parse_base_tables([SourceFile.read(path, shown_path(path, root))
+                              for path in sorted(Path(folder).glob("*.yaml"))], problems)
+
+
+def parse_base_tables(files: list[SourceFile], problems: Problems, docs: dict[str, Node] | None = None) -> EditLayer:
+    """The base edit tables of ``files`` (none is fine: no edits); ``docs`` as in ``parse_rule_files``."""
     layer = EditLayer(BASE_LAYER)
-    for path in sorted(Path(folder).glob("*.yaml")):
-        doc, found = load_yaml(path, shown_path(path, root))
+    for source in files:
+        doc, found = source.compose()
+        if docs is not None and doc is not None:
+            docs[source.shown] = doc
         problems.items.extend(found)
         if doc is None:
             continue

@@ -1,25 +1,24 @@
 """Loading a payer's current policy and the policy it would have with a candidate overlay file.
 
-How the candidate is loaded: a temporary payers folder gets a copy of every current overlay file,
-with the candidate written as ``<payer>.yaml``, and both folders are loaded with
-:func:`load_policy_set`, so the candidate goes through exactly the checks the real file would.
-Problems found in the temporary copies are reported against the files they came from (the
-candidate's own path, or the real overlay file), never against the temporary folder. Payers
-that extend the candidate's payer are found too: they would change with it.
+How the candidate is loaded: the policy sources are read once (``PolicySources.from_dirs``) and the
+candidate is the same sources with the payer's overlay file replaced (``with_file``, shown under
+the candidate's own path); both are parsed and built for the payer, so the candidate goes through
+exactly the checks the real file would, and its problems name the candidate file. Nothing is
+written to disk. Payers that extend the candidate's payer are found too: they would change with it.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Location, PolicyError, Problem, Problems
-from ..loader import shown_path
-from ..overlay import BASE, discover, resolve_chain
+from ..build import build
+from ..errors import PolicyError, Problem, Problems
+from ..overlay import BASE
+from ..parsed import ParsedPolicies, parse
 from ..policydiff import diff_policies
-from ..policyset import PolicySet, default_payers_dir, load_policy_set
+from ..policyset import PolicySet
+from ..sources import PolicySources, shown_path
 from .model import ImpactError
 
 
@@ -64,41 +63,9 @@ class CandidatePair:
     warnings: list[Problem] = field(default_factory=list)
 
 
-class _PathMap:
-    """Rewrites the temporary folder's file names, wherever they appear, to the real files."""
-
-    def __init__(self, tmp: Path, real: dict[str, str]):
-        self.pairs: list[tuple[str, str]] = []
-        for prefix in dict.fromkeys((str(tmp), str(tmp.resolve()))):
-            for name, shown in real.items():
-                self.pairs.append((f"{prefix}/{name}", shown))
-
-    def text(self, s: str) -> str:
-        for old, new in self.pairs:
-            if old in s:
-                s = s.replace(old, new)
-        return s
-
-    def problem(self, p: Problem) -> Problem:
-        loc = p.location
-        if loc is not None:
-            loc = Location(self.text(loc.file), loc.line, loc.column)
-        return Problem(p.code, self.text(p.message), loc, p.level)
-
-    def deep(self, obj):
-        if isinstance(obj, str):
-            return self.text(obj)
-        if isinstance(obj, dict):
-            return {k: self.deep(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [self.deep(v) for v in obj]
-        return obj
-
-
-def _chain_ids(payer: str, payers: dict[str, Path], root: Path) -> list[str] | None:
+def _chain_ids(payer: str, parsed: ParsedPolicies) -> list[str] | None:
     """The ``extends`` chain of ``payer`` (root first) as its files say, without loading rules."""
-    problems = Problems()
-    overlays = resolve_chain(payer, payers, problems, root)
+    overlays = parsed.chain(payer, Problems())
     return [BASE] + [o.id for o in overlays] if overlays else None
 
 
@@ -106,70 +73,69 @@ def load_candidate(policies_dir: Path, payer: str, candidate: Path, payers_dir: 
                    dependents: bool = True) -> CandidatePair:
     """Load ``payer``'s current policy and the policy it would have with ``candidate`` as its overlay
     file. Raises :class:`ImpactError` (with located problems) when either does not load."""
-    policies_dir = Path(policies_dir)
-    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
-    root = policies_dir.resolve().parent
-    current_files = discover(payers_dir)
-    if payer not in current_files:
-        known = ", ".join(sorted(current_files)) or "none"
-        why = (f"`{BASE}` is the base CPT guidance, which has no overlay file to replace" if payer == BASE
-               else f"no payer `{payer}` in {shown_path(payers_dir, root)}")
-        raise ImpactError("unknown_payer", f"{why}; a candidate replaces one of the payer overlays: {known}")
+    sources = PolicySources.from_dirs(policies_dir, payers_dir)
+    if payer not in sources.overlays():
+        _unknown_payer(sources, payer)
     candidate = Path(candidate)
     try:
         text = candidate.read_bytes()
     except OSError as exc:
         raise ImpactError("unreadable_candidate", f"cannot read the candidate `{candidate}`: "
                           f"{exc.strerror or exc}") from None
-    current_path = shown_path(current_files[payer], root)
-    candidate_path = shown_path(candidate.resolve(), root)
+    return candidate_pair(sources, payer, text, shown_path(candidate.resolve(), sources.root), dependents)
+
+
+def _unknown_payer(sources: PolicySources, payer: str):
+    known = ", ".join(sorted(sources.overlays())) or "none"
+    why = (f"`{BASE}` is the base CPT guidance, which has no overlay file to replace" if payer == BASE
+           else f"no payer `{payer}` in {shown_path(sources.payers_dir, sources.root)}")
+    raise ImpactError("unknown_payer", f"{why}; a candidate replaces one of the payer overlays: {known}")
+
+
+def candidate_pair(sources: PolicySources, payer: str, text: str | bytes, candidate_path: str,
+                   dependents: bool = True) -> CandidatePair:
+    """``payer``'s policy from ``sources`` and with ``text`` (shown as ``candidate_path``) as its
+    overlay file instead: ``sources.with_file("payers/<payer>.yaml", text)``, nothing written anywhere."""
+    current_files = sources.overlays()
+    if payer not in current_files:
+        _unknown_payer(sources, payer)
+    current_path = current_files[payer].shown
     started = time.perf_counter()
+    parsed_current = parse(sources)
     try:
-        current = load_policy_set(policies_dir, payer, payers_dir)
+        current = build(parsed_current, payer)
     except PolicyError as exc:
         raise ImpactError("current_does_not_load", f"the current policy of payer `{payer}` does not load, so "
                           "there is nothing to compare the candidate with", exc.problems) from None
-    with tempfile.TemporaryDirectory(prefix="supportable-impact-") as tmp_name:
-        tmp = Path(tmp_name)
-        real = {}
-        for pid, path in current_files.items():
-            if pid != payer:
-                shutil.copyfile(path, tmp / path.name)
-                real[path.name] = shown_path(path, root)
-        (tmp / f"{payer}.yaml").write_bytes(text)
-        real[f"{payer}.yaml"] = candidate_path
-        paths = _PathMap(tmp, real)
-        try:
-            new = load_policy_set(policies_dir, payer, tmp)
-        except PolicyError as exc:
-            problems = [_candidate_problem(paths.problem(p), payer, candidate_path) for p in exc.problems]
-            raise ImpactError("candidate_does_not_load", f"the candidate `{candidate_path}` for payer `{payer}` "
-                              "does not load", problems) from None
-        deps: list[Dependent] = []
-        if dependents:
-            new_files = discover(tmp)
-            for other in sorted(current_files):
-                if other == payer:
-                    continue
-                chain = _chain_ids(other, new_files, root) or _chain_ids(other, current_files, root)
-                if not chain or payer not in chain[:-1]:
-                    continue
-                dep = Dependent(other, chain)
-                try:
-                    dep.current = load_policy_set(policies_dir, other, payers_dir)
-                    dep.current_version = dep.current.version
-                except PolicyError as exc:
-                    dep.current_problems = list(exc.problems)
-                try:
-                    dep.candidate = load_policy_set(policies_dir, other, tmp)
-                    dep.candidate_version = dep.candidate.version
-                except PolicyError as exc:
-                    dep.candidate_problems = [paths.problem(p) for p in exc.problems]
-                deps.append(dep)
-        report = paths.deep(diff_policies(current, new))
-        warnings = [paths.problem(p) for p in new.warnings]
-    return CandidatePair(payer, current, new, current_path, candidate_path, deps, report,
-                         time.perf_counter() - started, warnings)
+    parsed_new = parse(sources.with_file(current_files[payer].name, text, shown=candidate_path))
+    try:
+        new = build(parsed_new, payer)
+    except PolicyError as exc:
+        problems = [_candidate_problem(p, payer, candidate_path) for p in exc.problems]
+        raise ImpactError("candidate_does_not_load", f"the candidate `{candidate_path}` for payer `{payer}` "
+                          "does not load", problems) from None
+    deps: list[Dependent] = []
+    if dependents:
+        for other in sorted(current_files):
+            if other == payer:
+                continue
+            chain = _chain_ids(other, parsed_new) or _chain_ids(other, parsed_current)
+            if not chain or payer not in chain[:-1]:
+                continue
+            dep = Dependent(other, chain)
+            try:
+                dep.current = build(parsed_current, other)
+                dep.current_version = dep.current.version
+            except PolicyError as exc:
+                dep.current_problems = list(exc.problems)
+            try:
+                dep.candidate = build(parsed_new, other)
+                dep.candidate_version = dep.candidate.version
+            except PolicyError as exc:
+                dep.candidate_problems = list(exc.problems)
+            deps.append(dep)
+    return CandidatePair(payer, current, new, current_path, candidate_path, deps, diff_policies(current, new),
+                         time.perf_counter() - started, list(new.warnings))
 
 
 def _candidate_problem(p: Problem, payer: str, candidate_path: str) -> Problem:

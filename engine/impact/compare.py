@@ -62,7 +62,7 @@ def compare(current: PolicySet, candidate: PolicySet, corpus: Corpus, progress=N
         for name, ps in sides:
             t = clock()
             try:
-                parsed[name] = ps.parse(data)
+                parsed[name] = ps.read_encounter(data)
             except InputError as exc:
                 refused[name] = _first_problem(exc)
             except RecursionError:

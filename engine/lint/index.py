@@ -1,15 +1,15 @@
 """The policy files' YAML nodes by location, for the locations the loaded rules do not keep (the
-``because`` text, a ``source`` key, a table row) and an overlay's ``extends`` when it does not load."""
+``because`` text, a ``source`` key, a table row) and an overlay's ``extends`` when it does not load.
+The nodes are those the one parse composed (``ParsedPolicies.docs``): no file is read twice."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
 from ..errors import Location
 from ..syntax import Parameter
-from ..yamlsource import compose, each_node, read_text
+from ..yamlsource import Node, each_node
 
 
 @dataclass
@@ -39,12 +39,9 @@ def get(node: yaml.Node | None, key: str) -> tuple[yaml.Node, yaml.Node] | None:
     return None
 
 
-def index_file(path: Path, name: str) -> IndexedFile | None:
-    """The file's nodes by location, read as the loader reads it (the loader reports its problems)."""
-    text, _ = read_text(path, name)
-    root = compose(text, name)[0] if text is not None else None
-    if root is None:
-        return None
+def index_doc(doc: Node) -> IndexedFile:
+    """A file's nodes by location, from the YAML the single parse composed (``ParsedPolicies.docs``)."""
+    root, name, text = doc.raw, doc.file, doc.text
     f = IndexedFile(name, text, root)
     for node in each_node(root):
         if isinstance(node, yaml.MappingNode):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..build import build
 from ..errors import Location, PolicyError, Problem, Problems
-from ..loader import shown_path
-from ..overlay import BASE, discover, misplaced_base
-from ..policyset import ParsedSources, PolicySet, default_payers_dir, load_policy_set
+from ..overlay import BASE
+from ..parsed import parse
+from ..policyset import PolicySet
+from ..sources import PolicySources
 from .checks import CHECKS
-from .index import Index, index_file
+from .index import Index, index_doc
 from .report import LintReport
 from .scope import Scope, definitions, names, raw_chain
 
@@ -22,36 +24,39 @@ def default_guidance_dir(policies_dir: Path) -> Path:
 def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path | None = None,
          files: list[str | Path] | tuple = ()) -> LintReport:
     """Lint every payer of ``policies_dir`` (and ``payers_dir``); restrict to ``files`` if given."""
-    policies_dir = Path(policies_dir)
-    payers_dir = default_payers_dir(policies_dir) if payers_dir is None else Path(payers_dir)
-    root = policies_dir.resolve().parent
-    guidance = default_guidance_dir(policies_dir) if guidance_dir is None else Path(guidance_dir)
-    overlay_paths = discover(payers_dir)
-    payers = [BASE, *overlay_paths]
-    base_paths = sorted((policies_dir / BASE).glob("*.yaml"))
-    edit_paths = sorted((policies_dir / "edits").glob("*.yaml"))
+    return lint_sources(PolicySources.from_dirs(policies_dir, payers_dir), guidance_dir, files)
+
+
+def lint_sources(sources: PolicySources, guidance_dir: Path | None = None,
+                 files: list[str | Path] | tuple = ()) -> LintReport:
+    """Lint every payer of ``sources``: each file is read and parsed once, for the payers' builds
+    and for the locations the checks report alike."""
+    root = sources.root
+    guidance = default_guidance_dir(sources.policies_dir) if guidance_dir is None else Path(guidance_dir)
+    overlay_files = sources.overlays()
+    payers = sources.payer_ids()
 
     found: list[list[Problem]] = []         # per payer
     sets: dict[str, PolicySet] = {}
     failed: dict[str, list[Problem]] = {}
-    sources = ParsedSources()
+    parsed = parse(sources, keep_docs=True)
     for payer in payers:
         try:
-            sets[payer] = load_policy_set(policies_dir, payer, payers_dir, sources)
+            sets[payer] = build(parsed, payer)
             found.append(sets[payer].warnings)
         except PolicyError as exc:
             failed[payer] = exc.problems
             found.append(exc.problems)
-    misplaced = misplaced_base(payers_dir)
+    misplaced = sources.misplaced_base()
     if misplaced is not None:
         found.append([Problem("invalid_payer_id", f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this "
                              "overlay file is never loaded: give it another id and file name",
-                             Location(shown_path(misplaced, root), 1, 1))])
+                             Location(misplaced.shown, 1, 1))])
 
-    indexed = {path: index_file(path, shown_path(path, root))
-               for path in [*base_paths, *edit_paths, *overlay_paths.values()]}
-    index = Index({f.name: f for f in indexed.values() if f is not None},
-                  {payer: indexed[path] for payer, path in overlay_paths.items() if indexed[path] is not None})
+    parsed.parse_all()
+    docs = parsed.docs
+    index = Index({name: index_doc(doc) for name, doc in docs.items()},
+                  {payer: index_doc(docs[f.shown]) for payer, f in overlay_files.items() if f.shown in docs})
     unsafe: set[str] = set()
     for payer in failed:
         unsafe |= raw_chain(payer, index)
@@ -61,15 +66,14 @@ def lint(policies_dir: Path, payers_dir: Path | None = None, guidance_dir: Path 
             "lint_checks_skipped", f"{names(sorted(failed))} {'does' if len(failed) == 1 else 'do'} not load, so "
             f"rule_never_fires, rule_shadowed and parameter_unused are not checked for layer(s) "
             f"{names(sorted(unsafe))}; fix the errors first", None, "info"))
-    scope = Scope(index, definitions(root, sets, overlay_paths, base_paths), [sets[p] for p in payers if p in sets],
-                  unsafe, guidance, root)
+    scope = Scope(index, definitions(parsed, sets), [sets[p] for p in payers if p in sets], unsafe, guidance, root)
     for check in CHECKS:
         check.run(scope, out)
 
     problems = _merge(found) + out.items
     if files:
-        problems = _only_files(problems, files, root, [*base_paths, *edit_paths, *overlay_paths.values(), misplaced,
-                                                       *sorted((policies_dir / "vocabulary").glob("*.yaml"))])
+        problems = _only_files(problems, files, root, [sources.path_of(f.name) for f in sources
+                                                       if f.name.endswith(".yaml") and f.data is not None])
     problems.sort(key=lambda p: (p.location or Location(""), p.code, p.message))
     return LintReport(problems, payers, sorted(failed))
 

@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Problems
-from ..loader import load_rule_files
-from ..overlay import BASE, Disable, Overlay, parse_overlay
+from ..overlay import BASE, Disable, Overlay
+from ..parsed import ParsedPolicies
 from ..policyset import PolicySet
 from ..syntax import Parameter, Rule
 from .index import Index
@@ -31,24 +30,23 @@ class Scope:
     root: Path                  # the repository: what shown paths are relative to
 
 
-def definitions(root: Path, sets: dict[str, PolicySet], overlay_paths: dict[str, Path],
-                base_paths: list[Path]) -> Layers:
+def definitions(parsed: ParsedPolicies, sets: dict[str, PolicySet]) -> Layers:
     """Every rule, parameter and disable entry as written, from the loaded payers; a layer whose own
-    payer does not load is parsed on its own (what parses of it)."""
+    payer does not load is taken from its parse alone (what parses of it)."""
     out = Layers()
     if BASE in sets:
         out.rules += list(sets[BASE].rules)
         out.parameters += list(sets[BASE].parameters.values())
     else:
-        rules, params = load_rule_files(base_paths, BASE, Problems(), root=root)
+        rules, params = parsed.base()
         out.rules += rules
         out.parameters += list(params.values())
-    for payer, path in overlay_paths.items():
+    for payer in parsed.sources.overlays():
         overlay: Overlay | None
         if payer in sets:
             overlay = sets[payer].overlays[-1]
         else:
-            overlay = parse_overlay(path, Problems(), root)
+            overlay = parsed.overlay(payer)
         if overlay is None:
             continue
         out.rules += [*overlay.add, *overlay.replace]

@@ -1,7 +1,7 @@
 """Policy tests: cases written in YAML next to the policies, run against the engine like unit tests.
 
 The modules, one job each: ``model`` (cases, line results, the run), ``cache`` (each payer's
-policies loaded once), ``change`` (the change language), ``nodes`` (the YAML reading, with merge
+policies built once per run, or per sources digest in a ``PolicyCache`` the caller holds), ``change`` (the change language), ``nodes`` (the YAML reading, with merge
 keys), ``file_reader`` and ``case_reader`` (a test file and one case), ``expectations`` (a case's
 ``expect:``), ``runner`` (deciding and comparing), ``exercised`` and ``coverage`` (rule coverage); "did you
 mean" is engine/suggest.py. The text form of a run is cli/render_policytest.py.
@@ -88,7 +88,7 @@ compared with the rules of the payer's chain, less the rules that can never hold
 parameters (the total-time unit rules under a per-code payer, see compiler.live_rules), and the
 result is merged per policy file.
 """
-from .cache import Policies
+from .cache import Policies, PolicyCache
 from .case_reader import CASE_KEYS
 from .change import ChangeError, change_append, change_remove, change_set, parse_path, show_path
 from .coverage import Coverage, RuleCoverage
@@ -101,7 +101,7 @@ from .nodes import plain
 from .runner import actual_line, collect_files, compare_line, default_test_paths, run_case, run_tests
 
 __all__ = ["CASE_KEYS", "ChangeError", "Case", "CaseResult", "Coverage", "ERROR", "EXPECT_KEYS", "FAILED", "FILE_KEYS",
-           "FIX_ACTIONS", "LineExpectation", "LineResult", "Mismatch", "PASSED", "Policies", "PolicyTestRun",
-           "RuleCoverage", "RunError", "VERDICTS", "actual_line", "change_append", "change_remove", "change_set",
+           "FIX_ACTIONS", "LineExpectation", "LineResult", "Mismatch", "PASSED", "Policies", "PolicyCache",
+           "PolicyTestRun", "RuleCoverage", "RunError", "VERDICTS", "actual_line", "change_append", "change_remove", "change_set",
            "collect_files", "compare_line", "default_test_paths", "exercised_rules", "parse_path", "plain", "run_case",
            "run_tests", "show_path"]

@@ -138,7 +138,7 @@ class CaseReader:
         if policy is None or any(p.code == "invalid_change" for p in problems):
             return case     # a change that did not apply leaves an encounter nobody meant to write
         try:
-            encounter = policy.parse(data)
+            encounter = policy.read_encounter(data)
         except InputError as exc:
             for fp in exc.problems:
                 loc, suffix = origins.locate(fp.path)

@@ -9,7 +9,7 @@ from ..errors import Location, Problem
 from ..explain import Explainer
 from ..loader import shown_path
 from ..policyset import PolicySet, default_payers_dir
-from .cache import Policies
+from .cache import Policies, PolicyCache
 from .coverage import Coverage
 from .exercised import exercised_rules
 from .expectations import fix_text
@@ -105,10 +105,12 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[RunError]]:
 
 
 def run_tests(paths: list[Path] | None, policies_dir: Path, payers_dir: Path | None = None,
-              coverage: bool = False, examples_dir: Path | None = None) -> PolicyTestRun:
+              coverage: bool = False, examples_dir: Path | None = None, cache: PolicyCache | None = None
+              ) -> PolicyTestRun:
     """Run the test files at ``paths`` (files or folders; default: every ``payers/tests/**/*.yaml``
-    and ``policies/tests/**/*.yaml``)."""
-    policies = Policies(policies_dir, payers_dir)
+    and ``policies/tests/**/*.yaml``). ``cache``: payers built by earlier runs, kept by the policy
+    sources' digest (a caller running the tests often holds one)."""
+    policies = Policies(policies_dir, payers_dir, cache)
     explicit = bool(paths)
     if not paths:
         paths = [p for p in default_test_paths(policies.policies_dir, policies.payers_dir) if p.is_dir()]

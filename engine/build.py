@@ -1,0 +1,128 @@
+"""``build(parsed, payer)``: one payer's policy set from the parsed files, through a named table of
+stages (as OPA's compiler runs its stage table).
+
+Each stage is a function of the :class:`Build` under way: it reads what earlier stages left there
+and adds its own part. Each is timed (``PolicySet.stage_times``) and can be run alone on a
+:class:`Build` holding what it reads (``run_stage``). The stages, in order:
+
+- ``gather``: the parsed files the payer rests on (vocabulary, base rules and parameters, its chain
+  of overlays, the base and imported edit tables) with their problems; stops on errors.
+- ``layer``: apply the overlays, root first, to the base rules and parameters (``overlay.apply_layers``).
+- ``check``: check the layered rules against the vocabulary and parameters (``checker.check_rules``).
+- ``check_edits``: layer the edit tables and check their codes and ``when`` switches; stops on
+  errors (of this stage or of ``layer`` and ``check``).
+- ``compile``: the rules to the program the explainer reads (``compiler.compile_program``).
+- ``solve_static``: the encounter-independent part of the program solved once; the evaluator runs
+  the result (``evaluator.solve_static``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .checker import check_rules
+from .compiler import CompiledProgram, compile_program
+from .edits import EditLayer, EditTables, check_codes
+from .errors import Problems
+from .evaluator import Evaluator, solve_static
+from .overlay import LayeredRules, Overlay, apply_layers
+from .parsed import ParsedPolicies
+from .syntax import Parameter, Rule
+from .vocabulary import Vocabulary
+
+
+@dataclass
+class Build:
+    """One payer's build under way: what the stages have made so far."""
+    parsed: ParsedPolicies
+    payer: str
+    problems: Problems = field(default_factory=Problems)
+    vocabulary: Vocabulary | None = None
+    base_rules: list[Rule] = field(default_factory=list)
+    base_parameters: dict[str, Parameter] = field(default_factory=dict)
+    overlays: list[Overlay] = field(default_factory=list)
+    base_edits: EditLayer | None = None
+    imported: object = None
+    layered: LayeredRules | None = None
+    edits: EditTables | None = None
+    program: CompiledProgram | None = None
+    solved: CompiledProgram | None = None
+    times: dict[str, float] = field(default_factory=dict)
+
+
+def gather(b: Build) -> None:
+    parsed, problems = b.parsed, b.problems
+    b.vocabulary = parsed.vocabulary(problems)
+    b.base_rules, b.base_parameters = parsed.base(problems)
+    b.overlays = parsed.chain(b.payer, problems)
+    b.base_edits = parsed.base_edits(problems)
+    b.imported = parsed.imported(problems)
+    problems.raise_if_errors()
+
+
+def layer(b: Build) -> None:
+    b.layered = apply_layers(b.payer, b.base_rules, b.base_parameters, b.overlays, b.problems)
+
+
+def check(b: Build) -> None:
+    check_rules(b.layered.rules, b.vocabulary, b.problems, b.layered.parameters)
+
+
+def check_edits(b: Build) -> None:
+    b.edits = EditTables(b.base_edits, b.imported, [o.edits for o in b.overlays if o.edits is not None])
+    for edit_layer in [b.base_edits, *b.edits.overlays]:
+        check_codes(edit_layer, b.vocabulary, b.problems)
+    b.edits.apply_overlays(b.problems, b.layered.parameters)
+    b.problems.raise_if_errors()
+
+
+def compile_(b: Build) -> None:
+    b.program = compile_program(b.layered.rules, b.vocabulary.catalog_facts(), b.layered.parameters)
+
+
+def solve(b: Build) -> None:
+    b.solved = solve_static(b.program)
+
+
+# The stage table: (name, function), run in this order.
+STAGES = (("gather", gather), ("layer", layer), ("check", check), ("check_edits", check_edits),
+          ("compile", compile_), ("solve_static", solve))
+STAGE_NAMES = tuple(name for name, _ in STAGES)
+
+
+def run_stage(name: str, b: Build) -> Build:
+    """Run the one stage ``name`` on ``b`` (which holds what the stage reads), timing it."""
+    step = dict(STAGES)[name]
+    started = time.perf_counter()
+    try:
+        step(b)
+    finally:
+        b.times[name] = time.perf_counter() - started
+    return b
+
+
+def run_stages(parsed: ParsedPolicies, payer: str, until: str | None = None) -> Build:
+    """Run the stages in order (through ``until``, if given); a stage that finds errors raises
+    :class:`~engine.errors.PolicyError` with every problem found so far."""
+    b = Build(parsed, payer)
+    for name in STAGE_NAMES:
+        run_stage(name, b)
+        if name == until:
+            break
+    return b
+
+
+def build(parsed: ParsedPolicies, payer: str):
+    """The :class:`~engine.policyset.PolicySet` of ``payer`` (``base``: the base CPT guidance alone),
+    or :class:`~engine.errors.PolicyError` with every problem found."""
+    from .policyset import PolicySet, policy_version
+    b = run_stages(parsed, payer)
+    layered, overlays = b.layered, b.overlays
+    name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"
+    return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
+                     parameters=layered.parameters, disabled=layered.disabled, vocabulary=b.vocabulary,
+                     program=b.program, evaluator=Evaluator(b.solved),
+                     version=policy_version(layered, b.vocabulary, b.edits),
+                     effective_from=layered.effective_from, effective_to=layered.effective_to,
+                     overlays=overlays, warnings=[p for p in b.problems.items if p.level == "warning"],
+                     edits=b.edits, stage_times=dict(b.times))
