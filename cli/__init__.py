@@ -19,6 +19,7 @@ import click
 
 from supportable.engine import (BASE, InputError, PolicyError, PolicySet, decode_utf8, default_payers_dir,
                                 diff_policies, explain_code, load_policy_set, misplaced_base, payer_ids, shown_path)
+from supportable.server import wire
 from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
 from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
@@ -40,7 +41,7 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
         return load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir)
     except PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
-              [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+              wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
 
 
 @main.command()
@@ -72,14 +73,14 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         enc = policy.parse(data)
     except InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
-              [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+              wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
         decision = policy.decide(enc, "full" if explain else "summary")
     except Exception as exc:  # an engine fault: say so plainly, never as a traceback
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
               f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
     if fmt == "json":
-        click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
         click.echo(render_decision(decision, explain))
 
@@ -104,10 +105,10 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
                        "give it another id and file name"}]})
     for payer in payer_ids(policies, payers_dir):
         try:
-            rows.append(load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir).describe())
+            rows.append(wire.payer_description(load_policy_set(Path(policies), payer, payers_dir, edits_dir=edits_dir)))
         except PolicyError as exc:
             failed = True
-            rows.append({"id": payer, "error": "policy_error", "problems": [p.to_dict() for p in exc.problems]})
+            rows.append({"id": payer, "error": "policy_error", "problems": wire.problem_items(exc.problems)})
     if fmt == "json":
         click.echo(json.dumps({"payers": rows}, indent=2, default=str))
     else:
@@ -127,9 +128,9 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
     edits that pair it with other codes and limit its units, and every rule that can apply to it."""
     policy = _load(fmt, policies, payers_dir, payer, edits_dir)
     try:
-        report = explain_code(policy, code)
+        report = wire.code_requirements(explain_code(policy, code))
     except InputError as exc:
-        fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), [p.to_dict() for p in exc.problems])
+        fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), wire.problem_items(exc.problems))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -147,7 +148,7 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
     replaced and disabled over the whole extends chain, and parameters that differ."""
     old = _load(fmt, policies, payers_dir, before, edits_dir)
     new = _load(fmt, policies, payers_dir, after, edits_dir)
-    report = diff_policies(old, new)
+    report = wire.policy_diff(diff_policies(old, new))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:

@@ -11,8 +11,8 @@ _METHOD = {"cpt_per_code": "timed units counted per code (CPT midpoint rule)",
 def _cite(rule, edits=()) -> str:
     where = f", {rule.section}" if rule.section else ""
     layer = "" if rule.layer == "base" else f"{_layer(rule)}: "
-    rows = "".join(f"; edit row of {e['layer']} at {e['location']} (confidence {e['confidence']})"
-                   for e in edits if e["layer"] != "base")
+    rows = "".join(f"; edit row of {e.layer} at {e.location} (confidence {e.confidence})"
+                   for e in edits if e.layer != "base")
     return f"[{layer}{rule.id}; {rule.source}{where}{rows}]"
 
 
@@ -95,9 +95,9 @@ def _tree(node: ProofNode, depth: int) -> list[str]:
     if node.kind == "rule":
         lines = [f"{pad}{node.statement}  by {node.rule.id} ({_layer(node.rule)}): {node.message}"]
     elif node.kind == "fact" and node.origin == "parameter" and "parameter" in node.detail:
-        param = node.detail["parameter"]
-        lines = [f"{pad}{node.statement}  (parameter set by {param['layer']} at {param['location']}; "
-                 f"{param['source']['file']}, {param['source']['section']})"]
+        fact = node.detail["parameter"]
+        lines = [f"{pad}{node.statement}  (parameter set by {fact.parameter.layer} at {fact.parameter.location}; "
+                 f"{fact.file}, {fact.section})"]
     elif node.kind == "fact":
         lines = [f"{pad}{node.statement}  ({node.origin} fact)"]
     elif node.kind == "builtin":

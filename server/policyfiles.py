@@ -37,6 +37,8 @@ from pathlib import Path
 
 from supportable.engine import default_payers_dir
 
+from .wire import problem_items
+
 POLICY_FOLDERS = ("vocabulary", "base", "edits")
 FORMAT = 1
 
@@ -123,7 +125,7 @@ def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
 def summarize(registry) -> dict:
     """What a load gave, as plain data: each payer's policy version, or its problems."""
     return {"policies": {p: ps.version for p, ps in registry.policies.items()},
-            "failed": {p: [x.to_dict() for x in problems] for p, problems in registry.failed.items()}}
+            "failed": {p: problem_items(problems) for p, problems in registry.failed.items()}}
 
 
 def load(staged: Staged, edits: Path | None):

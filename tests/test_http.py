@@ -40,6 +40,7 @@ from supportable.server import api_models as m
 from supportable.server.app import create_app
 from supportable.cli import main as cli_main
 from supportable.server.settings import Settings
+from supportable.server import wire
 
 PROBLEM_JSON = "application/problem+json"
 NDJSON = "application/x-ndjson"
@@ -609,7 +610,7 @@ def test_code_requirements_are_the_engines(client, registry, payer, code):
     assert response.status_code == 200
     body = response.get_json()
     m.CodeRequirements.model_validate(body)
-    assert body == json.loads(json.dumps(explain_code(registry.policies[payer], code)))
+    assert body == json.loads(json.dumps(wire.code_requirements(explain_code(registry.policies[payer], code))))
     assert body["payer"] == payer and body["code"]["code"] == code
 
 
@@ -641,7 +642,7 @@ def test_vocabulary(client, registry):
     codes = {c["code"]: c for c in body["codes"]}
     assert codes["97110"]["name"] == "Therapeutic exercise" and codes["97110"]["description"]
     assert codes["97110"]["timed"] is True
-    assert len(codes) == len(body["codes"]) == len(registry.policies["base"].vocabulary.to_dict()["code"])
+    assert len(codes) == len(body["codes"]) == len(wire.vocabulary(registry.policies["base"].vocabulary)["code"])
 
     def ids(items):
         return {next(iter(i.values())) for i in items}

@@ -13,12 +13,13 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 from ..errors import Location, PolicyError, Problem, Problems
 from ..loader import shown_path
 from ..overlay import BASE, discover, resolve_chain
-from ..policydiff import diff_policies
+from ..policydiff import PolicyDiff, diff_policies
 from ..policyset import PolicySet, default_payers_dir, load_policy_set
 from .model import ImpactError
 
@@ -43,13 +44,6 @@ class Dependent:
     def changes(self) -> bool:
         return self.current_version != self.candidate_version
 
-    def to_dict(self) -> dict:
-        return {"payer": self.payer, "chain": self.chain, "current_version": self.current_version,
-                "candidate_version": self.candidate_version, "policy_changes": self.changes,
-                "loads_with_candidate": self.loads,
-                "problems_with_candidate": [p.to_dict() for p in self.candidate_problems],
-                "current_problems": [p.to_dict() for p in self.current_problems]}
-
 
 @dataclass
 class CandidatePair:
@@ -59,9 +53,11 @@ class CandidatePair:
     current_path: str            # the payer's overlay file, as problems show it
     candidate_path: str          # the candidate file, as problems show it
     dependents: list[Dependent]
-    policy_diff: dict
+    policy_diff: PolicyDiff
     load_seconds: float
     warnings: list[Problem] = field(default_factory=list)
+    # rewrites the temporary folder's file names in a document about the candidate (its diff on the wire)
+    show_paths: Callable[[object], object] = lambda document: document
 
 
 class _PathMap:
@@ -166,10 +162,10 @@ def load_candidate(policies_dir: Path, payer: str, candidate: Path, payers_dir: 
                 except PolicyError as exc:
                     dep.candidate_problems = [paths.problem(p) for p in exc.problems]
                 deps.append(dep)
-        report = paths.deep(diff_policies(current, new))
+        report = diff_policies(current, new)
         warnings = [paths.problem(p) for p in new.warnings]
     return CandidatePair(payer, current, new, current_path, candidate_path, deps, report,
-                         time.perf_counter() - started, warnings)
+                         time.perf_counter() - started, warnings, paths.deep)
 
 
 def _candidate_problem(p: Problem, payer: str, candidate_path: str) -> Problem:
