@@ -512,7 +512,7 @@ def print_payers(res: dict) -> None:
           + ("" if same is None else
              "; the same encounters as the main section" if same else "; NOT the same encounters as above")
           + f"; {n_lines} lines")
-    print(f"Per-encounter latency per payer: decide + wire.decision(explain="full"), default GC, one process, the "
+    print(f"Per-encounter latency per payer: decide + wire.decision(explain='full'), default GC, one process, the "
           f"{len(payers)} payers interleaved in chunks of {res['chunk']}; ratio = this payer / base, same run")
     for payer, r in payers.items():
         rr = r["ratio_to_base"]
@@ -689,7 +689,7 @@ def profile_mode(args) -> None:
     for enc in encounters:
         fn(enc)
     prof.disable()
-    print(f"cProfile of decide + wire.decision(explain="full"), payer {args.profile_payer}, on {len(encounters)} "
+    print(f"cProfile of decide + wire.decision(explain='full'), payer {args.profile_payer}, on {len(encounters)} "
           f"encounters (seed {args.seed}), "
           f"after a warm-up of {len(warmup)}; pyDatalog's engine is compiled (Cython), so its internals "
           f"show up inside the Python function that calls them")

@@ -1,23 +1,36 @@
 """The API's response documents as pydantic models.
 
 The request document is :class:`engine.encounter.Encounter`, the very model the server validates
-with. These models describe the responses; ``server.openapi`` turns both into the OpenAPI
+with. These models describe the responses: the documents made from engine results are the wire
+types of ``server.wire`` (typed dicts, validated with :func:`validate`), the server's own envelopes
+are models here; ``server.openapi`` turns both into the OpenAPI
 document, and the tests validate real responses against them, so the published schema and the
 behaviour cannot drift apart.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from .wire import Disabled, EditChange, LineDecision, Parameter, ProblemItem, RuleEntry
-from .wire.decision import Advice, Attempt, Fix, ProofNode, Reason, Summary, Units
-from .wire.payers import CodeEdits, CodeInfo
+from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Parameter, ProblemItem
+from .wire.common import wire
+from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
 
 __all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CodeRequirements", "Decision", "Fix", "Health",
            "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
-           "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary"]
+           "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
+
+
+@lru_cache(maxsize=None)
+def _adapter(model) -> TypeAdapter:
+    return TypeAdapter(model)
+
+
+def validate(model, document):
+    """``document`` validated as ``model`` (a model class or a wire type); raises ValidationError."""
+    return _adapter(model).validate_python(document)
 
 
 class _Doc(BaseModel):
@@ -34,15 +47,12 @@ class Problem(_Doc):
     request_id: Optional[str] = None
 
 
-class Decision(_Doc):
-    decision_id: str = Field(description="identifies this decision in the decision log")
-    decided_at: str = Field(description="UTC time, ISO 8601")
-    encounter: str
-    payer: str
-    policy_version: str
-    date_of_service: str
-    summary: Summary
-    lines: list[LineDecision]
+@wire
+class Decision(DecisionBody):
+    """A decision as the HTTP API sends it: the decision (``server.wire.DecisionBody``) with its id in the
+    decision log (``decision_id``) and its UTC time, ISO 8601 (``decided_at``)."""
+    decision_id: str
+    decided_at: str
 
 
 class BatchItem(_Doc):
@@ -78,22 +88,6 @@ class PayerDetail(PayerSummary):
     edit_changes: list[EditChange] = Field([], description="edit-table rows the payer's overlays override or "
                                                "disable")
     edits_imported: Optional[str] = Field(None, description="digest of the imported CMS edit table, if any")
-
-
-class CodeRequirements(_Doc):
-    """What a payer requires for a code (``server.wire.CodeRequirements``, as a model)."""
-    payer: str
-    name: str
-    chain: list[str]
-    policy_version: str
-    code: CodeInfo
-    unit_method: Optional[Parameter]
-    edits: CodeEdits
-    requirements: list[RuleEntry]
-    units: list[RuleEntry]
-    suggestions: list[RuleEntry]
-    disabled: list[Disabled]
-    parameters: list[Parameter]
 
 
 class Vocabulary(_Doc):

@@ -1,5 +1,6 @@
 """The OpenAPI document, generated: schemas from the pydantic models the server validates and
-answers with (``engine.encounter.Encounter``, ``server.api_models``), assembled with apispec.
+answers with (``engine.encounter.Encounter``, ``server.api_models`` and the wire types of
+``server.wire`` they are made of), assembled with apispec.
 
 OpenAPI 3.0.3, so the bundled Swagger UI (4.x) renders it: pydantic writes JSON Schema 2020-12,
 and the few constructs 3.0 lacks are translated (``anyOf`` with null -> ``nullable``, ``const``
@@ -8,7 +9,7 @@ and the few constructs 3.0 lacks are translated (``anyOf`` with null -> ``nullab
 from __future__ import annotations
 
 from apispec import APISpec
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from supportable.engine import Encounter
 
@@ -58,7 +59,8 @@ def build_spec(version: str) -> dict:
               (m.BatchResult, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
               (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization")]
-    _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    _, top = TypeAdapter.json_schemas([(model, mode, TypeAdapter(model)) for model, mode in models],
+                                      ref_template="#/components/schemas/{model}")
     for name, schema in sorted(top.get("$defs", {}).items()):
         spec.components.schema(name, _to_openapi30(schema))
     payer_q = {"name": "payer", "in": "query", "schema": {"type": "string"},

@@ -106,19 +106,14 @@ class EditLayer:
 # The members the policy version hashes, per row and per change. Frozen: they once were each row's
 # JSON without its location, and changing them changes every payer's policy version.
 def _row_fields(e: Edit) -> dict:
-    out: dict = {"table": e.table}
-    if e.table == "ptp":
-        out.update(column1=e.codes[0], column2=e.codes[1], modifier_indicator=e.value, meaning=e.meaning,
-                   distinct_by=list(e.grounds))
-    else:
-        out.update(code=e.codes[0], units=e.value, adjudication=e.adjudication, meaning=e.meaning)
-    out.update(effective={"from": e.effective_from, "to": e.effective_to}, confidence=e.confidence,
-               status=e.status, layer=e.layer, source={"file": e.source, "section": e.section})
-    if e.rationale:
-        out["rationale"] = e.rationale
+    own = (dict(zip(("column1", "column2", "modifier_indicator", "distinct_by"), (*e.codes, e.value, list(e.grounds))))
+           if e.table == "ptp" else {"code": e.codes[0], "units": e.value, "adjudication": e.adjudication})
+    extra = {"rationale": e.rationale} if e.rationale else {}
     if e.overrides is not None:
-        out["overrides"] = {"layer": e.overrides.layer, "location": str(e.overrides.location), "reason": e.reason}
-    return out
+        extra["overrides"] = {"layer": e.overrides.layer, "location": str(e.overrides.location), "reason": e.reason}
+    return {"table": e.table, "meaning": e.meaning, **own, "confidence": e.confidence, "status": e.status,
+            "effective": {"from": e.effective_from, "to": e.effective_to}, "layer": e.layer,
+            "source": {"file": e.source, "section": e.section}, **extra}
 
 
 def _change_fields(c: EditChange) -> dict:
