@@ -82,7 +82,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     if fmt == "json":
         click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
-        click.echo(render_decision(decision, explain))
+        click.echo(render_decision(wire.decision_text(decision), explain))
 
 
 @main.command()

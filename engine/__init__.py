@@ -23,7 +23,7 @@ _EXPORTS = {
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
     "misplaced_base": "overlay", "shown_path": "loader", "decode_utf8": "yamlsource",
     # inputs, problems and decisions
-    "Encounter": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
+    "Encounter": "encounter", "DERIVED_ELEMENTS": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
     "InputError": "errors", "Decision": "decision", "LineDecision": "decision",
     "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain", "VERDICTS": "verdicts",
     "RULE_NOTE": "dateranges",

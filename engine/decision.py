@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .encounter import DERIVED_ELEMENTS, Encounter
+from .encounter import Encounter
 from .evaluator import Model
 from .explain import Attempt, Explainer, ProofNode
 from .facts import INPUT_PREDICATES
@@ -30,16 +30,6 @@ class Fix:
     action: str                # add_documentation, add_modifier, remove_modifier, bill_instead, reduce_units
     value: object              # element, modifier(s), code or units
     rule: Rule
-
-    def text(self) -> str:
-        v = self.value
-        if self.action == "add_documentation" and v in DERIVED_ELEMENTS:
-            return f"state it in the line's `{DERIVED_ELEMENTS[v].split('.')[-1]}` (`{v}`)"
-        return {"add_documentation": f"document `{v}`",
-                "add_modifier": f"add modifier {' or '.join(v) if isinstance(v, list) else v}",
-                "remove_modifier": f"remove modifier {v}",
-                "bill_instead": f"bill {v} instead",
-                "reduce_units": f"reduce the billed units to {v}"}[self.action]
 
 
 @dataclass
@@ -72,6 +62,7 @@ class Advice:
     message: str
     proof: ProofNode
 
+
 @dataclass
 class LineDecision:
     line: str
@@ -91,6 +82,7 @@ class LineDecision:
     def overbilled(self) -> bool:
         """Supportable, but for fewer units than were billed (the verdict stays `supportable`)."""
         return self.verdict == SUPPORTABLE and self.supportable_units < self.billed_units
+
 
 def _kind(rule: Rule, fixes: list[Fix]) -> str:
     if rule.kind:

@@ -37,6 +37,7 @@ class Problem:
         where = f"{self.location}: " if self.location else ""
         return f"{where}{self.level}: {self.message} [{self.code}]"
 
+
 class PolicyError(Exception):
     """Raised when a policy set cannot be loaded; carries every problem found."""
 
@@ -54,6 +55,7 @@ class FieldProblem:
 
     def __str__(self) -> str:
         return f"{self.path or '(document)'}: {self.message}"
+
 
 class InputError(Exception):
     """Raised when an encounter is malformed or uses unknown vocabulary; carries every problem."""

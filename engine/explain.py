@@ -63,6 +63,7 @@ class ProofNode:
     def message(self) -> str:
         return fill(self.rule.because, dict(self.bindings)) if self.rule else ""
 
+
 @dataclass(frozen=True)
 class Attempt:
     """A rule that could have derived a conclusion, and the first premise that failed."""
@@ -72,6 +73,7 @@ class Attempt:
     failed_statement: str
     reason: str               # missing, present, false, no_result
     nested: tuple["Attempt", ...] = ()
+
 
 class Explainer:
     def __init__(self, program: CompiledProgram, model: Model):

@@ -41,6 +41,7 @@ class Disable:
     location: Location
     rule: Rule | None = None      # the rule it switched off (filled when layers are applied)
 
+
 @dataclass
 class Overlay:
     """One payer file, parsed and located (not yet applied)."""

@@ -100,6 +100,7 @@ class Vocabulary:
                 facts.append(("modifier_attests", (ident, ground)))
         return facts
 
+
 def code_service(entry: dict) -> str | None:
     """The kind of service a code is (codes.yaml `service`, else therapy for a procedure, modality or
     evaluation)."""

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from conftest import ROOT
 from supportable.engine.policytest import (ChangeError, change_append, change_remove, change_set, parse_path, run_tests)
 from supportable.cli.policytest import policy_test
-from supportable.server import wire
 from supportable.server.wire import tools as wire_tools
 
 POLICIES = ROOT / "policies"

@@ -122,3 +122,13 @@ def test_payers_json_rows_are_payer_descriptions():
     rows = json.loads(CliRunner().invoke(main, ["payers", "--format", "json"]).output)["payers"]
     for row in rows:
         TypeAdapter(wire.PayerNotLoaded if "error" in row else wire.PayerDescription).validate_python(row)
+
+
+def test_the_text_of_a_decision_reads_a_validated_document():
+    from supportable.engine import load_policy_set
+    policy = load_policy_set(ROOT / "policies", "aetna")
+    for path in sorted(EXAMPLES.glob("*.json"))[:6]:
+        document = json.loads(path.read_text())
+        for explain in ("summary", "full"):
+            view = wire.decision_text(policy.decide(policy.parse(document), explain))
+            TypeAdapter(wire.DecisionText).validate_python(view)

@@ -33,6 +33,7 @@ class InvalidEncounter:
     code: str
     problem: str
 
+
 @dataclass
 class Change:
     type: str
@@ -54,10 +55,12 @@ class Change:
             return {"current": a.get("rules", []), "candidate": b.get("rules", [])}
         return {"current": gone or a.get("rules", []), "candidate": came or b.get("rules", [])}
 
+
 @dataclass
 class SideTiming:
     seconds: float = 0.0
     encounters: int = 0
+
 
 @dataclass
 class Impact:

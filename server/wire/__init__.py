@@ -16,15 +16,15 @@ declarations, and tests/test_wire.py validates real responses against them.
 from __future__ import annotations
 
 from .common import ProblemItem, RuleRef, Source, problem_item, problem_items, rule_ref
-from .decision import (Advice, Attempt, DecisionBody, Fix, LineDecision, ProofNode, Reason, attempt, decision, fix,
-                       line_decision, proof_node)
+from .decision import (Advice, Attempt, DecisionBody, DecisionText, Fix, LineDecision, ProofNode, Reason, attempt,
+                       decision, decision_text, fix, line_decision, proof_node)
 from .payers import (CodeRequirements, PayerDescription, PayerNotLoaded, PolicyDiff, Vocabulary, code_requirements,
                      payer_description, policy_diff, vocabulary)
 from .policy import (Disabled, EditChange, EditRow, Parameter, RuleEntry, disabled, edit_change, edit_row, parameter,
                      rule_entry)
 
-__all__ = ["Advice", "Attempt", "CodeRequirements", "DecisionBody", "Disabled", "EditChange", "EditRow", "Fix",
+__all__ = ["Advice", "Attempt", "CodeRequirements", "DecisionBody", "DecisionText", "Disabled", "EditChange", "EditRow", "Fix",
            "LineDecision", "Parameter", "PayerDescription", "PayerNotLoaded", "PolicyDiff", "ProblemItem", "ProofNode",
            "Reason", "RuleEntry", "RuleRef", "Source", "Vocabulary", "attempt", "code_requirements", "decision",
-           "disabled", "edit_change", "edit_row", "fix", "line_decision", "parameter", "payer_description",
+           "decision_text", "disabled", "edit_change", "edit_row", "fix", "line_decision", "parameter", "payer_description",
            "policy_diff", "problem_item", "problem_items", "proof_node", "rule_entry", "rule_ref", "vocabulary"]

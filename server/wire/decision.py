@@ -11,7 +11,7 @@ from typing_extensions import NotRequired, TypedDict
 from supportable.engine import VERDICTS
 
 from .common import RuleRef, Scalar, Source, Verdict, rule_ref, source, wire
-from .policy import EditRow, edit_row
+from .policy import EditRow, RuleEntry, edit_row, rule_entry
 
 
 @wire
@@ -256,8 +256,55 @@ def decision(d, explain: str | None = None) -> DecisionBody:
     explain = explain or d.explain
     if explain == "full" and d.explain != "full":
         raise ValueError("this decision was made without full explanations; decide with explain='full'")
+    return _document(d, explain)
+
+
+def _document(d, explain: str) -> DecisionBody:
     summary = {v: sum(1 for l in d.lines if l.verdict == v) for v in VERDICTS}
     summary["overbilled"] = sum(1 for l in d.lines if l.overbilled)
     return {"encounter": d.encounter_id, "payer": d.payer, "policy_version": d.policy_version,
             "date_of_service": d.date_of_service, "summary": summary,
             "lines": [line_decision(l, d.method, explain) for l in d.lines]}
+
+
+# -- what the text rendering reads ------------------------------------------------------------------
+@wire
+class DecisionText(TypedDict):
+    """A decision as ``supportable check`` renders it in text: the document with every proof it was
+    decided with (why-nots only when decided in full), its unit method, and every rule it cites, by
+    id, as a rule entry (the text cites a rule's kind, layer, source and the layer it replaced)."""
+    decision: DecisionBody
+    method: Optional[str]
+    rules: dict[str, RuleEntry]
+
+
+def _cited(d) -> dict[str, RuleEntry]:
+    found: dict = {}
+
+    def node(n) -> None:
+        if n.rule is not None:
+            found.setdefault(n.rule.id, n.rule)
+        for p in n.premises:
+            node(p)
+
+    def tried(a) -> None:
+        found.setdefault(a.rule.id, a.rule)
+        for n in a.nested:
+            tried(n)
+
+    for line in d.lines:
+        for r in line.reasons:
+            found.setdefault(r.rule.id, r.rule)
+        for _, proof in line.suggestions:
+            node(proof)
+        for a in line.advice:
+            found.setdefault(a.rule.id, a.rule)
+        for p in line.proofs:
+            node(p)
+        for a in line.why_not:
+            tried(a)
+    return {rid: rule_entry(rule) for rid, rule in found.items()}
+
+
+def decision_text(d) -> DecisionText:
+    return {"decision": _document(d, "full"), "method": d.method, "rules": _cited(d)}

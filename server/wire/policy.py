@@ -3,7 +3,7 @@ rows and changes; what a payer requires for a code (``explain-code``), what a pa
 (``GET /v1/payers/<payer>``, ``supportable payers``) and how two payers differ (``diff``)."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from typing_extensions import NotRequired, TypedDict
 

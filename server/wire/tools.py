@@ -69,10 +69,44 @@ class RuleCoverage(TypedDict):
 
 
 @wire
+class RuleNotExercised(TypedDict):
+    id: str
+    location: str
+    payers: NotRequired[list[str]]   # per file: the tested payers whose chain has it
+
+
+@wire
+class PayerCoverage(TypedDict):
+    chain: list[str]
+    cases: int
+    rules: int
+    exercised: int
+    never_apply: list[str]           # rules that cannot hold under the payer's parameters and dates
+    not_exercised: list[RuleNotExercised]
+
+
+@wire
+class FileCoverage(TypedDict):
+    file: str
+    rules: int
+    exercised: int
+    not_exercised: list[RuleNotExercised]
+    never_apply: list[str]
+    detail: list[RuleCoverage]
+
+
+@wire
+class CoverageTotal(TypedDict):
+    rules: int
+    exercised: int
+    percent: float
+
+
+@wire
 class Coverage(TypedDict):
-    payers: dict[str, dict[str, Any]]
-    files: list[dict[str, Any]]
-    total: dict[str, Any]
+    payers: dict[str, PayerCoverage]
+    files: list[FileCoverage]
+    total: CoverageTotal
 
 
 @wire
