@@ -15,7 +15,7 @@ declarations, and tests/test_wire.py validates real responses against them.
 """
 from __future__ import annotations
 
-from .common import ProblemItem, RuleRef, Source, problem_item, problem_items, rule_ref
+from .common import ProblemItem, RuleMembers, RuleRef, Source, problem_item, problem_items, rule_ref
 from .decision import (Advice, Attempt, DecisionBody, DecisionText, Fix, LineDecision, ProofNode, Reason, attempt,
                        decision, decision_text, fix, line_decision, proof_node)
 from .payers import (CodeRequirements, PayerDescription, PayerNotLoaded, PolicyDiff, Vocabulary, code_requirements,
@@ -25,6 +25,6 @@ from .policy import (Disabled, EditChange, EditRow, Parameter, RuleEntry, disabl
 
 __all__ = ["Advice", "Attempt", "CodeRequirements", "DecisionBody", "DecisionText", "Disabled", "EditChange", "EditRow", "Fix",
            "LineDecision", "Parameter", "PayerDescription", "PayerNotLoaded", "PolicyDiff", "ProblemItem", "ProofNode",
-           "Reason", "RuleEntry", "RuleRef", "Source", "Vocabulary", "attempt", "code_requirements", "decision",
+           "Reason", "RuleEntry", "RuleMembers", "RuleRef", "Source", "Vocabulary", "attempt", "code_requirements", "decision",
            "decision_text", "disabled", "edit_change", "edit_row", "fix", "line_decision", "parameter", "payer_description",
            "policy_diff", "problem_item", "problem_items", "proof_node", "rule_entry", "rule_ref", "vocabulary"]

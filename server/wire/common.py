@@ -38,13 +38,20 @@ class Replaced(TypedDict):
 
 
 @wire
-class RuleRef(TypedDict):
-    """A rule as proofs and why-nots cite it. Reasons, advice and rule entries carry the same members
-    (id, layer, location, source; replaces where a layer replaced it) beside their own."""
+class RuleMembers(TypedDict):
+    """What identifies a rule wherever one reaches the wire: its id, the layer that wrote it (`base` or
+    a payer overlay), where (file:line:col) and the guidance it cites. Every rule-bearing document
+    (a proof's or why-not's rule reference, a reason, advice, a rule entry) is this and its own
+    members; their order on the wire is each document's own, as clients have always received it."""
     id: str
     layer: str
-    source: Source
     location: str
+    source: Source
+
+
+@wire
+class RuleRef(RuleMembers):
+    """A rule as proofs and why-nots cite it."""
     replaces: NotRequired[Replaced]
 
 

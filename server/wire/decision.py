@@ -10,7 +10,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from supportable.engine import VERDICTS
 
-from .common import RuleRef, Scalar, Source, Verdict, rule_ref, source, wire
+from .common import RuleMembers, RuleRef, Scalar, Source, Verdict, rule_ref, source, wire
 from .policy import EditRow, RuleEntry, edit_row, rule_entry
 
 
@@ -82,25 +82,19 @@ class Fix(TypedDict):
 
 
 @wire
-class Reason(TypedDict):
-    id: str
+class Reason(RuleMembers):
+    """Why a line is denied (or billed above its units): the rule and its message for this line."""
     kind: str
     message: str
-    layer: str
-    location: str
-    source: Source
     edits: NotRequired[list[EditRef]]               # the edit-table rows the denial rests on (absent when none)
 
 
 @wire
-class Advice(TypedDict):
-    id: str                                         # the rule that gave the advice
+class Advice(RuleMembers):
+    """Information that denies nothing, from the rule (``id``) that gave it."""
     topic: str
     kind: str
     message: str
-    layer: str
-    location: str
-    source: Source
 
 
 @wire

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from typing_extensions import NotRequired, TypedDict
 
-from .common import Replaced, Scalar, Source, replaced, source, wire
+from .common import Replaced, RuleMembers, Scalar, Source, replaced, source, wire
 
 # the dates a rule, row or payer is in force (`from` inclusive, `to` exclusive; null: open)
 Effective = wire(TypedDict("Effective", {"from": Optional[str], "to": Optional[str]}))
@@ -18,16 +18,12 @@ def effective(start, end) -> Effective:
 
 
 @wire
-class RuleEntry(TypedDict):
-    """A rule as a policy states it: the members of a rule reference (id, layer, location, source,
-    replaces) with its kind, `because` (filled in for a code where one is asked about), range and text."""
-    id: str
+class RuleEntry(RuleMembers):
+    """A rule as a policy states it: its kind, `because` (filled in for a code where one is asked
+    about), range, text and the version it replaced."""
     kind: Optional[str]
-    layer: str
-    location: str
     because: str
     because_template: str
-    source: Source
     effective: Effective
     rule: str
     replaces: NotRequired[Replaced]
