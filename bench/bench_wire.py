@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def measure(count: int, payer: str) -> dict:
-    from supportable.engine import InputError, load_policy_set
-    try:
-        from supportable.server.wire import decision as document
-    except ImportError:                              # a tree from before the wire types
+    from supportable.engine import Decision, InputError, load_policy_set
+    if hasattr(Decision, "to_dict"):                 # a tree from before the wire types
         def document(d, explain=None):
             return d.to_dict(explain)
+    else:
+        from supportable.server.wire import decision as document
     ps = load_policy_set(REPO / "policies", payer)
     lines = (REPO / "examples" / "corpus" / "encounters.jsonl").read_text().splitlines()[:count]
     decisions, decide_ns = [], []
@@ -79,8 +79,8 @@ def main() -> None:
     results: dict[str, list[dict]] = {name: [] for name in trees}
     for _ in range(args.rounds):
         for name, tree in trees.items():
-            run = subprocess.run([sys.executable, str(tree / "bench" / "bench_wire.py") if (tree / "bench" / "bench_wire.py").exists()
-                                  else str(Path(__file__)), "--child", "--count", str(args.count), "--payer", args.payer],
+            run = subprocess.run([sys.executable, str(Path(__file__)), "--child", "--count", str(args.count),
+                                  "--payer", args.payer],
                                  cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
                                  check=True)
             results[name].append(json.loads(run.stdout.strip().splitlines()[-1]))

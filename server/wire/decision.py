@@ -204,7 +204,7 @@ def proof_node(node) -> ProofNode:
     if node.rule is not None:
         out["rule"] = rule_ref(node.rule)
         out["because"] = node.message
-        out["bindings"] = bindings(node.bindings)
+        out["bindings"] = {k: v for k, v in node.bindings if not k.endswith("_")}
     if node.origin:
         out["origin"] = node.origin
     detail = node.detail
