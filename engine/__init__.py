@@ -28,7 +28,8 @@ _EXPORTS = {
     "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain", "VERDICTS": "verdicts",
     "RULE_NOTE": "dateranges",
     # what a loaded policy says
-    "explain_code": "requirements", "diff_policies": "policydiff",
+    "explain_code": "requirements", "CodeRequirements": "requirements", "diff_policies": "policydiff",
+    "PolicyDiff": "policydiff",
     # the analyst's tools
     "lint_policies": "lint:lint", "run_tests": "policytest", "import_files": "ncci_import",
     "StoreError": "edits_store", "load_imported": "edits_store",

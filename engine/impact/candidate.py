@@ -13,8 +13,8 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 from ..errors import Location, PolicyError, Problem, Problems
 from ..loader import shown_path
