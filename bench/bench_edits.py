@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from supportable.engine.ncci_import import import_files  # noqa: E402
 from supportable.engine.policyset import load_policy_set, payer_ids  # noqa: E402
+from supportable.server.wire import decision as decision_document  # noqa: E402
 
 HEADER = ("CPT codes and descriptions only are copyright American Medical Association (a synthetic file)\n"
           "\n"
@@ -185,7 +186,7 @@ def main(argv=None) -> int:
             doc["date_of_service"] = doc["date_of_service"].replace("2025", "2024")   # in every payer's range
             if all(_parses(ps, doc) for ps in bundled.values()):
                 texts.append(json.dumps(doc))
-        print(f"\n4. per-encounter latency, decide + to_dict(explain='full'), {len(texts)} encounters per payer "
+        print(f"\n4. per-encounter latency, decide + wire.decision(explain='full'), {len(texts)} encounters per payer "
               f"and table, interleaved in chunks of 50 (1 to 6 lines, {sum(len(json.loads(t)['lines']) for t in texts)} "
               f"lines). The encounters' codes are real therapy codes: the imported pairs they meet are the base "
               f"table's pairs, active as CMS's rows would be (the base ships some unverified), so they meet more "
@@ -196,13 +197,13 @@ def main(argv=None) -> int:
             pairs = {"bundled": 0, "imported": 0}
             for ps in (bundled[payer], imported[payer]):       # warm-up: each thread engine built
                 for text in texts[:20]:
-                    ps.decide(ps.parse(json.loads(text)), "full").to_dict("full")
+                    decision_document(ps.decide(ps.parse(json.loads(text)), "full"), "full")
             for start in range(0, len(texts), 50):
                 for label, ps in (("bundled", bundled[payer]), ("imported", imported[payer])):
                     for text in texts[start:start + 50]:
                         enc = ps.parse(json.loads(text))
                         t = time.perf_counter_ns()
-                        ps.decide(enc, "full").to_dict("full")
+                        decision_document(ps.decide(enc, "full"), "full")
                         times[label].append((time.perf_counter_ns() - t) / 1e6)
                         pairs[label] += len(ps.edits.facts_for([l.code for l in enc.lines],
                                                                enc.date_of_service.isoformat())[0])

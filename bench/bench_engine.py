@@ -7,8 +7,8 @@ Stdlib only (plus the project). What it does:
    drawn from ``policies/vocabulary/``; ``examples/corpus/encounter_generator.py``) and checks each with ``PolicySet.parse``. They are kept as
    JSON text and parsed again just before each is timed, outside the timed window.
 2. In one process, after a warm-up of 100 other encounters, times per encounter
-   (a) ``decide`` + ``to_dict(explain="full")``  -- "with full proofs"
-   (b) ``decide(explain="none")`` + ``to_dict()``  -- "verdicts only" (no proofs kept for output)
+   (a) ``decide`` + ``wire.decision(explain="full")``  -- "with full proofs"
+   (b) ``decide(explain="none")`` + ``wire.decision()``  -- "verdicts only" (no proofs kept for output)
    (c) ``evaluate``                             -- the pyDatalog evaluation alone
    on the same encounters, interleaved in chunks of 100 so drift of the machine hits all three
    alike; reports median / p90 / p99 / max latency, throughput, GC collections and GC time for
@@ -25,7 +25,7 @@ Stdlib only (plus the project). What it does:
    thread's pyDatalog engine). The same generator and seed, keeping only encounters every payer
    accepts (Medicare's policy is in force for dates of service 2019-01-01 to 2026-12-31 and
    ``parse`` refuses others; skipped encounters are counted), so with no skips they are the
-   encounters of 2. After a warm-up of each payer, decide + ``to_dict(explain="full")`` for every
+   encounters of 2. After a warm-up of each payer, decide + ``wire.decision(explain="full")`` for every
    payer interleaved in chunks of 100 (each payer parses with its own ``PolicySet.parse``, outside
    the timed window); reports median / p90 / p99 / max per payer, each payer's median (and p90,
    p99) as a ratio to base's in the same run, and the line verdict mix per payer with how many
@@ -77,6 +77,7 @@ from supportable.engine.errors import InputError  # noqa: E402
 from supportable.engine.facts import encounter_facts  # noqa: E402
 from supportable.engine.overlay import BASE  # noqa: E402
 from supportable.engine.policyset import PolicySet, load_policy_set, payer_ids  # noqa: E402
+from supportable.server.wire import decision as decision_document  # noqa: E402
 # bench_http and bench_edits take the generator from here too
 from encounter_generator import EncounterGenerator  # noqa: E402
 
@@ -228,11 +229,11 @@ def interleaved(fns: dict, texts: list[str], prepare, chunk: int, setups: dict |
 
 
 def full_proofs(ps):
-    return lambda enc: ps.decide(enc).to_dict(explain="full")
+    return lambda enc: decision_document(ps.decide(enc), "full")
 
 
 def verdicts_only(ps):
-    return lambda enc: ps.decide(enc, "none").to_dict()
+    return lambda enc: decision_document(ps.decide(enc, "none"))
 
 
 def evaluate_only(ps):
@@ -414,7 +415,7 @@ def generate_for_payers(pss: dict, count: int, seed: int) -> tuple[list[str], li
 
 def payer_experiment(count: int, seed: int, load_rounds: int, reference_texts: list[str] | None = None,
                      progress=None) -> dict:
-    """Load every payer, then time decide + to_dict(explain="full") for each, interleaved."""
+    """Load every payer, then time decide + wire.decision(explain="full") for each, interleaved."""
     say = progress or (lambda *_: None)
     payers = payer_ids(POLICIES)
     payers = [BASE] + [p for p in payers if p != BASE]
@@ -512,7 +513,7 @@ def print_payers(res: dict) -> None:
           + ("" if same is None else
              "; the same encounters as the main section" if same else "; NOT the same encounters as above")
           + f"; {n_lines} lines")
-    print(f"Per-encounter latency per payer: decide + to_dict(explain='full'), default GC, one process, the "
+    print(f"Per-encounter latency per payer: decide + wire.decision(explain='full'), default GC, one process, the "
           f"{len(payers)} payers interleaved in chunks of {res['chunk']}; ratio = this payer / base, same run")
     for payer, r in payers.items():
         rr = r["ratio_to_base"]
@@ -549,7 +550,7 @@ def gc_child(count: int, seed: int) -> None:
     warmup, texts, _ = generate(ps, count, seed)
     prepare = parser(ps)
     for text in warmup:
-        ps.decide(prepare(text)).to_dict(explain="full")
+        decision_document(ps.decide(prepare(text)), "full")
     frozen = []
 
     def default():
@@ -691,7 +692,7 @@ def profile_mode(args) -> None:
     for enc in encounters:
         fn(enc)
     prof.disable()
-    print(f"cProfile of decide + to_dict(explain='full'), payer {args.profile_payer}, on {len(encounters)} "
+    print(f"cProfile of decide + wire.decision(explain='full'), payer {args.profile_payer}, on {len(encounters)} "
           f"encounters (seed {args.seed}), "
           f"after a warm-up of {len(warmup)}; pyDatalog's engine is compiled (Cython), so its internals "
           f"show up inside the Python function that calls them")
@@ -790,8 +791,8 @@ def main(argv=None) -> int:
     prepare = parser(ps)
     for text in warmup:                     # warm-up: every code path once per warm-up encounter
         enc = prepare(text)
-        ps.decide(enc).to_dict(explain="full")
-        ps.decide(enc, "none").to_dict()
+        decision_document(ps.decide(enc), "full")
+        decision_document(ps.decide(enc, "none"))
         ps.evaluate(enc)
     del enc
 

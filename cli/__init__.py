@@ -19,6 +19,7 @@ import click
 
 from supportable.engine import (BASE, InputError, PolicyError, PolicySet, PolicySources, build_policy_set, decode_utf8,
                                 diff_policies, explain_code, parse_sources)
+from supportable.server import wire
 from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
 from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
@@ -41,7 +42,7 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
         return build_policy_set(parse_sources(sources), payer)
     except PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
-              [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+              wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
 
 
 @main.command()
@@ -73,16 +74,16 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         enc = policy.read_encounter(data)
     except InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
-              [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+              wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
         decision = policy.decide(enc, "full" if explain else "summary")
     except Exception as exc:  # an engine fault: say so plainly, never as a traceback
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
               f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
     if fmt == "json":
-        click.echo(json.dumps(decision.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
-        click.echo(render_decision(decision, explain))
+        click.echo(render_decision(wire.decision_text(decision), explain))
 
 
 @main.command()
@@ -107,10 +108,10 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
     parsed = parse_sources(sources)       # the files every payer shares are parsed once
     for payer in sources.payer_ids():
         try:
-            rows.append(build_policy_set(parsed, payer).describe())
+            rows.append(wire.payer_description(build_policy_set(parsed, payer)))
         except PolicyError as exc:
             failed = True
-            rows.append({"id": payer, "error": "policy_error", "problems": [p.to_dict() for p in exc.problems]})
+            rows.append({"id": payer, "error": "policy_error", "problems": wire.problem_items(exc.problems)})
     if fmt == "json":
         click.echo(json.dumps({"payers": rows}, indent=2, default=str))
     else:
@@ -130,9 +131,9 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
     edits that pair it with other codes and limit its units, and every rule that can apply to it."""
     policy = _load(fmt, policies, payers_dir, payer, edits_dir)
     try:
-        report = explain_code(policy, code)
+        report = wire.code_requirements(explain_code(policy, code))
     except InputError as exc:
-        fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), [p.to_dict() for p in exc.problems])
+        fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), wire.problem_items(exc.problems))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -150,7 +151,7 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
     replaced and disabled over the whole extends chain, and parameters that differ."""
     old = _load(fmt, policies, payers_dir, before, edits_dir)
     new = _load(fmt, policies, payers_dir, after, edits_dir)
-    report = diff_policies(old, new)
+    report = wire.policy_diff(diff_policies(old, new))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:

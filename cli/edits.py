@@ -16,6 +16,7 @@ import click
 
 from supportable.engine import StoreError, import_files, load_imported
 from supportable.cli.common import fail, format_option
+from supportable.server.wire import problem_items
 
 EXIT_INPUT = 1
 
@@ -48,7 +49,7 @@ def import_command(ptp_files: tuple[Path, ...], mue_files: tuple[Path, ...], mue
     result = import_files(list(ptp_files), list(mue_files), out, mue_effective)
     if not result.ok:
         fail(fmt, EXIT_INPUT, "invalid_edit_files", f"the files were not imported ({len(result.problems)} problem(s))",
-             [p.to_dict() for p in result.problems], text_lines=[str(p) for p in result.problems[:200]])
+             problem_items(result.problems), text_lines=[str(p) for p in result.problems[:200]])
     seconds = round(time.perf_counter() - started, 2)
     if fmt == "json":
         click.echo(json.dumps({"out": str(out), "ptp_rows": result.ptp_rows, "mue_rows": result.mue_rows,
@@ -67,7 +68,7 @@ def info_command(folder: Path, fmt: str) -> None:
         table = load_imported(folder)
     except StoreError as exc:
         fail(fmt, EXIT_INPUT, "invalid_edits", f"`{folder}` is not a usable edit table",
-             [p.to_dict() for p in exc.problems], text_lines=[str(p) for p in exc.problems])
+             problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     if fmt == "json":
         click.echo(json.dumps({"folder": str(folder), **table.manifest, "ptp_rows": table.ptp_rows,
                                "mue_rows": table.mue_rows}, indent=2))

@@ -22,6 +22,8 @@ from pathlib import Path
 import click
 
 from supportable.cli.common import fail, format_option, policies_options
+from supportable.server import wire
+from supportable.server.wire import tools as wire_tools
 from supportable.cli.render_text import param_text
 
 from supportable.engine import (CHANGE_TYPES, Change, Impact, ImpactError, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED,
@@ -60,7 +62,7 @@ def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters
         raise
     except ImpactError as exc:
         fail(fmt, EXIT_FOR.get(exc.kind, EXIT_INTERNAL), exc.kind, exc.message,
-              [p.to_dict() for p in exc.problems], [str(p) for p in exc.problems])
+              wire.problem_items(exc.problems), [str(p) for p in exc.problems])
     except Exception as exc:  # an engine fault: said plainly, never as a traceback
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the impact run failed ({type(exc).__name__}: {exc})")
 
@@ -74,27 +76,27 @@ def _run(payer, candidate, corpus_path, limit, max_encounters, with_dependents, 
     result = compare(pair.current, pair.candidate, corpus)
     dependents = []
     for dep in pair.dependents:
-        entry = dep.to_dict()
+        entry = wire_tools.dependent(dep)
         if with_dependents and dep.current is not None and dep.candidate is not None:
             sub = compare(dep.current, dep.candidate, corpus)
-            entry["impact"] = {"summary": sub.summary(), "changes": [c.to_dict() for c in sub.changes],
-                               "timing": sub.timing_dict()}
+            entry["impact"] = {"summary": sub.summary(), "changes": [wire_tools.change(c) for c in sub.changes],
+                               "timing": wire_tools.impact_timing(sub)}
         dependents.append(entry)
     report = {
         "payer": payer, "name": pair.current.name,
         "current": {"path": pair.current_path, "chain": pair.current.chain, "policy_version": pair.current.version},
         "candidate": {"path": pair.candidate_path, "name": pair.candidate.name, "chain": pair.candidate.chain,
                       "policy_version": pair.candidate.version,
-                      "warnings": [p.to_dict() for p in pair.warnings]},
-        "policy_diff": pair.policy_diff,
+                      "warnings": wire.problem_items(pair.warnings)},
+        "policy_diff": wire.policy_diff(pair.policy_diff),
         "dependents": dependents,
         "corpus": {"source": corpus.source, "files": corpus.files, "encounters_read": corpus.read,
                    "encounters_decided": result.decided, "invalid": len(result.invalid), "lines": result.lines},
         "summary": result.summary(),
-        "changes": [c.to_dict() for c in result.changes],
-        "invalid_encounters": [i.to_dict() for i in result.invalid],
+        "changes": [wire_tools.change(c) for c in result.changes],
+        "invalid_encounters": [wire_tools.invalid_encounter(i) for i in result.invalid],
         "errors": result.errors,
-        "timing": {**result.timing_dict(), "load_seconds": round(pair.load_seconds, 4)},
+        "timing": {**wire_tools.impact_timing(result), "load_seconds": round(pair.load_seconds, 4)},
     }
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from supportable.cli.common import format_option, policies_options
+from supportable.server.wire.tools import lint_report
 
 from supportable.engine import lint_policies as run_lint
 
@@ -27,8 +28,7 @@ EXIT_WARNINGS, EXIT_POLICY, EXIT_INTERNAL = 1, 4, 5
 def as_json(report) -> dict:
     """The ``--format json`` document of an engine LintReport: every problem, and how many errors and
     warnings."""
-    return {"problems": [p.to_dict() for p in report.problems],
-            "summary": {"errors": report.errors, "warnings": report.warnings}}
+    return lint_report(report)
 
 
 @click.command("lint")

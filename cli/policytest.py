@@ -21,6 +21,7 @@ import click
 from supportable.engine import run_tests
 from supportable.cli.common import format_option, policies_options
 from supportable.cli.render_policytest import render_text
+from supportable.server.wire.tools import policy_test_run
 
 
 @click.command("test")
@@ -47,7 +48,7 @@ def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, pay
             click.echo(f"error: {message}", err=True)
         sys.exit(1)
     if fmt == "json":
-        click.echo(json.dumps(run.to_dict(), indent=2, default=str))
+        click.echo(json.dumps(policy_test_run(run), indent=2, default=str))
     else:
         click.echo(render_text(run, coverage))
     sys.exit(0 if run.ok else 1)

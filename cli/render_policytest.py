@@ -4,6 +4,7 @@ and the summary."""
 from __future__ import annotations
 
 from supportable.engine import Coverage, ERROR, FAILED, Mismatch, PASSED, PolicyTestRun
+from supportable.server.wire.tools import coverage
 
 
 def render_text(run: PolicyTestRun, coverage: bool = False) -> str:
@@ -50,7 +51,7 @@ def _diff(m: Mismatch) -> list[str]:
 
 
 def render_coverage(cov: Coverage) -> list[str]:
-    data = cov.to_dict()
+    data = coverage(cov)
     out = ["Rule coverage (a rule is exercised when it appears in a line's derivation or was tried in a why-not):"]
     for payer, fig in data["payers"].items():
         out.append(f"  payer {payer} ({' > '.join(fig['chain'])}; {fig['cases']} case(s)): "

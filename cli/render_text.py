@@ -1,120 +1,140 @@
-"""The human-readable form of a decision: reads like an auditor's note, not a data dump."""
+"""The human-readable form of a decision, of what a payer requires for a code, of a diff and of the
+payers: reads like an auditor's note, not a data dump. Each reads the documents the JSON output
+sends (server/wire), so text and JSON cannot say different things."""
 from __future__ import annotations
 
-from supportable.engine import RULE_NOTE, VERDICTS, Attempt, Decision, LineDecision, ProofNode
+from supportable.engine import DERIVED_ELEMENTS, RULE_NOTE, VERDICTS
 
 _VERDICT = {v: v.replace("_", " ").upper() for v in VERDICTS}
 _METHOD = {"cpt_per_code": "timed units counted per code (CPT midpoint rule)",
            "total_time": "timed units from the visit's total timed minutes (Medicare 8-minute rule)"}
 
 
-def _cite(rule, edits=()) -> str:
-    where = f", {rule.section}" if rule.section else ""
-    layer = "" if rule.layer == "base" else f"{_layer(rule)}: "
+def _cite(rule: dict, edits=()) -> str:
+    """``[layer: id; source, section; edit rows]`` of a rule entry (wire.RuleEntry)."""
+    where = f", {rule['source']['section']}" if rule["source"]["section"] else ""
+    layer = "" if rule["layer"] == "base" else f"{_layer(rule)}: "
     rows = "".join(f"; edit row of {e['layer']} at {e['location']} (confidence {e['confidence']})"
                    for e in edits if e["layer"] != "base")
-    return f"[{layer}{rule.id}; {rule.source}{where}{rows}]"
+    return f"[{layer}{rule['id']}; {rule['source']['file']}{where}{rows}]"
 
 
-def _layer(rule) -> str:
-    if rule.replaces is not None:
-        return f"{rule.layer}, replacing {rule.replaces.layer}"
-    return rule.layer
+def _layer(rule: dict) -> str:
+    if rule.get("replaces"):
+        return f"{rule['layer']}, replacing {rule['replaces']['layer']}"
+    return rule["layer"]
 
 
-def render_decision(decision: Decision, explain: bool = False) -> str:
-    out = [f"Encounter {decision.encounter_id}, date of service {decision.date_of_service}, payer {decision.payer}",
-           f"Policy version {decision.policy_version}; {_METHOD.get(decision.method or '', decision.method or 'no unit method')}.",
+def render_decision(view: dict, explain: bool = False) -> str:
+    """The text of a decision from its wire.DecisionText (``wire.decision_text``)."""
+    decision, method = view["decision"], view["method"]
+    out = [f"Encounter {decision['encounter']}, date of service {decision['date_of_service']}, payer "
+           f"{decision['payer']}",
+           f"Policy version {decision['policy_version']}; {_METHOD.get(method or '', method or 'no unit method')}.",
            ""]
-    for line in decision.lines:
-        out += _render_line(line, explain)
+    for line in decision["lines"]:
+        out += _render_line(line, view["rules"], explain)
         out.append("")
-    counts = ", ".join(f"{sum(1 for l in decision.lines if l.verdict == v)} {v.replace('_', ' ')}"
+    counts = ", ".join(f"{sum(1 for l in decision['lines'] if l['verdict'] == v)} {v.replace('_', ' ')}"
                        for v in _VERDICT)
-    over = sum(1 for l in decision.lines if l.overbilled)
+    over = sum(1 for l in decision["lines"] if l["overbilled"])
     out.append(f"Summary: {counts}" + (f"; {over} line(s) over-billed." if over else "."))
     return "\n".join(out)
 
 
-def _headline(line: LineDecision) -> str:
-    if line.overbilled:
-        over = line.billed_units - line.supportable_units
-        return (f"Line {line.line}: {line.code} — SUPPORTABLE FOR {line.supportable_units} OF {line.billed_units} "
-                f"BILLED UNITS — over-billed by {over}")
-    units = f"{line.supportable_units} of {line.billed_units} billed unit(s) supportable"
-    return f"Line {line.line}: {line.code} — {_VERDICT[line.verdict]} ({units})"
+def _headline(line: dict) -> str:
+    billed, supportable = line["units"]["billed"], line["units"]["supportable"]
+    if line["overbilled"]:
+        return (f"Line {line['line']}: {line['code']} — SUPPORTABLE FOR {supportable} OF {billed} "
+                f"BILLED UNITS — over-billed by {billed - supportable}")
+    units = f"{supportable} of {billed} billed unit(s) supportable"
+    return f"Line {line['line']}: {line['code']} — {_VERDICT[line['verdict']]} ({units})"
 
 
-def _unit_premises(proof: ProofNode) -> list[ProofNode]:
+def _unit_premises(proof: dict, rules: dict) -> list[dict]:
     """The rules the units rest on, one level down (the code's units behind a line's)."""
-    return [p for p in proof.premises if p.kind == "rule" and p.rule is not None and p.rule.kind == "units"]
+    return [p for p in proof.get("premises", []) if p["kind"] == "rule" and rules[p["rule"]["id"]]["kind"] == "units"]
 
 
-def _render_line(line: LineDecision, explain: bool) -> list[str]:
+def _fix_text(fix: dict) -> str:
+    action = fix["action"]
+    if action == "add_documentation":
+        element = fix["element"]
+        if element in DERIVED_ELEMENTS:
+            return f"state it in the line's `{DERIVED_ELEMENTS[element].split('.')[-1]}` (`{element}`)"
+        return f"document `{element}`"
+    if action == "add_modifier":
+        return f"add modifier {' or '.join(fix['one_of']) if 'one_of' in fix else fix['modifier']}"
+    return {"remove_modifier": f"remove modifier {fix.get('modifier')}", "bill_instead": f"bill {fix.get('code')} instead",
+            "reduce_units": f"reduce the billed units to {fix.get('units')}"}[action]
+
+
+def _render_line(line: dict, rules: dict, explain: bool) -> list[str]:
     out = [_headline(line)]
-    if line.verdict == "supportable" and line.supportable_units > line.billed_units:
-        out.append(f"  Note: the record supports {line.supportable_units} unit(s); only {line.billed_units} "
+    proofs = line["proof"]["derivations"]
+    if line["verdict"] == "supportable" and line["units"]["supportable"] > line["units"]["billed"]:
+        out.append(f"  Note: the record supports {line['units']['supportable']} unit(s); only {line['units']['billed']} "
                    "billed.")
-    if line.reasons:
+    if line["reasons"]:
         out.append("  Why:")
-        for r in line.reasons:
-            out.append(f"    - {r.message} {_cite(r.rule, r.edits)}")
-        if line.overbilled:
-            for p in line.proofs[:1]:
-                out += [f"      {q.message} {_cite(q.rule)}" for q in _unit_premises(p)]
-    elif line.verdict == "supportable":
+        for r in line["reasons"]:
+            out.append(f"    - {r['message']} {_cite(rules[r['id']], r.get('edits', ()))}")
+        if line["overbilled"]:
+            for p in proofs[:1]:
+                out += [f"      {q['because']} {_cite(rules[q['rule']['id']])}" for q in _unit_premises(p, rules)]
+    elif line["verdict"] == "supportable":
         out.append("  No rule denies this line.")
-        for p in line.proofs[:1]:
-            out.append(f"    - {p.message} {_cite(p.rule)}")
-            out += [f"      {q.message} {_cite(q.rule)}" for q in _unit_premises(p)]
-    for code, proof in line.suggestions:
-        out.append(f"  Suggested code: {code} — {proof.message} {_cite(proof.rule)}")
-    if line.missing_documentation:
-        out.append(f"  Missing documentation: {', '.join(line.missing_documentation)}")
-    if line.fixes:
+        for p in proofs[:1]:
+            out.append(f"    - {p['because']} {_cite(rules[p['rule']['id']])}")
+            out += [f"      {q['because']} {_cite(rules[q['rule']['id']])}" for q in _unit_premises(p, rules)]
+    for s in line["suggested_codes"]:
+        out.append(f"  Suggested code: {s['code']} — {s['message']} {_cite(rules[s['rule']])}")
+    if line["missing_documentation"]:
+        out.append(f"  Missing documentation: {', '.join(line['missing_documentation'])}")
+    if line["fixes"]:
         out.append("  To make it supportable:")
-        for f in line.fixes:
-            out.append(f"    - {f.text()} (satisfies {f.rule.id})")
-    if line.advice:
+        for f in line["fixes"]:
+            out.append(f"    - {_fix_text(f)} (satisfies {f['satisfies']})")
+    if line["advice"]:
         out.append("  For information (denies nothing):")
-        for a in line.advice:
-            out.append(f"    - {a.message} {_cite(a.rule)}")
+        for a in line["advice"]:
+            out.append(f"    - {a['message']} {_cite(rules[a['id']])}")
     if explain:
         out.append("  Proof:")
-        for p in line.proofs:
+        for p in proofs:
             out += _tree(p, 2)
-        if line.why_not:
+        if line["proof"]["why_not_denied"]:
             out.append("  No denial applies:")
-            for a in line.why_not:
+            for a in line["proof"]["why_not_denied"]:
                 out += _attempt(a, 2)
     return out
 
 
-def _tree(node: ProofNode, depth: int) -> list[str]:
+def _tree(node: dict, depth: int) -> list[str]:
     pad = "  " * depth
-    if node.kind == "rule":
-        lines = [f"{pad}{node.statement}  by {node.rule.id} ({_layer(node.rule)}): {node.message}"]
-    elif node.kind == "fact" and node.origin == "parameter" and "parameter" in node.detail:
-        param = node.detail["parameter"]
-        lines = [f"{pad}{node.statement}  (parameter set by {param['layer']} at {param['location']}; "
+    if node["kind"] == "rule":
+        lines = [f"{pad}{node['statement']}  by {node['rule']['id']} ({_layer(node['rule'])}): {node['because']}"]
+    elif node["kind"] == "fact" and node.get("origin") == "parameter" and "parameter" in node:
+        param = node["parameter"]
+        lines = [f"{pad}{node['statement']}  (parameter set by {param['layer']} at {param['location']}; "
                  f"{param['source']['file']}, {param['source']['section']})"]
-    elif node.kind == "fact":
-        lines = [f"{pad}{node.statement}  ({node.origin} fact)"]
-    elif node.kind == "builtin":
-        lines = [f"{pad}{node.statement}  ({node.detail.get('description', '')})"]
+    elif node["kind"] == "fact":
+        lines = [f"{pad}{node['statement']}  ({node.get('origin', '')} fact)"]
+    elif node["kind"] == "builtin":
+        lines = [f"{pad}{node['statement']}  ({node.get('description', '')})"]
     else:
-        lines = [f"{pad}{node.statement}  ({node.kind})"]
-    for p in node.premises:
+        lines = [f"{pad}{node['statement']}  ({node['kind']})"]
+    for p in node.get("premises", []):
         lines += _tree(p, depth + 1)
     return lines
 
 
-def _attempt(a: Attempt, depth: int) -> list[str]:
+def _attempt(a: dict, depth: int) -> list[str]:
     pad = "  " * depth
     what = {"missing": "does not hold", "present": "holds, so its negation fails", "false": "is false",
-            "no_result": "gives no result", "holds": "holds"}[a.reason]
-    lines = [f"{pad}{a.rule.id}: {a.failed_statement} {what}"]
-    for n in a.nested:
+            "no_result": "gives no result", "holds": "holds"}[a["reason"]]
+    lines = [f"{pad}{a['rule']['id']}: {a['failed_premise']} {what}"]
+    for n in a.get("because_not", []):
         lines += _attempt(n, depth + 1)
     return lines
 

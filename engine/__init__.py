@@ -28,12 +28,13 @@ _EXPORTS = {
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
     "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource",
     # inputs, problems and decisions
-    "Encounter": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
+    "Encounter": "encounter", "DERIVED_ELEMENTS": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
     "InputError": "errors", "Decision": "decision", "LineDecision": "decision",
     "EXPLAIN_LEVELS": "decision", "Attempt": "explain", "ProofNode": "explain", "VERDICTS": "verdicts",
     "RULE_NOTE": "dateranges",
     # what a loaded policy says
-    "explain_code": "requirements", "diff_policies": "policydiff",
+    "explain_code": "requirements", "CodeRequirements": "requirements", "diff_policies": "policydiff",
+    "PolicyDiff": "policydiff",
     # the analyst's tools
     "lint_policies": "lint:lint", "run_tests": "policytest", "import_files": "ncci_import",
     "StoreError": "edits_store", "load_imported": "edits_store",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .encounter import DERIVED_ELEMENTS, Encounter
+from .encounter import Encounter
 from .evaluator import Model
 from .explain import Attempt, Explainer, ProofNode
 from .facts import INPUT_PREDICATES
@@ -31,50 +31,23 @@ class Fix:
     value: object              # element, modifier(s), code or units
     rule: Rule
 
-    def to_dict(self) -> dict:
-        key = {"add_documentation": "element", "add_modifier": "modifier", "remove_modifier": "modifier",
-               "bill_instead": "code", "reduce_units": "units"}[self.action]
-        out = {"action": self.action, key: self.value, "satisfies": self.rule.id}
-        if self.action == "add_modifier" and isinstance(self.value, list):
-            out = {"action": self.action, "one_of": self.value, "satisfies": self.rule.id}
-        return out
-
-    def text(self) -> str:
-        v = self.value
-        if self.action == "add_documentation" and v in DERIVED_ELEMENTS:
-            return f"state it in the line's `{DERIVED_ELEMENTS[v].split('.')[-1]}` (`{v}`)"
-        return {"add_documentation": f"document `{v}`",
-                "add_modifier": f"add modifier {' or '.join(v) if isinstance(v, list) else v}",
-                "remove_modifier": f"remove modifier {v}",
-                "bill_instead": f"bill {v} instead",
-                "reduce_units": f"reduce the billed units to {v}"}[self.action]
-
 
 @dataclass
 class Reason:
     rule: Rule
     kind: str
     message: str
-    edits: list = field(default_factory=list)   # the edit-table rows the denial rests on
-
-    def to_dict(self) -> dict:
-        out = {"id": self.rule.id, "kind": self.kind, "message": self.message, "layer": self.rule.layer,
-               "location": str(self.rule.location),
-               "source": {"file": self.rule.source, "section": self.rule.section}}
-        if self.edits:
-            out["edits"] = [{k: e[k] for k in ("table", "layer", "location", "confidence", "source")}
-                            for e in self.edits]
-        return out
+    edits: list = field(default_factory=list)   # the edit-table rows (engine.edits.Edit) the denial rests on
 
 
-def _edit_rows(proof: ProofNode) -> list[dict]:
+def _edit_rows(proof: ProofNode) -> list:
     """The edit-table rows a proof rests on, each once, in the order met."""
-    found: dict[str, dict] = {}
+    found: dict[str, object] = {}
     stack = [proof]
     while stack:
         node = stack.pop(0)
         if node.origin == "edit_table" and "edit" in node.detail:
-            found.setdefault(node.detail["edit"]["location"], node.detail["edit"])
+            found.setdefault(str(node.detail["edit"].location), node.detail["edit"])
         stack[:0] = list(node.premises)
     return list(found.values())
 
@@ -88,11 +61,6 @@ class Advice:
     topic: str
     message: str
     proof: ProofNode
-
-    def to_dict(self) -> dict:
-        return {"id": self.rule.id, "topic": self.topic, "kind": self.rule.kind or "advice", "message": self.message,
-                "layer": self.rule.layer, "location": str(self.rule.location),
-                "source": {"file": self.rule.source, "section": self.rule.section}}
 
 
 @dataclass
@@ -114,21 +82,6 @@ class LineDecision:
     def overbilled(self) -> bool:
         """Supportable, but for fewer units than were billed (the verdict stays `supportable`)."""
         return self.verdict == SUPPORTABLE and self.supportable_units < self.billed_units
-
-    def to_dict(self, method: str | None, explain: str = "full") -> dict:
-        out = {"line": self.line, "code": self.code, "verdict": self.verdict, "overbilled": self.overbilled,
-               "units": {"billed": self.billed_units, "supportable": self.supportable_units, "method": method},
-               "reasons": [r.to_dict() for r in self.reasons],
-               "missing_documentation": self.missing_documentation,
-               "suggested_codes": [{"code": c, "rule": p.rule.id, "message": p.message} for c, p in self.suggestions],
-               "fixes": [f.to_dict() for f in self.fixes],
-               "advice": [a.to_dict() for a in self.advice]}
-        if explain == "full":
-            out["proof"] = {"verdict": self.verdict, "derivations": [p.to_dict() for p in self.proofs],
-                            "why_not_denied": [a.to_dict() for a in self.why_not]}
-        elif explain == "summary":
-            out["proof"] = {"verdict": self.verdict, "rules": [p.rule.id for p in self.proofs]}
-        return out
 
 
 def _kind(rule: Rule, fixes: list[Fix]) -> str:
@@ -307,20 +260,6 @@ class Decision:
     method: str | None
     lines: list[LineDecision]
     explain: str = "full"   # the most detail this decision was built with
-
-    def to_dict(self, explain: str | None = None) -> dict:
-        """The decision as JSON; ``explain`` is none, summary or full (default: as decided)."""
-        explain = explain or self.explain
-        if explain == "full" and self.explain != "full":
-            raise ValueError("this decision was made without full explanations; decide with explain='full'")
-        summary = {v: sum(1 for l in self.lines if l.verdict == v)
-                   for v in (SUPPORTABLE, NEEDS_DOCUMENTATION, NOT_SUPPORTABLE)}
-        summary["overbilled"] = sum(1 for l in self.lines if l.overbilled)
-        return {"encounter": self.encounter_id, "payer": self.payer, "policy_version": self.policy_version,
-                "date_of_service": self.date_of_service,
-                "summary": summary,
-                "lines": [l.to_dict(self.method, explain) for l in self.lines]}
-
 
 EXPLAIN_LEVELS = ("none", "summary", "full")
 

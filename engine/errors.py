@@ -37,13 +37,6 @@ class Problem:
         where = f"{self.location}: " if self.location else ""
         return f"{where}{self.level}: {self.message} [{self.code}]"
 
-    def to_dict(self) -> dict:
-        out = {"code": self.code, "level": self.level, "message": self.message}
-        if self.location:
-            out.update(file=self.location.file, line=self.location.line,
-                       column=self.location.column)
-        return out
-
 
 class PolicyError(Exception):
     """Raised when a policy set cannot be loaded; carries every problem found."""
@@ -62,10 +55,6 @@ class FieldProblem:
 
     def __str__(self) -> str:
         return f"{self.path or '(document)'}: {self.message}"
-
-    def to_dict(self) -> dict:
-        # the same members as a policy problem (code, level, message), located by path not file:line:col
-        return {"path": self.path, "code": self.code, "level": "error", "message": self.message}
 
 
 class InputError(Exception):

@@ -17,7 +17,7 @@ from .comparison import compare
 from .compiler import CompiledProgram, aggregate_rows
 from .evaluator import Model
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES
-from .syntax import Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Positive, Rule, Var
+from .syntax import Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Parameter, Positive, Rule, Var
 from .templates import fill
 
 Bindings = dict[str, object]
@@ -37,6 +37,15 @@ def ground(atom: Atom, b: Bindings) -> str:
 
 
 @dataclass(frozen=True)
+class ParameterFact:
+    """The parameter a proof read, with the source it cites for the value read (a table entry may cite
+    its own)."""
+    parameter: Parameter
+    file: str
+    section: str
+
+
+@dataclass(frozen=True)
 class ProofNode:
     """One step of a proof. ``kind`` is rule, fact, absent, comparison, builtin or aggregate."""
     kind: str
@@ -44,34 +53,15 @@ class ProofNode:
     rule: Rule | None = None
     bindings: tuple[tuple[str, object], ...] = ()
     premises: tuple["ProofNode", ...] = ()
-    origin: str = ""          # for facts: encounter, catalog or policy
+    origin: str = ""          # for facts: encounter, catalog, policy, parameter or edit_table
+    # what else the step shows: absent: explanation; builtin: builtin, inputs, outputs, description;
+    # aggregate: function, over, matches, result; an edit-table fact: edit (the Edit row); a parameter
+    # fact: parameter (a ParameterFact)
     detail: dict = field(default_factory=dict)
 
     @property
     def message(self) -> str:
         return fill(self.rule.because, dict(self.bindings)) if self.rule else ""
-
-    def to_dict(self) -> dict:
-        out: dict = {"kind": self.kind, "statement": self.statement}
-        if self.rule is not None:
-            out["rule"] = rule_ref(self.rule)
-            out["because"] = self.message
-            out["bindings"] = {k: v for k, v in self.bindings if not k.endswith("_")}
-        if self.origin:
-            out["origin"] = self.origin
-        if self.detail:
-            out.update(self.detail)
-        if self.premises:
-            out["premises"] = [p.to_dict() for p in self.premises]
-        return out
-
-
-def rule_ref(rule: Rule) -> dict:
-    out = {"id": rule.id, "layer": rule.layer, "source": {"file": rule.source, "section": rule.section},
-           "location": str(rule.location)}
-    if rule.replaces is not None:
-        out["replaces"] = {"layer": rule.replaces.layer, "location": str(rule.replaces.location)}
-    return out
 
 
 @dataclass(frozen=True)
@@ -83,13 +73,6 @@ class Attempt:
     failed_statement: str
     reason: str               # missing, present, false, no_result
     nested: tuple["Attempt", ...] = ()
-
-    def to_dict(self) -> dict:
-        out = {"rule": rule_ref(self.rule), "bindings": {k: v for k, v in self.bindings if not k.endswith("_")},
-               "failed_premise": self.failed_statement, "reason": self.reason}
-        if self.nested:
-            out["because_not"] = [a.to_dict() for a in self.nested]
-        return out
 
 
 class Explainer:
@@ -228,7 +211,7 @@ class Explainer:
         if atom.pred in _EDIT_NAMES:
             row = self.model.provenance.get((atom.pred, row))
             return ProofNode("fact", ground(ground_atom, b), origin="edit_table",
-                             detail={"edit": row.to_dict()} if row is not None else {})
+                             detail={"edit": row} if row is not None else {})
         origin = "encounter" if atom.pred in _INPUT_NAMES else "catalog" if atom.pred in _CATALOG_NAMES else "policy"
         return ProofNode("fact", ground(ground_atom, b), origin=origin)
 
@@ -239,10 +222,7 @@ class Explainer:
         detail = {}
         if param is not None:
             key = values[1] if atom.pred == "param_entry" else None
-            file, section = param.source_of(key)
-            detail = {"parameter": {"name": param.name, "layer": param.layer, "location": str(param.location),
-                                    "description": param.description,
-                                    "source": {"file": file, "section": section}}}
+            detail = {"parameter": ParameterFact(param, *param.source_of(key))}
         return ProofNode("fact", ground(atom, b), origin="parameter", detail=detail)
 
     # -- proofs -------------------------------------------------------------------------------

@@ -42,13 +42,6 @@ class Disable:
     location: Location
     rule: Rule | None = None      # the rule it switched off (filled when layers are applied)
 
-    def to_dict(self) -> dict:
-        out = {"id": self.id, "reason": self.reason, "layer": self.layer, "location": str(self.location),
-               "source": {"file": self.source, "section": self.section}}
-        if self.rule is not None:
-            out["was"] = {"layer": self.rule.layer, "location": str(self.rule.location)}
-        return out
-
 
 @dataclass
 class Overlay:

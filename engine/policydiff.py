@@ -8,9 +8,53 @@ add, override and disable (both sides share the base and any imported table).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from .edits import Edit, EditChange
+from .overlay import Disable
 from .policyset import PolicySet
-from .requirements import rule_entry
-from .syntax import Rule
+from .syntax import Parameter, Rule
+
+
+@dataclass
+class Removed:
+    """A rule the first payer has and the second does not: disabled by it (``by``), or simply not in it."""
+    rule: Rule
+    change: str                      # disabled, or not_in_<payer>
+    by: Disable | None = None
+
+
+@dataclass
+class Replaced:
+    id: str
+    before: Rule
+    after: Rule
+
+
+@dataclass
+class ParameterChange:
+    name: str
+    before: Parameter | None
+    after: Parameter | None
+
+
+@dataclass
+class EditDifference:
+    """An edit row (``row``) or change (``change``) one side's overlays make; ``side`` says which."""
+    side: str                        # to (the second payer has it) or from (the first)
+    row: Edit | None = None
+    change: EditChange | None = None
+
+
+@dataclass
+class PolicyDiff:
+    before: PolicySet
+    after: PolicySet
+    added: list[Rule]
+    replaced: list[Replaced]
+    removed: list[Removed]
+    parameters: list[ParameterChange]
+    edits: list[EditDifference]
 
 
 def _same(a: Rule, b: Rule) -> bool:
@@ -22,21 +66,13 @@ def _param_value(p):
     return p.table if p.is_table else p.value
 
 
-def diff_policies(old: PolicySet, new: PolicySet) -> dict:
+def diff_policies(old: PolicySet, new: PolicySet) -> PolicyDiff:
     before, after = old.rule_index, new.rule_index
     disabled = {d.id: d for d in new.disabled}
-    added = [rule_entry(after[i]) for i in after if i not in before]
-    removed = []
-    for rid in before:
-        if rid in after:
-            continue
-        entry = {"rule": rule_entry(before[rid])}
-        if rid in disabled:
-            entry.update(change="disabled", by=disabled[rid].to_dict())
-        else:
-            entry.update(change="not_in_" + new.payer)
-        removed.append(entry)
-    replaced = [{"id": rid, "before": rule_entry(before[rid]), "after": rule_entry(after[rid])}
+    added = [after[i] for i in after if i not in before]
+    removed = [Removed(before[rid], "disabled", disabled[rid]) if rid in disabled
+               else Removed(before[rid], "not_in_" + new.payer) for rid in before if rid not in after]
+    replaced = [Replaced(rid, before[rid], after[rid])
                 for rid in after if rid in before and not _same(before[rid], after[rid])]
     edits = _edit_changes(old, new, "to") + _edit_changes(new, old, "from")
     params = []
@@ -44,15 +80,11 @@ def diff_policies(old: PolicySet, new: PolicySet) -> dict:
         a, b = old.parameters.get(name), new.parameters.get(name)
         if a is not None and b is not None and _param_value(a) == _param_value(b):
             continue
-        params.append({"name": name, "before": a.to_dict() if a else None, "after": b.to_dict() if b else None})
-    return {"from": {"payer": old.payer, "chain": old.chain, "policy_version": old.version},
-            "to": {"payer": new.payer, "chain": new.chain, "policy_version": new.version},
-            "summary": {"added": len(added), "replaced": len(replaced), "removed": len(removed),
-                        "parameters": len(params), "edits": len(edits)},
-            "added": added, "replaced": replaced, "removed": removed, "parameters": params, "edits": edits}
+        params.append(ParameterChange(name, a, b))
+    return PolicyDiff(old, new, added, replaced, removed, params, edits)
 
 
-def _edit_changes(one: PolicySet, other: PolicySet, side: str) -> list[dict]:
+def _edit_changes(one: PolicySet, other: PolicySet, side: str) -> list[EditDifference]:
     """Edit rows and changes of the overlays in ``other``'s chain and not in ``one``'s: ``side`` says
     which payer of the diff has them."""
     if other.edits is None:
@@ -61,6 +93,6 @@ def _edit_changes(one: PolicySet, other: PolicySet, side: str) -> list[dict]:
     for layer in other.edits.overlays:
         if layer.name in one.chain:
             continue
-        out += [{"side": side, "action": "add", **row.to_dict()} for row in layer.rows]
-        out += [{"side": side, **change.to_dict()} for change in layer.changes]
+        out += [EditDifference(side, row=row) for row in layer.rows]
+        out += [EditDifference(side, change=change) for change in layer.changes]
     return out

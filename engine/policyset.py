@@ -98,17 +98,6 @@ class PolicySet:
         model = self.evaluate(encounter)
         return decide(encounter, model, Explainer(self.program, model), self.payer, self.version, explain)
 
-    def describe(self) -> dict:
-        """What this payer is: its chain, effective range, parameters and version."""
-        return {"id": self.payer, "name": self.name, "extends": self.extends, "chain": self.chain,
-                "effective": {"from": self.effective_from, "to": self.effective_to},
-                "policy_version": self.version, "rules": len(self.rules),
-                "parameters": {name: p.to_dict() for name, p in sorted(self.parameters.items())},
-                "disabled": [d.to_dict() for d in self.disabled],
-                "edit_changes": [c.to_dict() for layer in (self.edits.overlays if self.edits else [])
-                                 for c in layer.changes],
-                "edits_imported": self.edits.imported.digest if self.edits and self.edits.imported else None}
-
 
 def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None) -> str:
     """A content hash of everything a decision rests on: rules, parameters, disabled rules, the

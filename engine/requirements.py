@@ -13,13 +13,17 @@ unfolded into the rules that define them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .checker import DECISION_PREDICATES
 from .comparison import compare
+from .edits import Edit, EditChange
 from .errors import InputError, FieldProblem
 from .explain import Explainer, fill
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .overlay import Disable
 from .policyset import PolicySet
-from .syntax import Atom, Compare, Const, Negative, Positive, Rule, Var
+from .syntax import Atom, Compare, Const, Negative, Positive, Parameter, Rule, Var
 
 _INPUTS = {p.name for p in INPUT_PREDICATES.values()}
 _EDIT_NAMES = {p.name for p in EDIT_PREDICATES.values()}
@@ -185,53 +189,84 @@ def _for_code(template: str, variables: set[str], code: str) -> str:
     return filled.replace("{", "<").replace("}", ">")
 
 
-def rule_entry(rule: Rule, code: str | None = None, relevance: "_Relevance | None" = None) -> dict:
-    because = rule.because if code is None or relevance is None else \
-        _for_code(rule.because, relevance.code_vars(rule), code)
-    out = {"id": rule.id, "kind": rule.kind, "layer": rule.layer, "location": str(rule.location),
-           "because": because, "because_template": rule.because, "source": {"file": rule.source, "section": rule.section},
-           "effective": {"from": rule.effective_from, "to": rule.effective_to},
-           "rule": str(rule.clause)}
-    if rule.replaces is not None:
-        out["replaces"] = {"layer": rule.replaces.layer, "location": str(rule.replaces.location),
-                           "rule": str(rule.replaces.clause)}
-    return out
+@dataclass
+class RuleUse:
+    """A rule that can apply to a line billing the code, with its `because` for that code (the values
+    only an encounter gives shown as `<Name>`)."""
+    rule: Rule
+    because: str
 
 
-def explain_code(policy: PolicySet, code: str) -> dict:
+@dataclass
+class CodeInfo:
+    """What the vocabulary says about a code."""
+    code: str
+    name: str
+    description: str
+    kind: str | None
+    timed: bool
+    one_on_one: bool
+    unit_basis: str | None
+    unit_basis_meaning: str
+    add_on_to: list[str]
+    add_ons: list[str]
+    regions: dict | None
+    group: bool
+
+
+@dataclass
+class CodeEdits:
+    """The PTP rows pairing the code with another (as column 1 and as column 2), its MUE rows, and the
+    overlays' changes to them, every version and status, as the payer applies them."""
+    column1_of: list[Edit] = field(default_factory=list)
+    column2_of: list[Edit] = field(default_factory=list)
+    mue: list[Edit] = field(default_factory=list)
+    disabled: list[EditChange] = field(default_factory=list)
+
+
+@dataclass
+class CodeRequirements:
+    """Everything a payer's merged policy says about a line billing one code."""
+    payer: str
+    name: str
+    chain: list[str]
+    policy_version: str
+    code: CodeInfo
+    unit_method: Parameter | None
+    edits: CodeEdits
+    requirements: list[RuleUse]
+    units: list[RuleUse]
+    suggestions: list[RuleUse]
+    disabled: list[Disable]          # parent rules this payer switched off that could apply to the code
+    parameters: list[Parameter]      # the parameters those rules read
+
+
+def explain_code(policy: PolicySet, code: str) -> CodeRequirements:
     """Everything ``policy`` says about a line billing ``code`` (raises InputError for an unknown code)."""
     entry = policy.vocabulary.entries.get("code", {}).get(code)
     if entry is None:
         raise InputError([FieldProblem("code", f"unknown code `{code}`", "unknown_code")])
     relevance = _Relevance(policy, code)
     basis = entry.get("unit_basis")
-    out: dict = {"payer": policy.payer, "name": policy.name, "chain": policy.chain,
-                 "policy_version": policy.version,
-                 "code": {"code": code, "name": entry.get("name", ""), "description": entry.get("description", ""),
-                          "kind": entry.get("kind"), "timed": bool(entry.get("timed")),
-                          "one_on_one": bool(entry.get("one_on_one")), "unit_basis": basis,
-                          "unit_basis_meaning": _UNIT_BASIS.get(basis, ""),
-                          "add_on_to": list(entry.get("add_on_to") or []),
-                          "add_ons": sorted(c for c, e in policy.vocabulary.entries["code"].items()
-                                            if code in (e.get("add_on_to") or [])),
-                          "regions": entry.get("regions"), "group": bool(entry.get("group"))}}
-    method = policy.parameters.get("unit_method")
-    out["unit_method"] = method.to_dict() if method else None
-    out["edits"] = _edits(policy, code)
+    info = CodeInfo(code, entry.get("name", ""), entry.get("description", ""), entry.get("kind"),
+                    bool(entry.get("timed")), bool(entry.get("one_on_one")), basis, _UNIT_BASIS.get(basis, ""),
+                    list(entry.get("add_on_to") or []),
+                    sorted(c for c, e in policy.vocabulary.entries["code"].items() if code in (e.get("add_on_to") or [])),
+                    entry.get("regions"), bool(entry.get("group")))
+    sections: dict[str, list[RuleUse]] = {s: [] for _, s in _SECTIONS}
     params: set[str] = set()
-    for section in dict.fromkeys(s for _, s in _SECTIONS):
-        out[section] = []
     for pred, section in _SECTIONS:
-        chosen = [r for r in policy.program.by_head.get(pred, [])
+        chosen = [_original(policy, r) for r in policy.program.by_head.get(pred, [])
                   if r.id in policy.program.live and relevance.applies(_original(policy, r), code)]
-        out[section] += [rule_entry(_original(policy, r), code, relevance) for r in chosen]
+        sections[section] += [RuleUse(r, _for_code(r.because, relevance.code_vars(r), code)) for r in chosen]
         for r in chosen:
-            params.update(_params_read(_original(policy, r), policy.program.by_head))
-    out["disabled"] = [d.to_dict() | {"rule": str(d.rule.clause)} for d in policy.disabled
-                       if d.rule is not None and d.rule.clause.head.pred in dict(_SECTIONS)
-                       and relevance.applies(d.rule, code)]
-    out["parameters"] = [policy.parameters[name].to_dict() for name in sorted(params) if name in policy.parameters]
-    return out
+            params.update(_params_read(r, policy.program.by_head))
+    disabled = [d for d in policy.disabled if d.rule is not None and d.rule.clause.head.pred in dict(_SECTIONS)
+                and relevance.applies(d.rule, code)]
+    return CodeRequirements(policy.payer, policy.name, policy.chain, policy.version, info,
+                            policy.parameters.get("unit_method"), _edits(policy, code), sections["requirements"],
+                            sections["units"], sections["suggestions"], disabled,
+                            [policy.parameters[name] for name in sorted(params) if name in policy.parameters])
 
 
 def _edit_facts(policy: PolicySet, code: str) -> list[tuple[str, tuple]]:
@@ -248,17 +283,14 @@ def _edit_facts(policy: PolicySet, code: str) -> list[tuple[str, tuple]]:
     return list(dict.fromkeys(facts))
 
 
-def _edits(policy: PolicySet, code: str) -> dict:
+def _edits(policy: PolicySet, code: str) -> CodeEdits:
     """The PTP edits pairing ``code`` with another code (as column 1 and as column 2) and its MUE,
     every version and status, as this payer applies them."""
     if policy.edits is None:
-        return {"column1_of": [], "column2_of": [], "mue": [], "disabled": []}
+        return CodeEdits()
     found = policy.edits.involving(code)
-    rows = [r.to_dict() for r in found["ptp"]]
-    return {"column1_of": [r for r in rows if r["column1"] == code],
-            "column2_of": [r for r in rows if r["column2"] == code],
-            "mue": [r.to_dict() for r in found["mue"]],
-            "disabled": [c.to_dict() for c in found["disabled"]]}
+    return CodeEdits([r for r in found["ptp"] if r.codes[0] == code], [r for r in found["ptp"] if r.codes[1] == code],
+                     list(found["mue"]), list(found["disabled"]))
 
 
 def _original(policy: PolicySet, compiled: Rule) -> Rule:

@@ -249,16 +249,3 @@ class Parameter:
             if row_key == key:
                 return src
         return self.source, self.section
-
-    def to_dict(self) -> dict:
-        out = {"name": self.name, "description": self.description, "layer": self.layer,
-               "source": {"file": self.source, "section": self.section}, "location": str(self.location)}
-        if self.table is None:
-            out["value"] = self.value
-            if self.allowed:
-                out["one_of"] = list(self.allowed)
-        else:
-            out["table"] = [{"key": k, "value": v, **({"source": dict(zip(("file", "section"), self.source_of(k)))}
-                                                        if dict(self.row_sources).get(k) else {})}
-                            for k, v in self.table.items()]
-        return out

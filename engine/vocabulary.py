@@ -100,9 +100,6 @@ class Vocabulary:
                 facts.append(("modifier_attests", (ident, ground)))
         return facts
 
-    def to_dict(self) -> dict:
-        return {name: [dict(e) for e in items.values()] for name, items in self.entries.items()}
-
 
 def code_service(entry: dict) -> str | None:
     """The kind of service a code is (codes.yaml `service`, else therapy for a procedure, modality or

@@ -1,33 +1,40 @@
 """The API's response documents as pydantic models.
 
 The request document is :class:`engine.encounter.Encounter`, the very model the server validates
-with. These models describe the responses; ``server.openapi`` turns both into the OpenAPI
+with. These models describe the responses: the documents made from engine results are the wire
+types of ``server.wire`` (typed dicts, validated with :func:`validate`), the server's own envelopes
+are models here; ``server.openapi`` turns both into the OpenAPI
 document, and the tests validate real responses against them, so the published schema and the
 behaviour cannot drift apart.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from supportable.engine import VERDICTS
+from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Parameter, ProblemItem
+from .wire.common import wire
+from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
 
-Verdict = Literal[VERDICTS]   # the tuple spelled out: Literal["supportable", "needs_documentation", ...]
+__all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CodeRequirements", "Decision", "Fix", "Health",
+           "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
+           "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
+
+
+@lru_cache(maxsize=None)
+def _adapter(model) -> TypeAdapter:
+    return TypeAdapter(model)
+
+
+def validate(model, document):
+    """``document`` validated as ``model`` (a model class or a wire type); raises ValidationError."""
+    return _adapter(model).validate_python(document)
 
 
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class ProblemItem(_Doc):
-    code: str = Field(description="stable machine-readable code, e.g. `unknown_code`")
-    message: str
-    path: Optional[str] = Field(None, description="field path in the request (`lines[2].code`)")
-    level: Optional[str] = None
-    file: Optional[str] = Field(None, description="policy file, for policy problems")
-    line: Optional[int] = None
-    column: Optional[int] = None
 
 
 class Problem(_Doc):
@@ -40,86 +47,12 @@ class Problem(_Doc):
     request_id: Optional[str] = None
 
 
-class Source(_Doc):
-    file: str
-    section: str
-
-
-class EditRow(_Doc):
-    table: str = Field(description="`ptp` or `mue`")
-    layer: str = Field(description="`base`, `cms_import` or the payer overlay that added or changed the row")
-    location: str
-    confidence: str
-    source: Source
-
-
-class Reason(_Doc):
-    id: str
-    kind: str
-    message: str
-    layer: str = Field(description="`base` or the payer overlay that wrote the rule")
-    location: str
-    source: Source
-    edits: Optional[list[EditRow]] = Field(None, description="the edit-table rows the denial rests on (absent when "
-                                           "none)")
-
-
-class Units(_Doc):
-    billed: int
-    supportable: int
-    method: Optional[str]
-
-
-class SuggestedCode(_Doc):
-    code: str
-    rule: str
-    message: str
-
-
-class Advice(_Doc):
-    id: str = Field(description="the rule that gave the advice")
-    topic: str = Field(description="what the advice is about (e.g. `prior_authorization`, or a documentation "
-                       "element)")
-    kind: str
-    message: str
-    layer: str
-    location: str
-    source: Source
-
-
-class LineDecision(_Doc):
-    line: str
-    code: str
-    verdict: Verdict
-    overbilled: bool = Field(description="supportable, but for fewer units than billed (units.supportable < "
-                             "units.billed); the verdict stays `supportable`")
-    units: Units
-    reasons: list[Reason]
-    missing_documentation: list[str]
-    suggested_codes: list[SuggestedCode]
-    fixes: list[dict[str, Any]]
-    advice: list[Advice] = Field(default_factory=list, description="information that denies nothing: a review "
-                                 "threshold crossed, a prior authorization a plan may ask for, an element the "
-                                 "guidance advises documenting")
-    proof: Optional[dict[str, Any]] = Field(None, description="absent with explain=none; see docs/decisions.md")
-
-
-class Summary(_Doc):
-    supportable: int
-    needs_documentation: int
-    not_supportable: int
-    overbilled: int = Field(description="how many supportable lines are billed for more units than they support")
-
-
-class Decision(_Doc):
-    decision_id: str = Field(description="identifies this decision in the decision log")
-    decided_at: str = Field(description="UTC time, ISO 8601")
-    encounter: str
-    payer: str
-    policy_version: str
-    date_of_service: str
-    summary: Summary
-    lines: list[LineDecision]
+@wire
+class Decision(DecisionBody):
+    """A decision as the HTTP API sends it: the decision (``server.wire.DecisionBody``) with its id in the
+    decision log (``decision_id``) and its UTC time, ISO 8601 (``decided_at``)."""
+    decision_id: str
+    decided_at: str
 
 
 class BatchItem(_Doc):
@@ -134,7 +67,6 @@ class BatchResult(_Doc):
 
 
 class PayerSummary(_Doc):
-    model_config = ConfigDict(extra="allow")
     id: str
     name: Optional[str] = None
     extends: Optional[str] = None
@@ -151,34 +83,25 @@ class PayerList(_Doc):
 
 
 class PayerDetail(PayerSummary):
-    parameters: dict[str, dict[str, Any]] = {}
-    disabled: list[dict[str, Any]] = []
-    edit_changes: list[dict[str, Any]] = Field([], description="edit-table rows the payer's overlays override or "
+    parameters: dict[str, Parameter] = {}
+    disabled: list[Disabled] = []
+    edit_changes: list[EditChange] = Field([], description="edit-table rows the payer's overlays override or "
                                                "disable")
     edits_imported: Optional[str] = Field(None, description="digest of the imported CMS edit table, if any")
 
 
-class CodeRequirements(_Doc):
-    model_config = ConfigDict(extra="allow")
-    payer: str
-    chain: list[str]
-    policy_version: str
-    code: dict[str, Any]
-    requirements: list[dict[str, Any]]
-    units: list[dict[str, Any]]
-    suggestions: list[dict[str, Any]]
-    disabled: list[dict[str, Any]]
-    parameters: list[dict[str, Any]]
-
-
 class Vocabulary(_Doc):
-    model_config = ConfigDict(extra="allow")
+    """Each controlled vocabulary's entries as policies/vocabulary/*.yaml state them (their members
+    differ by vocabulary and are open: a new member in a vocabulary file is sent as it is)."""
     codes: list[dict[str, Any]]
     documentation: list[dict[str, Any]]
     outcomes: list[dict[str, Any]]
     provider_types: list[dict[str, Any]]
     regions: list[dict[str, Any]]
     modifiers: list[dict[str, Any]]
+    diagnoses: Optional[list[dict[str, Any]]] = None
+    credential: Optional[list[dict[str, Any]]] = None
+    diagnosis_change: Optional[list[dict[str, Any]]] = None
 
 
 class Health(_Doc):
@@ -203,7 +126,7 @@ class ReloadOutcome(_Doc):
     at: str
     reason: str
     versions: dict[str, str]
-    problems: dict[str, list[dict[str, Any]]] = Field(description="by payer (`*`: every payer): problems "
+    problems: dict[str, list[ProblemItem]] = Field(description="by payer (`*`: every payer): problems "
                                                       "(code, level, message, file, line, column)")
     retired: list[str] = Field(default_factory=list, description="payers retired by this reload "
                                 "(a `payers/<id>.retired` marker)")

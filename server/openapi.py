@@ -1,5 +1,6 @@
 """The OpenAPI document, generated: schemas from the pydantic models the server validates and
-answers with (``engine.encounter.Encounter``, ``server.api_models``), assembled with apispec.
+answers with (``engine.encounter.Encounter``, ``server.api_models`` and the wire types of
+``server.wire`` they are made of), assembled with apispec.
 
 OpenAPI 3.0.3, so the bundled Swagger UI (4.x) renders it: pydantic writes JSON Schema 2020-12,
 and the few constructs 3.0 lacks are translated (``anyOf`` with null -> ``nullable``, ``const``
@@ -8,7 +9,7 @@ and the few constructs 3.0 lacks are translated (``anyOf`` with null -> ``nullab
 from __future__ import annotations
 
 from apispec import APISpec
-from pydantic.json_schema import models_json_schema
+from pydantic import TypeAdapter
 
 from supportable.engine import Encounter
 
@@ -58,7 +59,8 @@ def build_spec(version: str) -> dict:
               (m.BatchResult, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
               (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization")]
-    _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    _, top = TypeAdapter.json_schemas([(model, mode, TypeAdapter(model)) for model, mode in models],
+                                      ref_template="#/components/schemas/{model}")
     for name, schema in sorted(top.get("$defs", {}).items()):
         spec.components.schema(name, _to_openapi30(schema))
     payer_q = {"name": "payer", "in": "query", "schema": {"type": "string"},
@@ -66,17 +68,19 @@ def build_spec(version: str) -> dict:
     explain_q = {"name": "explain", "in": "query", "schema": {"type": "string", "enum": ["none", "summary", "full"],
                                                                "default": "summary"},
                  "description": "how much proof to return"}
-    common = {"400": _problem("the body is not JSON"), "413": _problem("the body is too large"),
+    common = {"400": _problem("the body is not JSON, or its chunked framing is broken"),
+              "413": _problem("the body is too large"),
               "415": _problem("the body is not JSON (or NDJSON for a batch)"),
               "408": _problem("the request did not arrive in time"),
               "422": _problem("the encounter or a parameter is not valid, or the payer is unknown; every problem "
                               "with its path"),
               "503": _problem("the payer's policies did not load")}
+    failed = {"500": _problem("the server failed; the failure is logged with the request id")}
     spec.path(path="/v1/check", operations={"post": {
         "summary": "Decide one encounter", "operationId": "check", "parameters": [payer_q, explain_q],
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Encounter"}}}},
-        "responses": {"200": _json("Decision", "the decision, line by line"), **common}}})
+        "responses": {"200": _json("Decision", "the decision, line by line"), **common, **failed}}})
     spec.path(path="/v1/check/batch", operations={"post": {
         "summary": "Decide many encounters",
         "description": "A JSON array of encounters gives one JSON document with a result per encounter. NDJSON "
@@ -90,25 +94,27 @@ def build_spec(version: str) -> dict:
             "application/json": {"schema": {"$ref": "#/components/schemas/BatchResult"}},
             "application/x-ndjson": {"schema": {"type": "string",
                                                 "description": "one BatchItem per line, in input order"}}}},
-            **common}}})
+            **common, **failed}}})
     spec.path(path="/v1/payers", operations={"get": {
         "summary": "List the payers", "operationId": "listPayers",
-        "responses": {"200": _json("PayerList", "every payer, loaded or not")}}})
+        "responses": {"200": _json("PayerList", "every payer, loaded or not"), **failed}}})
     spec.path(path="/v1/payers/{payer}", operations={"get": {
         "summary": "One payer: chain, parameters, effective range, policy version", "operationId": "getPayer",
         "parameters": [{"name": "payer", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json("PayerDetail", "the payer"), "404": _problem("unknown payer"),
-                      "503": _problem("the payer's policies did not load")}}})
+                      "503": _problem("the payer's policies did not load"), **failed}}})
     spec.path(path="/v1/payers/{payer}/codes/{code}", operations={"get": {
         "summary": "What a payer requires for a code, over all its layers, with sources",
         "operationId": "explainCode",
         "parameters": [{"name": "payer", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": _json("CodeRequirements", "the payer's requirements for the code"),
-                      "404": _problem("unknown payer or code"), "503": _problem("the payer did not load")}}})
+                      "404": _problem("unknown payer or code"), "503": _problem("the payer did not load"),
+                      **failed}}})
     spec.path(path="/v1/vocabulary", operations={"get": {
         "summary": "Codes, documentation elements, outcomes, provider types, regions, modifiers",
-        "operationId": "vocabulary", "responses": {"200": _json("Vocabulary", "the controlled vocabularies")}}})
+        "operationId": "vocabulary", "responses": {"200": _json("Vocabulary", "the controlled vocabularies"),
+                                                   "503": _problem("no payer's policies are loaded"), **failed}}})
     spec.path(path="/healthz", operations={"get": {"summary": "The process is alive", "operationId": "health",
                                                    "responses": {"200": _json("Health", "alive")}}})
     spec.path(path="/readyz", operations={"get": {

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from supportable.engine import PolicySources, default_payers_dir, source_files  # noqa: F401  (source_files: the one list)
 
+from .wire import problem_items
 FORMAT = 1
 
 
@@ -113,7 +114,7 @@ def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
 def summarize(registry) -> dict:
     """What a load gave, as plain data: each payer's policy version, or its problems."""
     return {"policies": {p: ps.version for p, ps in registry.policies.items()},
-            "failed": {p: [x.to_dict() for x in problems] for p, problems in registry.failed.items()}}
+            "failed": {p: problem_items(problems) for p, problems in registry.failed.items()}}
 
 
 def load(staged: Staged, edits: Path | None):

@@ -31,6 +31,7 @@ from supportable.engine import Location, PolicySources, Problem, payer_ids
 
 from .policyfiles import CheckTimeout, Staged, check, load, publish, read_snapshot, stage, summarize
 from .registry import Registry, unexpected_problem
+from .wire import problem_item, problem_items
 
 LOG = logging.getLogger("supportable")
 # A worker's start loads the files twice (the bounded check, then its own load) before gunicorn's
@@ -55,7 +56,7 @@ class ReloadOutcome:
     at: str
     reason: str
     versions: dict[str, str] = field(default_factory=dict)
-    problems: dict[str, list[dict]] = field(default_factory=dict)   # payer ("*": every payer) -> Problem.to_dict()
+    problems: dict[str, list[dict]] = field(default_factory=dict)   # payer ("*": every payer) -> problems (wire.ProblemItem)
     retired: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -64,7 +65,7 @@ class ReloadOutcome:
 
 
 def _all(problem: Problem) -> dict[str, list[dict]]:
-    return {"*": [problem.to_dict()]}
+    return {"*": [problem_item(problem)]}
 
 
 class PolicyStore:
@@ -191,7 +192,7 @@ class PolicyStore:
                 return self._refuse(ReloadOutcome("refused", now, reason, versions, broken or _all(
                     Problem("nothing_loads", "no payer loads from the new files"))), seen)
             candidate = load(staged, self.edits)   # the checked copy
-            lost = {p: [x.to_dict() for x in candidate.failed[p]] for p in current.policies
+            lost = {p: problem_items(candidate.failed[p]) for p in current.policies
                     if p in candidate.failed}
             if lost:
                 return self._refuse(ReloadOutcome("refused", now, reason, versions, lost), seen)
@@ -200,7 +201,7 @@ class PolicyStore:
             retired = sorted(p for p in current.policies
                              if p not in candidate.policies and p not in candidate.failed)
             self._publish(staged, candidate)
-            failed = {p: [x.to_dict() for x in problems] for p, problems in candidate.failed.items()}
+            failed = {p: problem_items(problems) for p, problems in candidate.failed.items()}
             outcome = ReloadOutcome("applied", now, reason, versions, failed, retired)
             LOG.info(json.dumps({"event": "reload_timing", "seconds": round(time.perf_counter() - started, 3)}))
             return self._record(outcome)
@@ -216,8 +217,8 @@ class PolicyStore:
             self.snapshot_state["error"] = f"cannot write to the snapshot folder: {exc}"
             staged = stage(self.policies, self.payers, None)
         if staged.unreadable:
-            return staged, None, {"*": [Problem("unreadable_file", f"cannot read `{name}`: {why}", Location(name))
-                                        .to_dict() for name, why in sorted(staged.unreadable.items())]}
+            return staged, None, {"*": [problem_item(Problem("unreadable_file", f"cannot read `{name}`: {why}", Location(name)))
+                                        for name, why in sorted(staged.unreadable.items())]}
         try:
             return staged, check(staged, self.edits, self.reload_timeout if timeout is None else timeout), None
         except CheckTimeout as exc:
@@ -233,9 +234,9 @@ class PolicyStore:
         broken = {p: summary["failed"][p] for p in serving if p in summary["failed"]}
         for p in serving:
             if p not in summary["policies"] and p not in summary["failed"] and p not in staged.retired:
-                broken[p] = [Problem("payer_removed", f"payer `{p}` serves now but its overlay file is gone; to "
-                                     f"retire it, add the marker file `payers/{p}.retired`",
-                                     Location(f"payers/{p}.yaml")).to_dict()]
+                broken[p] = [problem_item(Problem("payer_removed", f"payer `{p}` serves now but its overlay file is "
+                                                  f"gone; to retire it, add the marker file `payers/{p}.retired`",
+                                                  Location(f"payers/{p}.yaml")))]
         return broken
 
     def _refuse(self, outcome: ReloadOutcome, seen: str) -> ReloadOutcome:

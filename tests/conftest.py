@@ -91,7 +91,7 @@ def decide_for(policy, data, explain="full"):
 
 
 def walk(node):
-    """Every node of a proof tree (dicts from ProofNode.to_dict)."""
+    """Every node of a proof tree (wire.ProofNode documents, as server.wire.proof_node builds them)."""
     yield node
     for child in node.get("premises", []):
         yield from walk(child)

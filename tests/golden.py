@@ -54,6 +54,7 @@ def _corpus(every: int) -> list[tuple[str, dict]]:
 def decisions(every: int) -> dict[str, str]:
     from supportable.engine.errors import InputError
     from supportable.server.registry import Registry
+    from supportable.server.wire import decision as decision_document, problem_items
     registry = Registry.load(ROOT / "policies")
     out: dict[str, str] = {}
     examples, corpus = _examples(), _corpus(every)
@@ -63,18 +64,18 @@ def decisions(every: int) -> dict[str, str]:
             try:
                 encounter = policy.parse(document)
             except InputError as exc:
-                out[f"decision/{payer}/{name}"] = digest([p.to_dict() for p in exc.problems])
+                out[f"decision/{payer}/{name}"] = digest(problem_items(exc.problems))
                 continue
             decision = policy.decide(encounter, "full")
             levels = EXPLAIN if not name.startswith("corpus:") else ("full",)
             for level in levels:
-                out[f"decision/{payer}/{name}/{level}"] = digest(decision.to_dict(level))
+                out[f"decision/{payer}/{name}/{level}"] = digest(decision_document(decision, level))
         for path in sorted((EXAMPLES / "invalid").glob("*.json")):
             try:
                 policy.parse(json.loads(path.read_text()))
                 out[f"invalid/{payer}/{path.name}"] = "accepted"
             except InputError as exc:
-                out[f"invalid/{payer}/{path.name}"] = digest([p.to_dict() for p in exc.problems])
+                out[f"invalid/{payer}/{path.name}"] = digest(problem_items(exc.problems))
     return out
 
 
@@ -83,6 +84,7 @@ def command_line() -> dict[str, str]:
     from supportable.cli import main
     from supportable.server.registry import Registry
     from supportable.cli.render_text import render_code_requirements
+    from supportable.server.wire import code_requirements
     runner = CliRunner()
     registry = Registry.load(ROOT / "policies")
     out: dict[str, str] = {}
@@ -108,7 +110,7 @@ def command_line() -> dict[str, str]:
     codes = sorted(registry.policies["base"].vocabulary.ids("code"))
     for payer in sorted(registry.policies):
         for code in codes:
-            report = explain_code(registry.policies[payer], code)
+            report = code_requirements(explain_code(registry.policies[payer], code))
             out[f"explain-code/{payer}/{code}"] = digest(json.dumps(report, indent=2, default=str) + "\n"
                                                          + render_code_requirements(report))
     run("check/explain", "check", str(EXAMPLES / "mixed_visit.json"), "--explain", "--format", "json")

@@ -2,6 +2,7 @@
 import copy
 
 from conftest import line_of
+from supportable.server import wire
 
 
 def decide(policy, data):
@@ -26,7 +27,7 @@ def test_gait_and_exercise_per_code_units(base_policy, example):
     gait, exercise = line_of(d, "1"), line_of(d, "2")
     assert (gait.code, gait.verdict, gait.supportable_units) == ("97116", "supportable", 1)
     assert (exercise.code, exercise.verdict, exercise.supportable_units) == ("97110", "supportable", 1)
-    out = d.to_dict("full")["lines"][0]
+    out = wire.decision(d, "full")["lines"][0]
     assert out["units"] == {"billed": 1, "supportable": 1, "method": "cpt_per_code"}
     units_proof = out["proof"]["derivations"][0]
     assert units_proof["rule"]["id"] == "base.units.line.only_line"
@@ -55,7 +56,7 @@ def test_transfer_task_suggests_therapeutic_activities(base_policy, example):
     assert [(f.action, f.value) for f in line.fixes] == [("bill_instead", "97530")]
     suggestion = line.suggestions[0][1]
     assert suggestion.rule.id == "base.choice.several_parameters_functional_activity"
-    aggregate = next(n for n in walk(suggestion.to_dict()) if n["kind"] == "aggregate")
+    aggregate = next(n for n in walk(wire.proof_node(suggestion)) if n["kind"] == "aggregate")
     # Balance and strength are the movement parameters combined in the functional activity.
     assert aggregate["result"] == 2
     assert sorted(m["P"] for m in aggregate["matches"]) == ["balance", "strength"]
@@ -107,7 +108,7 @@ def test_billed_units_above_supportable_are_reported(base_policy, example):
     assert [(f.action, f.value) for f in line.fixes] == [("reduce_units", 1)]
     assert [r.kind for r in line.reasons] == ["units"]
     # the verdict stays supportable; the line and the summary say it is over-billed
-    out = d.to_dict("summary")
+    out = wire.decision(d, "summary")
     assert out["lines"][0]["overbilled"] is True and out["summary"]["overbilled"] == 1
     assert out["summary"]["supportable"] == 1
 
@@ -145,7 +146,7 @@ def test_manual_therapy_other_region_needs_modifier(base_policy, example):
     fix = bad.fixes[0]
     # only the modifiers that attest a separate structure fit a separate region (domain-notes.md §4.2)
     assert fix.action == "add_modifier" and fix.value == ["59", "XS"]
-    proof = bad.proofs[0].to_dict()
+    proof = wire.proof_node(bad.proofs[0])
     edit = next(n for n in walk(proof) if n.get("origin") == "edit_table")
     assert edit["statement"] == "ptp_edit('98940', '97140', 1)"
     assert edit["edit"]["layer"] == "base" and edit["edit"]["location"].startswith("policies/edits/ptp.yaml:")
@@ -168,14 +169,14 @@ def test_manual_therapy_and_activities_in_one_block(base_policy, example):
 
 
 def test_decision_json_shape(base_policy, example):
-    out = decide(base_policy, example("mixed_visit")).to_dict("full")
+    out = wire.decision(decide(base_policy, example("mixed_visit")), "full")
     assert out["payer"] == "base" and out["policy_version"].startswith("sha256:")
     assert out["summary"] == {"supportable": 4, "needs_documentation": 0, "not_supportable": 0, "overbilled": 0}
     for line in out["lines"]:
         assert set(line) >= {"line", "code", "verdict", "overbilled", "units", "reasons", "fixes", "proof",
                              "missing_documentation", "suggested_codes"}
         assert line["overbilled"] is False
-    assert "proof" not in decide(base_policy, example("mixed_visit")).to_dict("none")["lines"][0]
+    assert "proof" not in wire.decision(decide(base_policy, example("mixed_visit")), "none")["lines"][0]
 
 
 def test_decisions_are_identical_across_hash_seeds():
@@ -219,5 +220,5 @@ def test_group_time_never_counts_toward_units_even_when_denied_lines_are_counted
     assert rule_ids(line_of(leaving, "4")) == ["base.units.total_time.visit_under_eight_minutes"]
     for decision, total in ((counting, "visit_timed_units(17, 1)"), (leaving, "visit_timed_units(7, 0)")):
         assert rule_ids(line_of(decision, "2")) == ["base.group.one_on_one_during_group"]
-        statements = [n.get("statement") for n in walk(line_of(decision, "4").proofs[0].to_dict())]
+        statements = [n.get("statement") for n in walk(wire.proof_node(line_of(decision, "4").proofs[0]))]
         assert total in statements, statements

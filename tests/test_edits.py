@@ -16,6 +16,7 @@ from supportable.engine.errors import PolicyError
 from supportable.engine.ncci_import import import_files, mue_effective_from_name
 from supportable.engine.policyset import load_policy_set
 from supportable.cli import main
+from supportable.server import wire
 
 DATA = Path(__file__).parent / "data" / "ncci"
 PTP = DATA / "ccipra-test-f1.txt"
@@ -230,7 +231,7 @@ def test_an_imported_edit_decides_and_its_proof_names_the_file_and_line(table):
                             {"code": "97116", "minutes": 15, "units": 1, "documentation": ["gait_impairment"]}])
     line = line_of(decide_for(policy, visit), "2")
     assert [r.rule.id for r in line.reasons] == ["base.ncci.column2_never_paid"]     # indicator 0 since 2024
-    edit = next(n for n in walk(line.proofs[0].to_dict()) if n.get("origin") == "edit_table")
+    edit = next(n for n in walk(wire.proof_node(line.proofs[0])) if n.get("origin") == "edit_table")
     assert edit["edit"]["layer"] == "cms_import" and edit["edit"]["location"] == "ccipra-test-f1.txt:10:1"
     # the CMS file carries no ground; the base table's row for the pair (unverified) gives it
     assert edit["edit"]["distinct_by"] == ["separate_time_block"]
@@ -462,7 +463,7 @@ def test_an_edit_change_applies_only_while_its_parameter_has_the_value_it_names(
     assert [r.rule.id for r in line_of(decide_for(acme, visit), "1").reasons] == ["base.ncci.column2_never_paid"]
     assert line_of(decide_for(child, visit), "1").verdict == "supportable"
     # the change says what switches it; the two payers' versions differ
-    [change] = [c for c in acme.describe()["edit_changes"] if c["action"] == "override"]
+    [change] = [c for c in wire.payer_description(acme)["edit_changes"] if c["action"] == "override"]
     assert change["when"] == {"parameter": "pair_edit", "value": "strict"}
     assert acme.version != child.version
 

@@ -15,6 +15,7 @@ from supportable.engine.encounter import parse_encounter
 from supportable.engine.errors import InputError
 from supportable.engine.facts import INPUT_PREDICATES, encounter_facts
 from supportable.engine.policyset import load_policy_set
+from supportable.server import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "encounters"
@@ -43,7 +44,7 @@ def problems(data, vocab):
 
 
 def only(found):
-    assert len(found) == 1, [p.to_dict() for p in found]
+    assert len(found) == 1, wire.problem_items(found)
     return found[0]
 
 

@@ -12,6 +12,7 @@ from supportable.server.app import create_app
 from supportable.cli import main as cli_main
 from supportable.server.registry import Registry
 from supportable.server.settings import Settings
+from supportable.server import wire
 
 DATE_FIELDS = [("date_of_service",), ("plan_of_care", "certified_on"), ("plan_of_care", "start_of_care"),
                ("plan_of_care", "recertified_on"), ("plan_of_care", "last_progress_report_on"),
@@ -43,7 +44,7 @@ def _dotted(path: tuple) -> str:
 def _problems(policy, data) -> list[dict]:
     with pytest.raises(InputError) as caught:
         policy.parse(data)
-    return [p.to_dict() for p in caught.value.problems]
+    return wire.problem_items(caught.value.problems)
 
 
 def test_the_clean_encounter_parses(base_policy):

@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import EXAMPLES
+from supportable.server import wire
 
 
 def all_examples():
@@ -16,7 +17,7 @@ def all_examples():
 
 
 def outcome(policy, data):
-    return policy.decide(policy.parse(data)).to_dict("full")
+    return wire.decision(policy.decide(policy.parse(data)), "full")
 
 
 def test_a_then_b_then_a_gives_identical_results(base_policy, example):
@@ -87,11 +88,11 @@ def test_two_policy_sets_in_one_thread_do_not_share_facts(base_policy, example):
     from conftest import ROOT
     other = load_policy_set(ROOT / "policies")
     enc = base_policy.parse(example("group_billed_as_97110"))
-    one = base_policy.decide(enc).to_dict("full")
-    two = other.decide(other.parse(example("group_billed_as_97110"))).to_dict("full")
+    one = wire.decision(base_policy.decide(enc), "full")
+    two = wire.decision(other.decide(other.parse(example("group_billed_as_97110"))), "full")
     one.pop("policy_version"), two.pop("policy_version")
     assert one == two
-    assert base_policy.decide(base_policy.parse(example("mixed_visit"))).to_dict("none")["summary"]["supportable"] == 4
+    assert wire.decision(base_policy.decide(base_policy.parse(example("mixed_visit"))), "none")["summary"]["supportable"] == 4
 
 
 def test_first_encounter_on_a_new_thread_may_lack_every_fact_a_rule_negates(policies):

@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT, decide_for, line_of, make_encounter, walk
 from supportable.engine.errors import InputError
 from supportable.engine.policyset import load_policy_set
+from supportable.server import wire
 
 NMR = {"code": "97112", "documentation": ["neuro_deficit"]}
 GAIT = {"code": "97116", "documentation": ["gait_impairment"]}
@@ -35,7 +36,7 @@ def reason_ids(line):
 
 
 def proof_dict(line):
-    return line.to_dict("x", "full")["proof"]
+    return wire.line_decision(line, "x", "full")["proof"]
 
 
 def statements(line):
@@ -52,7 +53,7 @@ def test_medicare_bills_three_units_for_22_and_18_minutes_where_cpt_bills_two(po
     assert medicare.method == "total_time"
     assert units(commercial) == [1, 1] and commercial.method == "cpt_per_code"
     # under CPT the second unit billed on 97116 is too many; under Medicare it is right
-    assert line_of(commercial, "1").fixes[0].to_dict()["units"] == 1
+    assert wire.fix(line_of(commercial, "1").fixes[0])["units"] == 1
     assert line_of(medicare, "1").fixes == []
 
 
@@ -148,7 +149,7 @@ def test_chiropractic_manipulation_needs_active_treatment_modifier(policies):
     visit = make_encounter([cmt], provider={"type": "chiropractor"}, diagnoses=["M99.03"])
     line = decide_for(policies["medicare"], visit).lines[0]
     assert reason_ids(line) == ["medicare.chiropractic.active_treatment_modifier"]
-    assert [f.to_dict() for f in line.fixes] == [
+    assert [wire.fix(f) for f in line.fixes] == [
         {"action": "add_modifier", "one_of": ["AT"], "satisfies": "medicare.chiropractic.active_treatment_modifier"}]
     visit["lines"][0]["modifiers"] = ["AT"]
     assert decide_for(policies["medicare"], visit).lines[0].verdict == "supportable"
@@ -166,7 +167,7 @@ def test_athletic_trainer_cannot_bill_therapy_to_medicare(policies):
 def test_therapy_line_without_discipline_modifier(policies):
     line = decide_for(policies["medicare"], make_encounter([L("97110", 20, 1, modifiers=[])])).lines[0]
     assert reason_ids(line) == ["medicare.modifiers.discipline_required"]
-    assert line.fixes[0].to_dict() == {"action": "add_modifier", "one_of": ["GN", "GO", "GP"],
+    assert wire.fix(line.fixes[0]) == {"action": "add_modifier", "one_of": ["GN", "GO", "GP"],
                                        "satisfies": "medicare.modifiers.discipline_required"}
     both = decide_for(policies["medicare"], make_encounter([L("97110", 20, 1, modifiers=["GP", "GO"])])).lines[0]
     assert reason_ids(both) == ["medicare.modifiers.one_discipline"]
@@ -176,7 +177,7 @@ def test_assistant_needs_cq_from_2020(policies):
     pta = {"type": "physical_therapist_assistant"}
     line = decide_for(policies["medicare"], make_encounter([L("97110", 20, 1)], provider=pta)).lines[0]
     assert reason_ids(line) == ["medicare.modifiers.assistant_required"]
-    assert line.fixes[0].to_dict()["one_of"] == ["CQ"]
+    assert wire.fix(line.fixes[0])["one_of"] == ["CQ"]
     with_cq = make_encounter([L("97110", 20, 1, modifiers=["GP", "CQ"])], provider=pta)
     assert decide_for(policies["medicare"], with_cq).lines[0].verdict == "supportable"
     # before 2020 the modifier did not exist: the rule is not in force
@@ -199,7 +200,7 @@ def test_kx_threshold_by_calendar_year(policies, dos, spent, modifiers, denied):
     line = decide_for(policies["medicare"], visit).lines[0]
     assert ("medicare.kx.modifier_required" in reason_ids(line)) is denied
     if denied:
-        assert line.fixes[0].to_dict()["one_of"] == ["KX"]
+        assert wire.fix(line.fixes[0])["one_of"] == ["KX"]
         param = [n for d in proof_dict(line)["derivations"] for n in walk(d) if n.get("origin") == "parameter"]
         assert param[0]["parameter"]["name"] == "kx_threshold_cents"
         assert param[0]["parameter"]["source"]["section"].startswith("5.2 KX threshold, CY " + dos[:4])
@@ -404,7 +405,7 @@ def test_aetna_nmr_needs_a_nervous_system_diagnosis(policies):
     back_pain["date_of_service"] = "2025-10-29"
     line = decide_for(policies["aetna"], back_pain).lines[0]
     assert line.verdict == "supportable"
-    why = line.to_dict("x", "full")["proof"]["why_not_denied"]
+    why = wire.line_decision(line, "x", "full")["proof"]["why_not_denied"]
     attempt = next(a for a in why if a["rule"]["id"] == "aetna.nmr.needs_neurologic_diagnosis")
     assert attempt["failed_premise"] == "'2025-10-29' < '2025-10-29'"
 
@@ -422,7 +423,7 @@ def test_aetna_nmr_diagnoses_come_from_the_icd10_hierarchy(policies, dx):
     # (the visit is on 2025-06-02: G35, not its FY 2026 subdivisions)
     line = decide_for(policies["aetna"], make_encounter([L("97112", 25, 2)], diagnoses=["M54.50", dx])).lines[0]
     assert line.verdict == "supportable"
-    why = line.to_dict("x", "full")["proof"]["why_not_denied"]
+    why = wire.line_decision(line, "x", "full")["proof"]["why_not_denied"]
     attempt = next(a for a in why if a["rule"]["id"] == "aetna.nmr.needs_neurologic_diagnosis")
     assert attempt["reason"] == "present"
 
@@ -447,7 +448,7 @@ def test_aetna_nmr_visit_cap(policies, prior, dos, denied):
     if denied:
         assert "19 neuromuscular reeducation visits in the last 42 days" in line.reasons[0].message
     if dos >= "2025-10-29":
-        why = line.to_dict("x", "full")["proof"]["why_not_denied"]
+        why = wire.line_decision(line, "x", "full")["proof"]["why_not_denied"]
         attempt = next(a for a in why if a["rule"]["id"] == "aetna.nmr.visit_cap")
         assert attempt["failed_premise"] == "'2025-11-03' < '2025-10-29'"
 
@@ -471,7 +472,7 @@ def test_aetna_overrides_the_97140_97530_edit_to_never_paid(policies):
     visit["lines"][0]["modifiers"] = ["GP"]
     line = line_of(decide_for(policies["commercial"], visit), "1")
     assert reason_ids(line) == ["base.ncci.column2_needs_modifier"]
-    assert line.fixes[0].to_dict()["one_of"] == ["59", "XU"]
+    assert wire.fix(line.fixes[0])["one_of"] == ["59", "XU"]
     assert reason_ids(line_of(decide_for(policies["aetna"], visit), "1")) == ["base.ncci.column2_never_paid"]
 
 
@@ -486,7 +487,7 @@ def test_aetna_97530_with_97140_edit_is_switched_by_a_parameter(policies, tmp_pa
     assert (row.value, row.layer, row.overrides.layer) == (0, "aetna", "base")
     visit["lines"][0]["modifiers"] = ["GP"]
     assert reason_ids(line_of(decide_for(child, visit), "1")) == ["base.ncci.column2_needs_modifier"]
-    change = next(c for c in child.describe()["edit_changes"] if c["key"] == ["97140", "97530"])
+    change = next(c for c in wire.payer_description(child)["edit_changes"] if c["key"] == ["97140", "97530"])
     assert change["when"] == {"parameter": "edit_97530_with_97140", "value": "front_end_edit"}
 
 
@@ -505,7 +506,7 @@ def test_commercial_never_59_with_an_x_modifier(policies):
     visit = make_encounter([L("97530", 20, 1), L("97140", 15, 1, modifiers=["GP", "59", "XS"])])
     line = line_of(decide_for(policies["commercial"], visit), "2")
     assert reason_ids(line) == ["commercial.modifiers.not_59_with_x"]
-    assert line.fixes[0].to_dict()["action"] == "remove_modifier"
+    assert wire.fix(line.fixes[0])["action"] == "remove_modifier"
     assert line_of(decide_for(policies["base"], visit), "2").verdict == "supportable"
 
 
@@ -519,7 +520,7 @@ def test_medicare_advantage_inherits_medicare_and_prior_authorization_is_off(pol
     # the source says such plans *may* need prior authorization: not a denial by default
     assert verdicts(decision) == ["supportable", "supportable"]
     assert units(decision) == [2, 1] and decision.method == "total_time"      # Medicare's 8-minute rule
-    why = decision.lines[0].to_dict("x", "full")["proof"]["why_not_denied"]
+    why = wire.line_decision(decision.lines[0], "x", "full")["proof"]["why_not_denied"]
     attempt = next(a for a in why if a["rule"]["id"] == "aetna_medicare.authorization.required")
     assert attempt["failed_premise"] == "'not_required' == 'required'"
     chiro = make_encounter([L("97110", 20, 1)], provider={"type": "chiropractor"})

@@ -8,10 +8,19 @@ from click.testing import CliRunner
 
 from conftest import ROOT, decide_for, make_encounter
 from supportable.engine.errors import InputError
-from supportable.engine.policydiff import diff_policies
+from supportable.engine.policydiff import diff_policies as _diff_policies
 from supportable.engine.policyset import load_policy_set
-from supportable.engine.requirements import explain_code
+from supportable.engine.requirements import explain_code as _explain_code
 from supportable.cli import main
+from supportable.server import wire
+
+
+def explain_code(policy, code):
+    return wire.code_requirements(_explain_code(policy, code))
+
+
+def diff_policies(old, new):
+    return wire.policy_diff(_diff_policies(old, new))
 
 
 def ids(entries):
@@ -260,7 +269,7 @@ def test_replaced_rule_applies_to_every_date_and_a_dated_addition_only_from_its_
     july = decide_for(policy, make_encounter(long_visit, date_of_service="2025-07-01")).lines[0]
     assert june.verdict == "supportable"
     assert (july.verdict, [r.rule.id for r in july.reasons]) == ("not_supportable", ["dated.exercise_cap"])
-    premises = [n["statement"] for n in july.to_dict("x", "full")["proof"]["derivations"][0]["premises"]]
+    premises = [n["statement"] for n in wire.line_decision(july, "x", "full")["proof"]["derivations"][0]["premises"]]
     assert "'2025-07-01' >= '2025-07-01'" in premises
 
 

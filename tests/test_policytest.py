@@ -9,6 +9,7 @@ from conftest import ROOT
 from supportable.engine.policytest import (ChangeError, PolicyCache, change_append, change_remove, change_set, parse_path,
                                            run_tests)
 from supportable.cli.policytest import policy_test
+from supportable.server.wire import tools as wire_tools
 
 POLICIES = ROOT / "policies"
 # The payers built over the shipped files, shared by this module's runs (each run would build them anew).
@@ -354,7 +355,7 @@ def test_every_shipped_case_names_the_guidance_it_rests_on(shipped):
 # --- coverage -----------------------------------------------------------------------------------------
 
 def test_coverage_of_the_shipped_cases(shipped):
-    cov = shipped.coverage.to_dict()
+    cov = wire_tools.coverage(shipped.coverage)
     files = {f["file"]: f for f in cov["files"]}
     assert set(files) >= {"payers/medicare.yaml", "payers/aetna.yaml", "payers/commercial.yaml",
                           "payers/aetna_medicare.yaml", "policies/base/units.yaml"}
@@ -415,7 +416,7 @@ def test_coverage_counts_rules_tried_in_a_why_not(tmp_path):
     # a supportable 97112 line: the NMR diagnosis rule was tried and failed (a qualifying diagnosis
     # is present), and the helper rules that found the diagnosis count too
     path = write(tmp_path, AETNA_ONE_DIAGNOSIS)
-    cov = run_tests([path], POLICIES, coverage=True, cache=CACHE).coverage.to_dict()
+    cov = wire_tools.coverage(run_tests([path], POLICIES, coverage=True, cache=CACHE).coverage)
     detail = {r["id"]: r for f in cov["files"] for r in f["detail"]}
     assert detail["aetna.nmr.needs_neurologic_diagnosis"]["exercised_by"] == {"aetna": ["why_not"]}
     assert detail["aetna.nmr.qualifying_diagnosis"]["exercised_by"] == {"aetna": ["why_not"]}

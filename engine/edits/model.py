@@ -59,23 +59,10 @@ class Edit:
         return self.status == "active" and (self.effective_from is None or self.effective_from <= day) and \
             (self.effective_to is None or day < self.effective_to)
 
-    def to_dict(self) -> dict:
-        out: dict = {"table": self.table}
-        if self.table == "ptp":
-            out.update(column1=self.codes[0], column2=self.codes[1], modifier_indicator=self.value,
-                       meaning=PTP_INDICATORS[self.value], distinct_by=list(self.grounds))
-        else:
-            out.update(code=self.codes[0], units=self.value, adjudication=self.adjudication,
-                       meaning=MUE_ADJUDICATION[self.adjudication])
-        out.update(effective={"from": self.effective_from, "to": self.effective_to}, confidence=self.confidence,
-                   status=self.status, layer=self.layer, location=str(self.location),
-                   source={"file": self.source, "section": self.section})
-        if self.rationale:
-            out["rationale"] = self.rationale
-        if self.overrides is not None:
-            out["overrides"] = {"layer": self.overrides.layer, "location": str(self.overrides.location),
-                                "reason": self.reason}
-        return out
+    @property
+    def meaning(self) -> str:
+        """What the modifier indicator (PTP) or the adjudication indicator (MUE) means."""
+        return PTP_INDICATORS[self.value] if self.table == "ptp" else MUE_ADJUDICATION[self.adjudication]
 
 
 @dataclass(frozen=True)
@@ -94,14 +81,6 @@ class EditChange:
     when: tuple[str, object] | None = None
     when_location: Location | None = field(default=None, compare=False)
 
-    def to_dict(self) -> dict:
-        out = {"action": self.action, "table": self.table, "key": list(self.key), "changes": dict(self.changes),
-               "reason": self.reason, "layer": self.layer, "location": str(self.location),
-               "source": {"file": self.source, "section": self.section}}
-        if self.when is not None:
-            out["when"] = {"parameter": self.when[0], "value": self.when[1]}
-        return out
-
     def applies(self, parameters: dict) -> bool:
         """Whether the payer's parameters switch this change on (a change without `when` always is)."""
         if self.when is None:
@@ -119,6 +98,27 @@ class EditLayer:
 
     def signature(self) -> list[str]:
         """A stable text of everything in the layer (for the policy version)."""
-        out = [repr(sorted((k, repr(v)) for k, v in e.to_dict().items() if k != "location")) for e in self.rows]
-        out += [repr(sorted((k, repr(v)) for k, v in c.to_dict().items() if k != "location")) for c in self.changes]
+        out = [repr(sorted((k, repr(v)) for k, v in _row_fields(e).items())) for e in self.rows]
+        out += [repr(sorted((k, repr(v)) for k, v in _change_fields(c).items())) for c in self.changes]
         return sorted(out)
+
+
+# The members the policy version hashes, per row and per change. Frozen: they once were each row's
+# JSON without its location, and changing them changes every payer's policy version.
+def _row_fields(e: Edit) -> dict:
+    own = (dict(zip(("column1", "column2", "modifier_indicator", "distinct_by"), (*e.codes, e.value, list(e.grounds))))
+           if e.table == "ptp" else {"code": e.codes[0], "units": e.value, "adjudication": e.adjudication})
+    extra = {"rationale": e.rationale} if e.rationale else {}
+    if e.overrides is not None:
+        extra["overrides"] = {"layer": e.overrides.layer, "location": str(e.overrides.location), "reason": e.reason}
+    return {"table": e.table, "meaning": e.meaning, **own, "confidence": e.confidence, "status": e.status,
+            "effective": {"from": e.effective_from, "to": e.effective_to}, "layer": e.layer,
+            "source": {"file": e.source, "section": e.section}, **extra}
+
+
+def _change_fields(c: EditChange) -> dict:
+    out = {"action": c.action, "table": c.table, "key": list(c.key), "changes": dict(c.changes),
+           "reason": c.reason, "layer": c.layer, "source": {"file": c.source, "section": c.section}}
+    if c.when is not None:
+        out["when"] = {"parameter": c.when[0], "value": c.when[1]}
+    return out

@@ -16,7 +16,7 @@ from ..build import build
 from ..errors import PolicyError, Problem, Problems
 from ..overlay import BASE
 from ..parsed import ParsedPolicies, parse
-from ..policydiff import diff_policies
+from ..policydiff import PolicyDiff, diff_policies
 from ..policyset import PolicySet
 from ..sources import PolicySources, shown_path
 from .model import ImpactError
@@ -42,13 +42,6 @@ class Dependent:
     def changes(self) -> bool:
         return self.current_version != self.candidate_version
 
-    def to_dict(self) -> dict:
-        return {"payer": self.payer, "chain": self.chain, "current_version": self.current_version,
-                "candidate_version": self.candidate_version, "policy_changes": self.changes,
-                "loads_with_candidate": self.loads,
-                "problems_with_candidate": [p.to_dict() for p in self.candidate_problems],
-                "current_problems": [p.to_dict() for p in self.current_problems]}
-
 
 @dataclass
 class CandidatePair:
@@ -58,7 +51,7 @@ class CandidatePair:
     current_path: str            # the payer's overlay file, as problems show it
     candidate_path: str          # the candidate file, as problems show it
     dependents: list[Dependent]
-    policy_diff: dict
+    policy_diff: PolicyDiff
     load_seconds: float
     warnings: list[Problem] = field(default_factory=list)
 

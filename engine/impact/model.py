@@ -33,10 +33,6 @@ class InvalidEncounter:
     code: str
     problem: str
 
-    def to_dict(self) -> dict:
-        return {"location": self.location, "encounter": self.encounter, "code": self.code,
-                "problem": self.problem}
-
 
 @dataclass
 class Change:
@@ -59,24 +55,11 @@ class Change:
             return {"current": a.get("rules", []), "candidate": b.get("rules", [])}
         return {"current": gone or a.get("rules", []), "candidate": came or b.get("rules", [])}
 
-    def to_dict(self) -> dict:
-        out = {"type": self.type, "encounter": self.encounter, "location": self.location}
-        if self.line is not None:
-            out.update(line=self.line, code=self.code, current=self.current, candidate=self.candidate,
-                       responsible=self.responsible)
-        if self.problem is not None:
-            out["problem"] = self.problem
-        return out
-
 
 @dataclass
 class SideTiming:
     seconds: float = 0.0
     encounters: int = 0
-
-    def to_dict(self) -> dict:
-        return {"seconds": round(self.seconds, 4), "encounters": self.encounters,
-                "encounters_per_s": round(self.encounters / self.seconds, 1) if self.seconds else None}
 
 
 @dataclass
@@ -112,17 +95,3 @@ class Impact:
                 "lines_same_decision_other_rules": sum(1 for c in self.changes if c.type == RULES_CHANGED),
                 "by_type": {k: v for k, v in self.counts().items()},
                 "verdicts": self.verdicts}
-
-    def timing_dict(self) -> dict:
-        both = self.timing["current"].seconds + self.timing["candidate"].seconds
-        return {"current": self.timing["current"].to_dict(), "candidate": self.timing["candidate"].to_dict(),
-                "wall_seconds": round(self.wall_seconds, 4),
-                "encounters_per_s": round(self.decided / self.wall_seconds, 1) if self.wall_seconds else None,
-                "decide_seconds_both": round(both, 4)}
-
-    def to_dict(self) -> dict:
-        return {"payer": self.payer, "current_version": self.current_version,
-                "candidate_version": self.candidate_version, "summary": self.summary(),
-                "changes": [c.to_dict() for c in self.changes],
-                "invalid": [i.to_dict() for i in self.invalid], "errors": self.errors,
-                "timing": self.timing_dict()}

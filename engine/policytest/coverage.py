@@ -22,11 +22,6 @@ class RuleCoverage:
     def exercised(self) -> bool:
         return bool(self.exercised_by)
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "location": self.location, "layer": self.layer, "payers": sorted(self.payers),
-                "exercised": self.exercised,
-                "exercised_by": {p: sorted(h) for p, h in sorted(self.exercised_by.items())}}
-
 
 class Coverage:
     """Which rules the cases exercised: per payer over its chain, merged per policy file."""
@@ -93,16 +88,8 @@ class Coverage:
                         "not_exercised": [{"id": r.id, "location": r.location, "payers": sorted(r.payers)}
                                           for r in rules if not r.exercised],
                         "never_apply": sorted(rc.id for (f, _), rc in never.items() if f == file),
-                        "detail": [r.to_dict() for r in rules]})
+                        "detail": rules})
         return out
-
-    def to_dict(self) -> dict:
-        files = self.files()
-        total = sum(f["rules"] for f in files)
-        done = sum(f["exercised"] for f in files)
-        return {"payers": self.payer_figures(), "files": files,
-                "total": {"rules": total, "exercised": done,
-                          "percent": round(100 * done / total, 1) if total else 100.0}}
 
 
 def location_key(location: str) -> tuple:

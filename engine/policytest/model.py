@@ -44,9 +44,6 @@ class Mismatch:
     actual: object
     message: str
 
-    def to_dict(self) -> dict:
-        return {"field": self.field, "expected": self.expected, "actual": self.actual, "message": self.message}
-
 
 @dataclass
 class LineResult:
@@ -57,10 +54,6 @@ class LineResult:
     fired: list[str]
     mismatches: list[Mismatch] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"line": self.line, "code": self.code, "passed": not self.mismatches, "expected": self.expected,
-                "actual": self.actual, "fired": self.fired, "mismatches": [m.to_dict() for m in self.mismatches]}
-
 
 @dataclass
 class CaseResult:
@@ -69,11 +62,6 @@ class CaseResult:
     lines: list[LineResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"file": self.case.file, "line": self.case.location.line, "name": self.case.name,
-                "source": self.case.source, "payer": self.case.payer, "status": self.status, "lines": [l.to_dict() for l in self.lines],
-                "problems": [p.to_dict() for p in self.problems]}
-
 
 @dataclass
 class RunError:
@@ -81,12 +69,6 @@ class RunError:
     problems of a payer whose policies do not load)."""
     problem: Problem
     details: list[Problem] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        out = self.problem.to_dict()
-        if self.details:
-            out["details"] = [p.to_dict() for p in self.details]
-        return out
 
 
 @dataclass
@@ -118,12 +100,3 @@ class PolicyTestRun:
         if self.error_count:
             text += f", {self.error_count} error{'s' if self.error_count != 1 else ''}"
         return text
-
-    def to_dict(self) -> dict:
-        out = {"summary": {"passed": self.passed, "failed": self.failed, "errors": self.error_count,
-                           "text": self.summary()},
-               "files": self.files, "cases": [r.to_dict() for r in self.results],
-               "errors": [e.to_dict() for e in self.errors]}
-        if self.coverage is not None:
-            out["coverage"] = self.coverage.to_dict()
-        return out

@@ -11,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from supportable.engine import EXPLAIN_LEVELS, PolicySet
 
+from .. import wire
 from ..decision_log import DecisionLog
 from ..observability import Metrics
 from ..problems import problem, problem_response
@@ -113,7 +114,7 @@ def policy_for(state: State, payer: str, path: str) -> PolicySet:
         return policy
     if payer in state.registry.failed:
         raise ProblemError("payer-unavailable", 503, f"payer `{payer}`'s policies did not load; other payers are "
-                           "served", [p.to_dict() for p in state.registry.failed[payer]])
+                           "served", wire.problem_items(state.registry.failed[payer]))
     known = ", ".join(state.registry.known)
     raise ProblemError("unknown-payer", 422 if path else 404, f"unknown payer `{payer}`; known: {known}",
                        [{"path": path, "code": "unknown_payer", "message": f"unknown payer `{payer}`"}] if path else None)

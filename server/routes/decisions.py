@@ -11,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from supportable.engine import BASE, InputError
 
+from .. import wire
 from ..batches import LARGE_BATCH, json_results, ndjson_results, release_memory
 from .common import ProblemError, State, explain_level, json_document, policy_for
 
@@ -71,10 +72,10 @@ def _decide(state: State, document, payer_param: str | None, explain: str) -> di
         encounter = policy.parse(document)
     except InputError as exc:
         raise ProblemError("invalid-encounter", 422, f"the encounter is not valid: {len(exc.problems)} problem(s)",
-                           [p.to_dict() for p in exc.problems]) from None
+                           wire.problem_items(exc.problems)) from None
     decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     body = {"decision_id": uuid.uuid4().hex, "decided_at": decided_at,
-            **policy.decide(encounter, explain).to_dict(explain)}
+            **wire.decision(policy.decide(encounter, explain), explain)}
     state.metrics.decided(policy.payer, body["lines"])
     state.decision_log.append(body, document, decided_at)
     return body

@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 
 from supportable.engine import InputError, explain_code
 
+from .. import wire
 from .common import ProblemError, State, policy_for
 
 VOCABULARY_NAMES = {"code": "codes", "documentation": "documentation", "outcome": "outcomes",
@@ -22,7 +23,7 @@ def install(app: Flask, state: State) -> None:
     @app.get("/v1/payers/<payer>")
     def payer(payer: str):
         policy = policy_for(state, payer, "")
-        return jsonify({**_payer_summary(state, payer), **{k: v for k, v in policy.describe().items()
+        return jsonify({**_payer_summary(state, payer), **{k: v for k, v in wire.payer_description(policy).items()
                                                            if k in ("parameters", "disabled", "edit_changes",
                                                                     "edits_imported")}})
 
@@ -30,7 +31,7 @@ def install(app: Flask, state: State) -> None:
     def payer_code(payer: str, code: str):
         policy = policy_for(state, payer, "")
         try:
-            return jsonify(explain_code(policy, code))
+            return jsonify(wire.code_requirements(explain_code(policy, code)))
         except InputError:
             raise ProblemError("unknown-code", 404, f"unknown code `{code}`; GET /v1/vocabulary lists the codes") \
                 from None
@@ -40,15 +41,15 @@ def install(app: Flask, state: State) -> None:
         policy = next(iter(state.registry.policies.values()), None)
         if policy is None:
             raise ProblemError("payer-unavailable", 503, "no policies are loaded")
-        entries = policy.vocabulary.to_dict()
+        entries = wire.vocabulary(policy.vocabulary)
         return jsonify({VOCABULARY_NAMES.get(name, name): items for name, items in entries.items()})
 
 
 def _payer_summary(state: State, payer: str) -> dict:
     policy = state.registry.policies.get(payer)
     if policy is None:
-        return {"id": payer, "loaded": False, "problems": [p.to_dict() for p in state.registry.failed.get(payer, [])]}
-    described = policy.describe()
+        return {"id": payer, "loaded": False, "problems": wire.problem_items(state.registry.failed.get(payer, []))}
+    described = wire.payer_description(policy)
     return {"id": payer, "name": described["name"], "extends": described["extends"], "chain": described["chain"],
             "effective": described["effective"], "policy_version": described["policy_version"],
             "rules": described["rules"], "loaded": True}
