@@ -69,7 +69,7 @@ def _decide(state: State, document, payer_param: str | None, explain: str) -> di
         payer, where = BASE, "payer"
     policy = policy_for(state, payer, where)
     try:
-        encounter = policy.parse(document)
+        encounter = policy.read_encounter(document)
     except InputError as exc:
         raise ProblemError("invalid-encounter", 422, f"the encounter is not valid: {len(exc.problems)} problem(s)",
                            wire.problem_items(exc.problems)) from None
