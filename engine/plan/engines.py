@@ -1,0 +1,48 @@
+"""The two evaluators of a compiled program, chosen by name.
+
+- ``pydatalog``: the reference, engine.evaluator.Evaluator (one pyDatalog engine per thread);
+- ``plan``: engine.plan's bottom-up evaluation plan, shared by every thread, recording provenance
+  on request.
+
+Both give the same :class:`engine.evaluator.Model` for the same facts; tests/test_plan_equivalence.py
+and ``make engines-check`` hold them to it. The default stays pyDatalog until proofs read the
+plan's provenance.
+"""
+from __future__ import annotations
+
+from ..compiler import CompiledProgram
+from ..evaluator import Evaluator, Model
+from .plan import NONE, Plan
+from .provenance import Derivations
+
+PYDATALOG, PLAN = "pydatalog", "plan"
+ENGINES = (PYDATALOG, PLAN)
+DEFAULT_ENGINE = PYDATALOG
+
+
+class PlanEvaluator:
+    """The evaluator interface (``evaluate(facts, provenance) -> Model``) over a :class:`Plan`;
+    safe to share between threads, as the plan is."""
+
+    engine = PLAN
+
+    def __init__(self, program: CompiledProgram):
+        self.plan = Plan(program)
+        self.program = program
+
+    def evaluate(self, facts: list[tuple[str, tuple]], provenance: dict | None = None) -> Model:
+        return self.plan.run(facts, provenance)[0]
+
+    def derive(self, facts: list[tuple[str, tuple]], provenance: dict | None = None,
+               record: str = "first") -> tuple[Model, Derivations | None]:
+        """The model and the derivations recorded (``first`` or ``all``; ``none`` records nothing)."""
+        return self.plan.run(facts, provenance, record if record else NONE)
+
+
+def make_evaluator(program: CompiledProgram, engine: str = DEFAULT_ENGINE):
+    """An evaluator of ``program`` by the engine's name (``pydatalog`` or ``plan``)."""
+    if engine == PYDATALOG:
+        return Evaluator(program)
+    if engine == PLAN:
+        return PlanEvaluator(program)
+    raise ValueError(f"unknown engine `{engine}`: expected one of {', '.join(ENGINES)}")
