@@ -67,6 +67,12 @@ class PolicySet:
             facts += edit_facts
         return self.evaluator.evaluate(facts, provenance)
 
+    def with_engine(self, engine: str) -> "PolicySet":
+        """This policy set evaluated by another engine: ``pydatalog`` (the reference) or ``plan``."""
+        from dataclasses import replace
+        from .plan.engines import make_evaluator
+        return replace(self, evaluator=make_evaluator(self.program, engine))
+
     def parse(self, data: object) -> Encounter:
         """Validate a decoded encounter document (raises InputError with field paths), including
         that its date of service falls within this payer's effective range."""

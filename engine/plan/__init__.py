@@ -7,11 +7,11 @@
 - provenance.py  the derivations recorded while deriving, read as :class:`Derivation` values
 - engines.py     the evaluator by name: ``pydatalog`` (default) or ``plan``
 """
-from .engines import DEFAULT_ENGINE, ENGINES, PLAN, PYDATALOG, PlanEvaluator, make_evaluator
+from .engines import DEFAULT_ENGINE, ENGINES, PLAN, PYDATALOG, PlanEvaluator, derive, make_evaluator
 from .plan import ALL, FIRST, NONE, Plan
 from .provenance import Derivation, Derivations
 from .steps import PlanError
 from .strata import StratificationError
 
 __all__ = ["ALL", "DEFAULT_ENGINE", "ENGINES", "FIRST", "NONE", "PLAN", "PYDATALOG", "Derivation", "Derivations",
-           "Plan", "PlanError", "PlanEvaluator", "StratificationError", "make_evaluator"]
+           "Plan", "PlanError", "PlanEvaluator", "StratificationError", "derive", "make_evaluator"]

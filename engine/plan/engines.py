@@ -46,3 +46,27 @@ def make_evaluator(program: CompiledProgram, engine: str = DEFAULT_ENGINE):
     if engine == PLAN:
         return PlanEvaluator(program)
     raise ValueError(f"unknown engine `{engine}`: expected one of {', '.join(ENGINES)}")
+
+
+def derive(policy, encounter, record: str = "first") -> tuple[Model, Derivations | None]:
+    """The model of one encounter under ``policy`` (a PolicySet) by the plan, with its derivations.
+    The facts are the ones ``PolicySet.evaluate`` gives its evaluator (tests/test_plan_provenance.py
+    checks the two models agree)."""
+    from ..facts import encounter_facts
+    evaluator = policy.evaluator if isinstance(policy.evaluator, PlanEvaluator) else _plan_of(policy)
+    facts = encounter_facts(encounter)
+    provenance: dict = {}
+    if policy.edits is not None:
+        edit_facts, provenance = policy.edits.facts_for([line.code for line in encounter.lines],
+                                                        encounter.date_of_service.isoformat())
+        facts += edit_facts
+    return evaluator.derive(facts, provenance, record)
+
+
+def _plan_of(policy) -> PlanEvaluator:
+    """A plan for a policy set evaluated by pyDatalog, built once and kept on the (immutable) program's
+    owner: building twice under a race only builds the same plan twice."""
+    cached = policy.__dict__.get("_plan_evaluator")
+    if cached is None or cached.program is not policy.program:
+        cached = policy.__dict__["_plan_evaluator"] = PlanEvaluator(policy.program)
+    return cached
