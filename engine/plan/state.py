@@ -35,7 +35,7 @@ class State:
     """One evaluation's relations: dynamic (input and derived per encounter) over static."""
 
     __slots__ = ("static", "rows", "indexes", "live", "pending", "delta", "delta_indexes", "recursive",
-                 "record", "record_all", "derived", "_seen")
+                 "record", "record_all", "derived", "_seen", "_static_read")
 
     def __init__(self, static: StaticStore, record: bool = False, record_all: bool = False):
         self.static = static
@@ -50,15 +50,18 @@ class State:
         self.record_all = record_all
         self.derived: dict[tuple[str, tuple], list] = {}      # (pred, row) -> [(clause number, env), ...]
         self._seen: dict[tuple[str, tuple], set] = {}         # all derivations: the (clause, env) met
+        self._static_read: set[str] = set()                   # predicates looked up in the static store
 
     # -- relations ----------------------------------------------------------------------------
     def relation(self, pred: str) -> dict[tuple, None]:
         """The dynamic relation of ``pred``, made (from its static rows, if any) on first use."""
         rel = self.rows.get(pred)
         if rel is None:
-            rel = self.rows[pred] = dict.fromkeys(self.static.rows.get(pred, _EMPTY))
-            for key in [k for k in self.indexes if k[0] == pred]:
-                del self.indexes[key]        # a static index read before: rebuild from the dynamic rows
+            static = self.static.rows.get(pred)
+            rel = self.rows[pred] = dict.fromkeys(static) if static else {}
+            if pred in self._static_read:
+                for key in [k for k in self.indexes if k[0] == pred]:
+                    del self.indexes[key]    # a static index read before: rebuild from the dynamic rows
         return rel
 
     def add(self, pred: str, row: tuple) -> bool:
@@ -86,6 +89,7 @@ class State:
         rel = self.rows.get(pred)
         if rel is None:
             index = self.static.indexes.get((pred, positions))
+            self._static_read.add(pred)
             if index is None:                 # a lookup the plan did not foresee: index the static rows now
                 index = {}
                 for row in self.static.rows.get(pred, _EMPTY):
