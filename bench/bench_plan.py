@@ -8,7 +8,8 @@ parsed outside the timed window. Per payer, after a warm-up, these are timed per
 same encounters, interleaved in chunks of 100 so drift of a shared machine hits them alike:
 
     evaluate   pydatalog | plan | plan recording the first derivations | plan recording all
-    decide     decide + to_dict(explain="full") under each engine (the explainer is the same)
+    decide     decide + to_dict(explain="full") under each engine (the explainer is the same), and
+               with the plan's proofs steered by its recorded derivations (engine.plan.proofs)
 
 and reported as median / p90 / p99 in ms, the ratio pydatalog / plan of each, and the total time of
 the full-proof decisions. Percentiles are nearest-rank.
@@ -34,10 +35,12 @@ for _path in (REPO, REPO / "bench"):
 
 import bench_engine as be  # noqa: E402  (the generator, the interleaving and the summaries)
 from supportable.engine.plan import derive  # noqa: E402
+from supportable.engine.plan.proofs import decide_with_provenance  # noqa: E402
 from supportable.engine.policyset import ParsedSources, load_policy_set, payer_ids  # noqa: E402
 
 DEFAULT_COUNT, QUICK_COUNT = 1000, 200
-PASSES = ("eval pydatalog", "eval plan", "eval plan+first", "eval plan+all", "decide pydatalog", "decide plan")
+PASSES = ("eval pydatalog", "eval plan", "eval plan+first", "eval plan+all", "decide pydatalog", "decide plan",
+          "decide plan+prov")
 
 
 def passes(reference, plan) -> dict:
@@ -48,6 +51,7 @@ def passes(reference, plan) -> dict:
         "eval plan+all": lambda enc: derive(plan, enc, "all"),
         "decide pydatalog": lambda enc: reference.decide(enc, "full").to_dict("full"),
         "decide plan": lambda enc: plan.decide(enc, "full").to_dict("full"),
+        "decide plan+prov": lambda enc: decide_with_provenance(plan, enc, "full").to_dict("full"),
     }
 
 
@@ -96,10 +100,13 @@ def report(res: dict) -> None:
             print(f"{payer:<16} {name:<18} {r['median_ms']:8.3f} {r['p90_ms']:8.3f} {r['p99_ms']:8.3f}      "
                   f"{r['busy_s']:7.2f}")
         ev, dc = (figures["eval pydatalog"], figures["eval plan"]), (figures["decide pydatalog"], figures["decide plan"])
+        pv = figures["decide plan+prov"]
         print(f"{payer:<16} {'ratio pyd/plan':<18} evaluate median {ev[0]['median_ms'] / ev[1]['median_ms']:.1f}x "
               f"p90 {ev[0]['p90_ms'] / ev[1]['p90_ms']:.1f}x p99 {ev[0]['p99_ms'] / ev[1]['p99_ms']:.1f}x; "
               f"decide(full) median {dc[0]['median_ms'] / dc[1]['median_ms']:.2f}x, total "
-              f"{dc[0]['busy_s']:.2f} s -> {dc[1]['busy_s']:.2f} s; plan built in {figures['plan_build_ms']:.0f} ms")
+              f"{dc[0]['busy_s']:.2f} s -> {dc[1]['busy_s']:.2f} s; with provenance-steered proofs "
+              f"{dc[0]['median_ms'] / pv['median_ms']:.2f}x, {pv['busy_s']:.2f} s; plan built in "
+              f"{figures['plan_build_ms']:.0f} ms")
 
 
 def main(argv=None) -> int:

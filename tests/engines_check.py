@@ -4,7 +4,8 @@ difference, located.
 For every payer and every encounter (every example, and the corpus sample tests/golden.py takes, or
 the whole corpus with --all): the Model from the pyDatalog evaluator (the reference) and from the
 evaluation plan are compared predicate by predicate, and the decision JSON with full proofs from
-``PolicySet.decide`` under each engine is compared whole.
+``PolicySet.decide`` under each engine is compared whole, and with the proofs steered by the plan's
+recorded derivations (engine.plan.proofs).
 
     .venv/bin/python tests/engines_check.py           # examples + the corpus sample (as make test)
     .venv/bin/python tests/engines_check.py --all     # every corpus encounter (make engines-check)
@@ -73,6 +74,7 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
     from supportable.engine.decision import decide
     from supportable.engine.errors import InputError
     from supportable.engine.explain import Explainer
+    from supportable.engine.plan.proofs import decide_with_provenance
     from supportable.engine.policyset import ParsedSources, load_policy_set, payer_ids
     policies = golden.ROOT / "policies"
     sources = ParsedSources()
@@ -100,6 +102,11 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
                 have = plan.decide(encounter, "full").to_dict("full")
                 difference = first_json_difference(want, have)
                 found = f"decision differs at {difference}" if difference else None
+                if found is None:
+                    steered = decide_with_provenance(plan, encounter, "full").to_dict("full")
+                    difference = first_json_difference(want, steered)
+                    found = f"decision with proofs steered by provenance differs at {difference}" if difference \
+                        else None
             if found is not None:
                 result.differences.append(f"payer `{payer}`, encounter {name}: {found}")
                 if stop_at and len(result.differences) >= stop_at:

@@ -130,3 +130,34 @@ def test_one_plan_evaluated_from_several_threads_gives_the_sequential_results(po
             assert model == expected[i][0], (n, encounters[i].id)
             assert firsts == expected[i][1], (n, encounters[i].id)
     assert sum(len(m.rows("deny")) for m, _ in expected) > 20
+
+
+def test_proofs_steered_by_provenance_search_only_the_rules_that_derived_a_fact(policies, monkeypatch):
+    from supportable.engine.plan.proofs import ProvenanceExplainer
+    policy = policies["medicare"]
+    searched = []
+    original = Explainer._solve
+
+    def counting(self, rule, lits, b, proofs):
+        if len(lits) == len(self.body_order(rule)):      # a rule's search starting, not a step inside it
+            searched.append(rule.id)
+        return original(self, rule, lits, b, proofs)
+
+    monkeypatch.setattr(Explainer, "_solve", counting)
+    rules = policy.rule_index
+    compared = 0
+    for doc in corpus(every=100):
+        encounter = policy.parse(doc)
+        model, derivations = derive(policy, encounter, "all")
+        for (line,) in sorted(model.rows("deny")):
+            searched.clear()
+            plain = Explainer(policy.program, model).derivations("deny", (line,))
+            plain_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
+            searched.clear()
+            steered = ProvenanceExplainer(policy.program, model, derivations).derivations("deny", (line,))
+            steered_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
+            assert steered == plain
+            recorded = {d.rule_id for d in derivations.all("deny", (line,))}
+            assert set(steered_searched) == recorded and len(steered_searched) < len(plain_searched)
+            compared += 1
+    assert compared >= 10

@@ -75,6 +75,16 @@ class Derivations:
     def all(self, pred: str, args: tuple) -> list[Derivation]:
         return [self._make(pred, args, clause, env) for clause, env in self._raw(pred, args)]
 
+    def rule_bindings(self, pred: str, args: tuple) -> list[tuple[str | None, dict[str, object]]]:
+        """(rule id, bindings without the anonymous variables) of each derivation: what a proof search
+        needs, without building :class:`Derivation` values."""
+        out = []
+        for number, env in self._raw(pred, args):
+            clause = self._plan.clauses[number]
+            out.append((clause.rule_id, {name: env[i] for i, name in enumerate(clause.slots)
+                                         if not name.startswith("Anon_")}))
+        return out
+
     def _make(self, pred: str, args: tuple, number: int, env: tuple) -> Derivation:
         clause = self._plan.clauses[number]
         slots = {name: i for i, name in enumerate(clause.slots)}
