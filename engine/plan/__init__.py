@@ -5,6 +5,7 @@
 - state.py       one evaluation's relations, hash indexes and semi-naive deltas; the static store
 - plan.py        the plan: built once per program (static part solved), ``run`` per encounter
 - provenance.py  the derivations recorded while deriving, read as :class:`Derivation` values
+- proofs.py      the explainer's proofs, searching only the rules of a fact's recorded derivations
 - engines.py     the evaluator by name: ``pydatalog`` (default) or ``plan``
 """
 from .engines import DEFAULT_ENGINE, ENGINES, PLAN, PYDATALOG, PlanEvaluator, derive, make_evaluator
