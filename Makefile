@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench golden clean
+.PHONY: serve test bench golden engines-check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 # Every corpus encounter under every payer against tests/data/golden.json (make test checks a sample).
 golden: $(STAMP)
 	$(BIN)/python tests/golden.py --check --all
+
+# Both engines (pyDatalog, the reference, and the evaluation plan) on every corpus encounter under
+# every payer: identical models and decisions with full proofs (make test checks the sample).
+engines-check: $(STAMP)
+	$(BIN)/python tests/engines_check.py --all
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py

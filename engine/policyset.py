@@ -67,14 +67,25 @@ class PolicySet:
     def extends(self) -> str | None:
         return self.chain[-2] if len(self.chain) > 1 else None
 
-    def evaluate(self, encounter: Encounter) -> Model:
+    def facts_of(self, encounter: Encounter) -> tuple[list[tuple[str, tuple]], dict]:
+        """What an evaluator is given for one encounter: its facts and the edit-table rows of its
+        codes, and for each edit fact the row it came from."""
         facts = encounter_facts(encounter)
         provenance: dict = {}
         if self.edits is not None:
             edit_facts, provenance = self.edits.facts_for([line.code for line in encounter.lines],
                                                           encounter.date_of_service.isoformat())
             facts += edit_facts
-        return self.evaluator.evaluate(facts, provenance)
+        return facts, provenance
+
+    def evaluate(self, encounter: Encounter) -> Model:
+        return self.evaluator.evaluate(*self.facts_of(encounter))
+
+    def with_engine(self, engine: str) -> "PolicySet":
+        """This policy set evaluated by another engine: ``pydatalog`` (the reference) or ``plan``."""
+        from dataclasses import replace
+        from .plan.engines import make_evaluator
+        return replace(self, evaluator=make_evaluator(self.program, engine))
 
     def parse(self, data: object) -> Encounter:
         """Deprecated name of :meth:`read_encounter`."""

@@ -1,0 +1,163 @@
+"""Provenance recorded while deriving: the first derivation in the canonical order, every derivation
+on request (the same ones the explainer finds by matching bodies), each one valid against the model;
+and one plan evaluated from several threads at once."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+from conftest import EXAMPLES, ROOT
+from supportable.engine.explain import Explainer
+from supportable.engine.plan import Plan, PlanEvaluator, derive
+from test_plan import program
+
+
+def corpus(every: int = 60) -> list[dict]:
+    lines = (ROOT / "examples" / "corpus" / "encounters.jsonl").read_text().splitlines()
+    return [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))] + \
+        [json.loads(line) for line in lines[::every]]
+
+
+def test_the_first_derivation_is_the_same_whatever_order_the_facts_come_in():
+    prog = program("covered(P) :- visit(P, D), D >= \"2026-01-01\".", "covered(P) :- waiver(P).",
+                   "busy(P) :- visit(P, D), not holiday(D).")
+    facts = [("visit", ("ann", d)) for d in ("2026-03-02", "2026-01-05", "2026-02-01", "2025-12-30")] + \
+        [("waiver", ("ann",)), ("holiday", ("2026-01-05",))]
+    plan = Plan(prog)
+    seen = set()
+    rng = random.Random(5)
+    for _ in range(8):
+        rng.shuffle(facts)
+        _, derivations = plan.run(list(facts), record="all")
+        first = derivations.first("covered", ("ann",))
+        seen.add((first, tuple(derivations.all("covered", ("ann",)))))
+    assert len(seen) == 1
+    first, every = seen.pop()
+    # clauses in program order, rows in sorted order: the earliest visit on or after the date, first
+    assert first.rule_id == "t.r0" and first.named() == {"P": "ann", "D": "2026-01-05"}
+    assert first.premises == (("visit", ("ann", "2026-01-05")),)
+    assert [(d.rule_id, d.named().get("D")) for d in every] == \
+        [("t.r0", "2026-01-05"), ("t.r0", "2026-02-01"), ("t.r0", "2026-03-02"), ("t.r1", None)]
+    busy = plan.run(facts, record="first")[1].first("busy", ("ann",))
+    assert busy.named()["D"] == "2025-12-30" and busy.absent == (("holiday", ("2025-12-30",)),)
+
+
+def test_first_recording_keeps_one_derivation_and_none_records_nothing():
+    plan = Plan(program("covered(P) :- visit(P, D).", "covered(P) :- waiver(P)."))
+    facts = [("visit", ("ann", "d1")), ("visit", ("ann", "d2")), ("waiver", ("ann",))]
+    model, derivations = plan.run(facts, record="first")
+    assert [d.named() for d in derivations.all("covered", ("ann",))] == [{"P": "ann", "D": "d1"}]
+    assert ("covered", ("ann",)) in derivations and ("visit", ("ann", "d1")) not in derivations  # input facts
+    assert plan.run(facts)[1] is None and plan.run(facts)[0] == model
+
+
+def _explainer_derivations(explainer, pred, args):
+    return {(node.rule.id, tuple(sorted(node.bindings))) for node in explainer.derivations(pred, args)}
+
+
+def _recorded(derivations, pred, args):
+    return {(d.rule_id, tuple(sorted((k, v) for k, v in d.bindings if not k.startswith("Anon_"))))
+            for d in derivations.all(pred, args)}
+
+
+def test_every_recorded_derivation_is_one_the_explainer_finds_and_holds_in_the_model(policies):
+    checked = 0
+    for payer in ("base", "medicare", "aetna"):
+        policy = policies[payer]
+        rules = policy.rule_index
+        for doc in corpus():
+            encounter = policy.parse(doc)
+            model, derivations = derive(policy, encounter, "all")
+            assert model == policy.evaluate(encounter)
+            explainer = Explainer(policy.program, model)
+            for pred, args in list(derivations.facts()):
+                if pred.startswith(policy.program.prefix):
+                    continue                    # aggregate bodies: not rules the explainer proves
+                shown = () if pred in policy.program.padded else args
+                assert model.holds(pred, shown)
+                for d in derivations.all(pred, args):
+                    assert rules[d.rule_id].clause.head.pred == pred
+                    assert all(model.holds(p, row) for p, row in d.premises), (payer, pred, args, d)
+                    assert not any(model.holds(p, row) for p, row in d.absent if None not in row)
+                if pred in ("deny", "suggest", "supportable_units", "code_units"):
+                    assert _recorded(derivations, pred, args) == _explainer_derivations(explainer, pred, shown), \
+                        (payer, doc["id"], pred, args)
+                    checked += 1
+    assert checked > 200
+
+
+def test_one_plan_evaluated_from_several_threads_gives_the_sequential_results(policies):
+    policy = policies["medicare"]
+    evaluator = PlanEvaluator(policy.program)
+    encounters = [policy.parse(doc) for doc in corpus(every=30)]
+    from supportable.engine.plan.engines import derive as derive_with
+
+    class Holder:            # derive() reads .evaluator and .edits from a policy set
+        pass
+
+    holder = Holder()
+    holder.evaluator, holder.edits = evaluator, policy.edits
+
+    def snapshot(encounter):
+        model, derivations = derive_with(holder, encounter, "all")
+        firsts = {fact: derivations.first(*fact) for fact in derivations.facts()}
+        return model, firsts
+
+    expected = [snapshot(e) for e in encounters]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def work(n: int) -> None:
+        try:
+            start.wait()
+            order = list(range(len(encounters)))
+            random.Random(n).shuffle(order)
+            results[n] = [(i, snapshot(encounters[i])) for i in order for _ in range(2)]
+        except BaseException as exc:          # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    for n, got in results.items():
+        assert len(got) == 2 * len(encounters)
+        for i, (model, firsts) in got:
+            assert model == expected[i][0], (n, encounters[i].id)
+            assert firsts == expected[i][1], (n, encounters[i].id)
+    assert sum(len(m.rows("deny")) for m, _ in expected) > 20
+
+
+def test_proofs_steered_by_provenance_search_only_the_rules_that_derived_a_fact(policies, monkeypatch):
+    from supportable.engine.plan.proofs import ProvenanceExplainer
+    policy = policies["medicare"]
+    searched = []
+    original = Explainer._solve
+
+    def counting(self, rule, lits, b, proofs):
+        if len(lits) == len(self.body_order(rule)):      # a rule's search starting, not a step inside it
+            searched.append(rule.id)
+        return original(self, rule, lits, b, proofs)
+
+    monkeypatch.setattr(Explainer, "_solve", counting)
+    rules = policy.rule_index
+    compared = 0
+    for doc in corpus(every=100):
+        encounter = policy.parse(doc)
+        model, derivations = derive(policy, encounter, "all")
+        for (line,) in sorted(model.rows("deny")):
+            searched.clear()
+            plain = Explainer(policy.program, model).derivations("deny", (line,))
+            plain_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
+            searched.clear()
+            steered = ProvenanceExplainer(policy.program, model, derivations).derivations("deny", (line,))
+            steered_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
+            assert steered == plain
+            recorded = {d.rule_id for d in derivations.all("deny", (line,))}
+            assert set(steered_searched) == recorded and len(steered_searched) < len(plain_searched)
+            compared += 1
+    assert compared >= 10
