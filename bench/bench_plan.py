@@ -8,7 +8,7 @@ parsed outside the timed window. Per payer, after a warm-up, these are timed per
 same encounters, interleaved in chunks of 100 so drift of a shared machine hits them alike:
 
     evaluate   pydatalog | plan | plan recording the first derivations | plan recording all
-    decide     decide + to_dict(explain="full") under each engine (the explainer is the same), and
+    decide     decide + wire.decision(explain="full") under each engine (the explainer is the same), and
                with the plan's proofs steered by its recorded derivations (engine.plan.proofs)
 
 and reported as median / p90 / p99 in ms, the ratio pydatalog / plan of each, and the total time of
@@ -36,7 +36,9 @@ for _path in (REPO, REPO / "bench"):
 import bench_engine as be  # noqa: E402  (the generator, the interleaving and the summaries)
 from supportable.engine.plan import derive  # noqa: E402
 from supportable.engine.plan.proofs import decide_with_provenance  # noqa: E402
-from supportable.engine.policyset import ParsedSources, load_policy_set, payer_ids  # noqa: E402
+from supportable.server import wire  # noqa: E402
+from supportable.engine import PolicySources, parse_sources  # noqa: E402
+from supportable.engine.policyset import load_policy_set, payer_ids  # noqa: E402
 
 DEFAULT_COUNT, QUICK_COUNT = 1000, 200
 PASSES = ("eval pydatalog", "eval plan", "eval plan+first", "eval plan+all", "decide pydatalog", "decide plan",
@@ -49,14 +51,14 @@ def passes(reference, plan) -> dict:
         "eval plan": plan.evaluate,
         "eval plan+first": lambda enc: derive(plan, enc, "first"),
         "eval plan+all": lambda enc: derive(plan, enc, "all"),
-        "decide pydatalog": lambda enc: reference.decide(enc, "full").to_dict("full"),
-        "decide plan": lambda enc: plan.decide(enc, "full").to_dict("full"),
-        "decide plan+prov": lambda enc: decide_with_provenance(plan, enc, "full").to_dict("full"),
+        "decide pydatalog": lambda enc: wire.decision(reference.decide(enc, "full"), "full"),
+        "decide plan": lambda enc: wire.decision(plan.decide(enc, "full"), "full"),
+        "decide plan+prov": lambda enc: wire.decision(decide_with_provenance(plan, enc, "full"), "full"),
     }
 
 
 def run(payers: list[str], count: int, seed: int) -> dict:
-    sources = ParsedSources()
+    sources = parse_sources(PolicySources.from_dirs(be.POLICIES))   # every payer from one read and one parse
     references, plans, builds = {}, {}, {}
     for payer in payers:
         references[payer] = load_policy_set(be.POLICIES, payer, sources=sources)

@@ -13,7 +13,6 @@ recorded derivations (engine.plan.proofs).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -75,9 +74,11 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
     from supportable.engine.errors import InputError
     from supportable.engine.explain import Explainer
     from supportable.engine.plan.proofs import decide_with_provenance
-    from supportable.engine.policyset import ParsedSources, load_policy_set, payer_ids
+    from supportable.server import wire
+    from supportable.engine.policyset import load_policy_set, payer_ids
+    from supportable.engine import PolicySources, parse_sources
     policies = golden.ROOT / "policies"
-    sources = ParsedSources()
+    sources = parse_sources(PolicySources.from_dirs(policies))     # every payer from one read and one parse
     result = Result()
     encounters = golden._examples() + golden._corpus(every)
     for payer in payers or payer_ids(policies):
@@ -97,13 +98,13 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
             if found is None:
                 # PolicySet.decide's own steps on the model just computed by the reference (deciding
                 # anew would evaluate with pyDatalog a second time); the plan's side is PolicySet.decide
-                want = decide(encounter, expected, Explainer(reference.program, expected), reference.payer,
-                              reference.version, "full").to_dict("full")
-                have = plan.decide(encounter, "full").to_dict("full")
+                want = wire.decision(decide(encounter, expected, Explainer(reference.program, expected), reference.payer,
+                                              reference.version, "full"), "full")
+                have = wire.decision(plan.decide(encounter, "full"), "full")
                 difference = first_json_difference(want, have)
                 found = f"decision differs at {difference}" if difference else None
                 if found is None:
-                    steered = decide_with_provenance(plan, encounter, "full").to_dict("full")
+                    steered = wire.decision(decide_with_provenance(plan, encounter, "full"), "full")
                     difference = first_json_difference(want, steered)
                     found = f"decision with proofs steered by provenance differs at {difference}" if difference \
                         else None

@@ -93,11 +93,8 @@ def test_one_plan_evaluated_from_several_threads_gives_the_sequential_results(po
     encounters = [policy.parse(doc) for doc in corpus(every=30)]
     from supportable.engine.plan.engines import derive as derive_with
 
-    class Holder:            # derive() reads .evaluator and .edits from a policy set
-        pass
-
-    holder = Holder()
-    holder.evaluator, holder.edits = evaluator, policy.edits
+    import dataclasses
+    holder = dataclasses.replace(policy, evaluator=evaluator)    # the policy set, evaluated by this one plan
 
     def snapshot(encounter):
         model, derivations = derive_with(holder, encounter, "all")
