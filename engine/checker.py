@@ -16,6 +16,7 @@ from .builtins import BUILTINS
 from .errors import Problems
 from . import icd10
 from .facts import CATALOG_PREDICATES, EDIT_PREDICATES, INPUT_PREDICATES, PARAMETER_PREDICATES
+from .graphs import strongly_connected
 from .suggest import did_you_mean
 from .syntax import (Aggregate, Arith, Atom, Call, Compare, Const, Literal, Negative, Parameter, Positive, Rule, Var,
                      clause_vars, literal_vars, term_vars)
@@ -317,38 +318,9 @@ def _check_safety(rule: Rule, problems: Problems) -> None:
 
 
 def _check_stratification(graph: dict[str, set[tuple[str, bool]]], info: ProgramInfo, problems: Problems) -> None:
-    """Tarjan's SCCs; a negative (or aggregate) edge inside one SCC is recursion through negation."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    sccs: list[set[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w, _ in graph.get(v, ()):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = set()
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                comp.add(w)
-                if w == v:
-                    break
-            sccs.append(comp)
-
-    for v in list(graph):
-        if v not in index:
-            visit(v)
+    """A negative (or aggregate) edge inside one strongly connected component is recursion through
+    negation."""
+    sccs = strongly_connected({v: [w for w, _ in edges] for v, edges in graph.items()})
     for comp in sccs:
         for v in comp:
             for w, negative in graph.get(v, ()):

@@ -233,17 +233,22 @@ class Explainer:
             b = self._unify_head(rule.clause.head, args)
             if b is None:
                 continue
-            seen = set()
-            for fb, nodes in self._solve(rule, self.body_order(rule), b, True):
-                key = tuple(sorted((k, repr(v)) for k, v in fb.items()))
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.append(ProofNode("rule", f"{pred}({', '.join(map(repr, args))})", rule=rule,
-                                     bindings=tuple(sorted(fb.items())), premises=tuple(nodes)))
+            for node in self._instances(pred, args, rule, self._solve(rule, self.body_order(rule), b, True)):
+                out.append(node)
                 if limit and len(out) >= limit:
                     return out
         return out
+
+    @staticmethod
+    def _instances(pred: str, args: tuple, rule: Rule, solutions) -> Iterator[ProofNode]:
+        """One proof node per distinct binding among ``rule``'s solutions deriving ``pred(args)``."""
+        seen = set()
+        for fb, nodes in solutions:
+            key = tuple(sorted((k, repr(v)) for k, v in fb.items()))
+            if key not in seen:
+                seen.add(key)
+                yield ProofNode("rule", f"{pred}({', '.join(map(repr, args))})", rule=rule,
+                                bindings=tuple(sorted(fb.items())), premises=tuple(nodes))
 
     def prove(self, pred: str, args: tuple) -> ProofNode | None:
         key = (pred, args)

@@ -41,10 +41,7 @@ def parse_rule_files(files: list[SourceFile], layer: str, problems: Problems,
     rules: list[Rule] = []
     parameters: dict[str, Parameter] = {}
     for source in files:
-        doc, found = source.compose()
-        if docs is not None and doc is not None:
-            docs[source.shown] = doc
-        problems.items.extend(found)
+        doc = source.compose_into(problems, docs)
         if doc is None:
             continue
         if not doc.is_mapping:
@@ -225,13 +222,22 @@ def _date(node: Node | None, what: str, problems: Problems) -> str | None:
         return None
 
 
-def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
+def check_mapping(item: Node, keys, code: str, not_mapping: str, unknown_key: str, problems: Problems) -> bool:
+    """Whether ``item`` is a mapping (``not_mapping`` says what it should be); each key outside
+    ``keys`` is reported with ``unknown_key`` (``{key}`` names it)."""
     if not item.is_mapping:
-        problems.error("policy_format", "each rule is a mapping", item.location)
-        return None
+        problems.error(code, not_mapping, item.location)
+        return False
     for key, node in item.items():
-        if key not in RULE_KEYS:
-            problems.error("policy_format", f"unknown rule key `{key}`", node.location)
+        if key not in keys:
+            problems.error(code, unknown_key.format(key=key), node.location)
+    return True
+
+
+def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
+    if not check_mapping(item, RULE_KEYS, "policy_format", "each rule is a mapping", "unknown rule key `{key}`",
+                         problems):
+        return None
     rid = _text(item.get("id"))
     if not rid:
         problems.error("missing_rule_id", "rule has no `id`", item.location)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .edits import EditLayer, parse_overlay_edits
 from .errors import Location, Problems
-from .loader import _check_keys, _date, _source, _text, load_parameters, load_rule, shown_path
+from .loader import _check_keys, check_mapping, _date, _source, _text, load_parameters, load_rule, shown_path
 from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
 from .sources import SourceFile, overlay_paths
@@ -99,10 +99,7 @@ def read_overlay(source: SourceFile, problems: Problems, docs: dict[str, Node] |
     """One payer overlay file (its text and shown name), parsed and checked on its own; ``docs`` as in
     ``loader.parse_rule_files``."""
     shown = source.shown
-    doc, found = source.compose()
-    if docs is not None and doc is not None:
-        docs[shown] = doc
-    problems.items.extend(found)
+    doc = source.compose_into(problems, docs)
     if doc is None:
         return None
     if not doc.is_mapping:
@@ -173,12 +170,9 @@ def read_overlay(source: SourceFile, problems: Problems, docs: dict[str, Node] |
 
 
 def _load_disable(item: Node, layer: str, problems: Problems) -> Disable | None:
-    if not item.is_mapping:
-        problems.error("overlay_format", "each `disable` entry is a mapping with `id` and `reason`", item.location)
+    if not check_mapping(item, DISABLE_KEYS, "overlay_format", "each `disable` entry is a mapping with `id` and "
+                         "`reason`", "unknown key `{key}` in a `disable` entry", problems):
         return None
-    for key, node in item.items():
-        if key not in DISABLE_KEYS:
-            problems.error("overlay_format", f"unknown key `{key}` in a `disable` entry", node.location)
     rid = _text(item.get("id"))
     if not rid:
         problems.error("missing_rule_id", "`disable` entry has no `id`", item.location)

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
-from .errors import Problem
+from .errors import Problem, Problems
 from .vocabulary import VOCABULARY_FILES  # a fixed set of files, each read whether or not it exists
 from .yamlsource import MAX_FILE_BYTES, Node, load_text, read_bytes, text_of
 
@@ -110,6 +110,15 @@ class SourceFile:
         if text is None:
             return None, list(problems)
         return load_text(text, self.shown, aliases)
+
+    def compose_into(self, problems: Problems, docs: dict[str, Node] | None = None) -> Node | None:
+        """:meth:`compose`, its problems added to ``problems``; ``docs``, if given, keeps the composed
+        YAML by shown name (lint reads locations from it)."""
+        doc, found = self.compose()
+        if docs is not None and doc is not None:
+            docs[self.shown] = doc
+        problems.items.extend(found)
+        return doc
 
 
 @dataclass(frozen=True)

@@ -143,10 +143,7 @@ def parse_base_tables(files: list[SourceFile], problems: Problems, docs: dict[st
     """The base edit tables of ``files`` (none is fine: no edits); ``docs`` as in ``parse_rule_files``."""
     layer = EditLayer(BASE_LAYER)
     for source in files:
-        doc, found = source.compose()
-        if docs is not None and doc is not None:
-            docs[source.shown] = doc
-        problems.items.extend(found)
+        doc = source.compose_into(problems, docs)
         if doc is None:
             continue
         if not doc.is_mapping:

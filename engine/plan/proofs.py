@@ -77,28 +77,28 @@ class ProvenanceExplainer(Explainer):
             b = self._unify_head(rule.clause.head, args)
             if b is None:
                 continue
-            seen = set()
             saved = self._targets
             self._targets = targets
             try:
-                solutions = self._solve(rule, self.body_order(rule), b, True)
-                while True:
-                    self._targets = targets          # a premise's proof in between searched with its own
-                    try:
-                        fb, nodes = next(solutions)
-                    except StopIteration:
-                        break
-                    key = tuple(sorted((k, repr(v)) for k, v in fb.items()))
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    out.append(ProofNode("rule", f"{pred}({', '.join(map(repr, args))})", rule=rule,
-                                         bindings=tuple(sorted(fb.items())), premises=tuple(nodes)))
+                solutions = self._steered(self._solve(rule, self.body_order(rule), b, True), targets)
+                for node in self._instances(pred, args, rule, solutions):
+                    out.append(node)
                     if limit and len(out) >= limit:
                         return out
             finally:
                 self._targets = saved
         return out
+
+    def _steered(self, solutions, targets):
+        """``solutions``, each searched with ``targets`` in force (a premise's proof, searched in
+        between, sets its own)."""
+        while True:
+            self._targets = targets
+            try:
+                solution = next(solutions)
+            except StopIteration:
+                return
+            yield solution
 
     def why_not(self, pred: str, args: tuple, depth: int = 1):
         saved, self._targets = self._targets, None

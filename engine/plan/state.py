@@ -70,12 +70,7 @@ class State:
             return False
         rel[row] = None
         for positions, index in self.live.get(pred, _EMPTY):
-            key = tuple(row[p] for p in positions)
-            bucket = index.get(key)
-            if bucket is None:
-                index[key] = [row]
-            else:
-                bucket.append(row)
+            _file(index, row, positions)
         return True
 
     # -- reads (the steps call these) ----------------------------------------------------------
@@ -93,16 +88,11 @@ class State:
             if index is None:                 # a lookup the plan did not foresee: index the static rows now
                 index = {}
                 for row in self.static.rows.get(pred, _EMPTY):
-                    index.setdefault(tuple(row[p] for p in positions), []).append(row)
+                    _file(index, row, positions)
         else:
             index = {}
             for row in rel:
-                key = tuple(row[p] for p in positions)
-                bucket = index.get(key)
-                if bucket is None:
-                    index[key] = [row]
-                else:
-                    bucket.append(row)
+                _file(index, row, positions)
             self.live.setdefault(pred, []).append((positions, index))
         self.indexes[(pred, positions)] = index
         return index
@@ -181,3 +171,13 @@ class State:
                 self.delta[pred] = new
             self.pending[pred] = {}
         return grew
+
+
+def _file(index: dict, row: tuple, positions: tuple[int, ...]) -> None:
+    """Adds ``row`` to ``index`` under its values at ``positions``."""
+    key = tuple(row[p] for p in positions)
+    bucket = index.get(key)
+    if bucket is None:
+        index[key] = [row]
+    else:
+        bucket.append(row)

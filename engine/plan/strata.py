@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..graphs import strongly_connected
+
 POSITIVE, NEGATIVE, AGGREGATE = "positive", "negative", "aggregate"
 
 
@@ -56,52 +58,9 @@ def dependency_graph(clauses, aggregate_values: set[str]) -> dict[str, set[Edge]
 
 
 def components(graph: dict[str, set[Edge]]) -> list[tuple[str, ...]]:
-    """Tarjan's strongly connected components, each sorted by name, every component after the
-    components it reads; deterministic (nodes and edges are visited in name order)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    out: list[tuple[str, ...]] = []
-    succ = {v: sorted({e.reads for e in edges}) for v, edges in graph.items()}
-
-    def visit(root: str) -> None:
-        # iterative, so a long chain of predicates cannot exhaust Python's recursion limit
-        work = [(root, 0)]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, i = work[-1]
-            if i < len(succ[v]):
-                work[-1] = (v, i + 1)
-                w = succ[v][i]
-                if w not in index:
-                    index[w] = low[w] = len(index)
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, 0))
-                elif w in on_stack:
-                    low[v] = min(low[v], index[w])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                out.append(tuple(sorted(comp)))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
+    """The strongly connected components of the predicate graph, each sorted by name, every component
+    after the components it reads (engine.graphs)."""
+    return strongly_connected({v: [e.reads for e in edges] for v, edges in graph.items()})
 
 
 def stratify(graph: dict[str, set[Edge]]) -> list[tuple[tuple[str, ...], bool]]:
