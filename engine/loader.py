@@ -234,6 +234,23 @@ def check_mapping(item: Node, keys, code: str, not_mapping: str, unknown_key: st
     return True
 
 
+def effective_range(item: Node, code: str, what: str, problems: Problems) -> tuple[str | None, str | None]:
+    """``item``'s ``effective: {from, to}`` as ISO dates (None where open); ``code`` is the format
+    problem's code for a value that is not a mapping, ``what`` names the item in the range's problem."""
+    eff = item.get("effective")
+    if eff is None:
+        return None, None
+    if not eff.is_mapping:
+        problems.error(code, "`effective` is a mapping with `from` and/or `to`", eff.location)
+        return None, None
+    _check_keys(eff, ("from", "to"), "effective", problems)
+    start, end = _date(eff.get("from"), "effective.from", problems), _date(eff.get("to"), "effective.to", problems)
+    if start and end and start >= end:
+        problems.error("invalid_effective_range", f"{what} is effective from {start} to {end}: the end must come "
+                       "after the start", eff.location)
+    return start, end
+
+
 def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
     if not check_mapping(item, RULE_KEYS, "policy_format", "each rule is a mapping", "unknown rule key `{key}`",
                          problems):
@@ -264,18 +281,7 @@ def load_rule(item: Node, layer: str, problems: Problems) -> Rule | None:
     if kind is not None and kind not in RULE_KINDS:
         problems.error("invalid_kind", f"unknown rule kind `{kind}`; use one of {', '.join(sorted(RULE_KINDS))}",
                        item.get("kind").location)
-    eff_from = eff_to = None
-    eff = item.get("effective")
-    if eff is not None:
-        if not eff.is_mapping:
-            problems.error("policy_format", "`effective` is a mapping with `from` and/or `to`", eff.location)
-        else:
-            _check_keys(eff, ("from", "to"), "effective", problems)
-            eff_from = _date(eff.get("from"), "effective.from", problems)
-            eff_to = _date(eff.get("to"), "effective.to", problems)
-            if eff_from and eff_to and eff_from >= eff_to:
-                problems.error("invalid_effective_range", f"rule `{rid}` is effective from {eff_from} to "
-                               f"{eff_to}: the end must come after the start", eff.location)
+    eff_from, eff_to = effective_range(item, "policy_format", f"rule `{rid}`", problems)
     rule_node = item.get("rule")
     if rule_node is None or not rule_node.is_scalar:
         problems.error("missing_rule", f"rule `{rid}` has no `rule` clause", item.location)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .edits import EditLayer, parse_overlay_edits
 from .errors import Location, Problems
-from .loader import _check_keys, check_mapping, _date, _source, _text, load_parameters, load_rule, shown_path
+from .loader import check_mapping, effective_range, _source, _text, load_parameters, load_rule, shown_path
 from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
 from .sources import SourceFile, overlay_paths
@@ -134,18 +134,8 @@ def read_overlay(source: SourceFile, problems: Problems, docs: dict[str, Node] |
         extends_loc = extends_node.location
     overlay = Overlay(id=payer_id, name=name, extends=extends, path=shown, location=id_loc,
                       extends_location=extends_loc, description=_text(doc.get("description")) or "")
-    eff = doc.get("effective")
-    if eff is not None:
-        if not eff.is_mapping:
-            problems.error("overlay_format", "`effective` is a mapping with `from` and/or `to`", eff.location)
-        else:
-            _check_keys(eff, ("from", "to"), "effective", problems)
-            overlay.effective_from = _date(eff.get("from"), "effective.from", problems)
-            overlay.effective_to = _date(eff.get("to"), "effective.to", problems)
-            if overlay.effective_from and overlay.effective_to and overlay.effective_from >= overlay.effective_to:
-                problems.error("invalid_effective_range", f"payer `{payer_id}` is effective from "
-                               f"{overlay.effective_from} to {overlay.effective_to}: the end must come after "
-                               "the start", eff.location)
+    overlay.effective_from, overlay.effective_to = effective_range(doc, "overlay_format", f"payer `{payer_id}`",
+                                                                   problems)
     overlay.parameters = load_parameters(doc.get("parameters"), payer_id, problems)
     for section in ("add", "replace"):
         node = doc.get(section)

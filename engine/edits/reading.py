@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..errors import Location, Problems
-from ..loader import _check_keys, _date, _source, _text, shown_path
+from ..loader import _check_keys, _source, _text, effective_range, shown_path
 from ..vocabulary import DISTINCT_GROUNDS, Vocabulary
 from ..sources import SourceFile
 from ..yamlsource import Node
@@ -73,18 +73,7 @@ def _choice(node: Node | None, what: str, allowed, default, problems: Problems):
 
 
 def _effective(item: Node, problems: Problems) -> tuple[str | None, str | None]:
-    eff = item.get("effective")
-    if eff is None:
-        return None, None
-    if not eff.is_mapping:
-        problems.error("edit_format", "`effective` is a mapping with `from` and/or `to`", eff.location)
-        return None, None
-    _check_keys(eff, ("from", "to"), "effective", problems)
-    start, end = _date(eff.get("from"), "effective.from", problems), _date(eff.get("to"), "effective.to", problems)
-    if start and end and start >= end:
-        problems.error("invalid_effective_range", f"the edit is effective from {start} to {end}: the end must come "
-                       "after the start", eff.location)
-    return start, end
+    return effective_range(item, "edit_format", "the edit", problems)
 
 
 def parse_row(item: Node, table: str, layer: str, problems: Problems) -> Edit | None:
