@@ -8,7 +8,8 @@
    time and RSS each adds;
 3. the server (``supportable serve``, --workers, the shipped policies): from the command to the
    first ``/readyz`` 200 and to every worker ready, with preload (one load, in the master) and
-   without (one per worker); then, after --requests decisions spread over the workers, each
+   without (one per worker), a first start (no last good set yet: the files are checked in a child,
+   then loaded) and a restart (the files are the last good set: one load); then, after --requests decisions spread over the workers, each
    worker's RSS, PSS and USS (private pages; from /proc/<pid>/smaps_rollup), and the master's.
 
 Usage (from the repository root):
@@ -37,13 +38,13 @@ ENCOUNTER = "examples/encounters/mixed_visit.json"
 CLI = [sys.executable, "-m", "supportable.cli"]
 
 
-def timed_run(args: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one command in a fresh process."""
+def timed_run(args: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB, CPU seconds) of one command in a fresh process."""
     started = time.perf_counter()
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return time.perf_counter() - started, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def commands(runs: int) -> dict:
@@ -51,9 +52,10 @@ def commands(runs: int) -> dict:
     for name, args in (("check", ["check", ENCOUNTER]), ("--version", ["--version"]), ("payers", ["payers"])):
         timed_run(CLI + args)                         # warm the file cache and the bytecode
         samples = [timed_run(CLI + args) for _ in range(runs)]
-        out[name] = {"median_s": round(statistics.median(s for s, _ in samples), 3),
-                     "min_s": round(min(s for s, _ in samples), 3),
-                     "peak_rss_mb": round(statistics.median(m for _, m in samples), 1)}
+        out[name] = {"median_s": round(statistics.median(s[0] for s in samples), 3),
+                     "min_s": round(min(s[0] for s in samples), 3),
+                     "cpu_s": round(statistics.median(s[2] for s in samples), 3),
+                     "peak_rss_mb": round(statistics.median(s[1] for s in samples), 1)}
     return out
 
 
@@ -120,11 +122,11 @@ def memory(pid: int) -> dict:
             "uss_mb": round(fields["Private_Clean"] + fields["Private_Dirty"], 1)}
 
 
-def server(workers: int, preload: bool, requests: int) -> dict:
+def server(workers: int, preload: bool, requests: int, snapshot: Path) -> dict:
     port, work = _free_port(), Path(tempfile.mkdtemp(prefix="bench-startup-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTABLE_")}
     env.update(PYTHONPATH=str(ROOT), SUPPORTABLE_PRELOAD="1" if preload else "0",
-               SUPPORTABLE_SNAPSHOT=str(work / "last-good"), SUPPORTABLE_RELOAD_INTERVAL="0")
+               SUPPORTABLE_SNAPSHOT=str(snapshot), SUPPORTABLE_RELOAD_INTERVAL="0")
     log = open(work / "server.log", "wb")
     started = time.perf_counter()
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--workers", str(workers),
@@ -135,10 +137,12 @@ def server(workers: int, preload: bool, requests: int) -> dict:
             assert proc.poll() is None and time.perf_counter() - started < 120, (work / "server.log").read_text()[-2000:]
             time.sleep(0.02)
         first = time.perf_counter() - started
-        ready_lines = ('"event": "policies_inherited"', '"event": "policies_reloaded"') if preload \
-            else ('"event": "policies_loaded"',)
-        while sum((work / "server.log").read_text().count(s) for s in ready_lines) < workers:
-            assert time.perf_counter() - started < 120
+        while True:     # each worker logs policies_inherited or _reloaded (preload), or policies_loaded
+            text = (work / "server.log").read_text()
+            forked = text.count('"event": "policies_inherited"') + text.count('"event": "policies_reloaded"')
+            if max(forked, text.count('"event": "policies_loaded"') if not forked else 0) >= workers:
+                break
+            assert time.perf_counter() - started < 120, text[-2000:]
             time.sleep(0.02)
         every = time.perf_counter() - started
         body = (ROOT / ENCOUNTER).read_bytes()
@@ -171,9 +175,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="decisions made before memory is read")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
-    results = {"commands": commands(args.runs), "icd10": icd_cost(max(3, args.runs // 2)),
-               "server": {"preload": server(args.workers, True, args.requests),
-                          "no_preload": server(args.workers, False, args.requests)},
+    snapshot = Path(tempfile.mkdtemp(prefix="bench-startup-last-good-"))
+    try:
+        # the first start has no last good set (its files are checked in a child, then loaded); a
+        # restart with the same files loads them once
+        servers = {"preload, first start": server(args.workers, True, args.requests, snapshot),
+                   "preload, restart": server(args.workers, True, args.requests, snapshot),
+                   "no preload, restart": server(args.workers, False, args.requests, snapshot)}
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+    results = {"commands": commands(args.runs), "icd10": icd_cost(max(3, args.runs // 2)), "server": servers,
                "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
     if args.json:
         print(json.dumps(results, indent=1))
@@ -181,13 +192,14 @@ def main() -> None:
     print(f"supportable start-up ({args.runs} runs each, median; load average {results['load_average']:.2f} "
           f"on {results['cpus']} CPUs)")
     for name, r in results["commands"].items():
-        print(f"  supportable {name:<10} {r['median_s'] * 1000:7.0f} ms (min {r['min_s'] * 1000:.0f})  "
+        print(f"  supportable {name:<10} {r['median_s'] * 1000:7.0f} ms (min {r['min_s'] * 1000:.0f}, CPU "
+              f"{r['cpu_s'] * 1000:.0f})  "
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     for tier, r in results["icd10"].items():
         print(f"  ICD-10-CM {tier:<10} {r['seconds'] * 1000:7.0f} ms  +{r['rss_mb']:.0f} MB RSS")
     print(f"server, {args.workers} workers, after {args.requests} decisions:")
     for name, r in results["server"].items():
-        print(f"  {name:<10} first ready {r['first_ready_s']:.2f} s, every worker {r['all_workers_ready_s']:.2f} s; "
+        print(f"  {name:<20} first ready {r['first_ready_s']:.2f} s, every worker {r['all_workers_ready_s']:.2f} s; "
               f"per worker RSS {r['worker_rss_mb']:.0f} MB, PSS {r['worker_pss_mb']:.0f} MB, USS "
               f"{r['worker_uss_mb']:.0f} MB; master RSS {r['master']['rss_mb']:.0f} MB")
     print("reproduce: .venv/bin/python bench/bench_startup.py"
