@@ -17,30 +17,51 @@ from pathlib import Path
 
 import click
 
-from supportable.engine import (BASE, InputError, PolicyError, PolicySet, PolicySources, build_policy_set, decode_utf8,
-                                diff_policies, explain_code, parse_sources)
-from supportable.server import wire
+from supportable import engine   # the facade: each name is imported when a command first uses it
 from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
-from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
+BASE = "base"   # engine.BASE, spelled here so that --help and --version import no engine module
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The group, with the policy analyst's commands (each in its own module, ``cli/*.py``) imported
+    only when run or listed: ``check`` does not pay for lint's, impact's or the policy tests'
+    imports (about 60 ms)."""
+
+    LAZY = {"lint": "lint:lint", "test": "policytest:policy_test", "impact": "impact:impact",
+            "edits": "edits:edits"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in self.LAZY:
+            from importlib import import_module
+            module, _, attribute = self.LAZY[name].partition(":")
+            command = getattr(import_module(f"supportable.cli.{module}"), attribute)
+            self.add_command(command, name)
+        return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option
 def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
 
-def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None) -> PolicySet:
-    sources = PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
+def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str,
+          edits_dir: Path | None = None) -> engine.PolicySet:
+    from supportable.server import wire
+    sources = engine.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = sources.payer_ids()
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
-        return build_policy_set(parse_sources(sources), payer)
-    except PolicyError as exc:
+        return engine.build_policy_set(engine.parse_sources(sources), payer)
+    except engine.PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
 
@@ -55,11 +76,12 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
 def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
           edits_dir: Path | None) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
+    from supportable.server import wire
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
-    raw, problem = decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
+    raw, problem = engine.decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
     if problem is not None:       # a leading byte-order mark is accepted, as over HTTP
         fail(fmt, EXIT_INPUT, "not_utf8", f"{problem.location}: {problem.message}")
     try:
@@ -72,7 +94,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
     try:
         enc = policy.read_encounter(data)
-    except InputError as exc:
+    except engine.InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
@@ -83,6 +105,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     if fmt == "json":
         click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
+        from supportable.cli.render_text import render_decision
         click.echo(render_decision(wire.decision_text(decision), explain))
 
 
@@ -95,8 +118,9 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
 
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
     Exits 4 if any payer does not load."""
+    from supportable.server import wire
     rows, failed = [], False
-    sources = PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)   # each file read once
+    sources = engine.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)   # each file read once
     misplaced = sources.misplaced_base()
     if misplaced is not None:
         failed = True
@@ -105,16 +129,17 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
             "line": 1, "column": 1,
             "message": f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this overlay file is never loaded: "
                        "give it another id and file name"}]})
-    parsed = parse_sources(sources)       # the files every payer shares are parsed once
+    parsed = engine.parse_sources(sources)       # the files every payer shares are parsed once
     for payer in sources.payer_ids():
         try:
-            rows.append(wire.payer_description(build_policy_set(parsed, payer)))
-        except PolicyError as exc:
+            rows.append(wire.payer_description(engine.build_policy_set(parsed, payer)))
+        except engine.PolicyError as exc:
             failed = True
             rows.append({"id": payer, "error": "policy_error", "problems": wire.problem_items(exc.problems)})
     if fmt == "json":
         click.echo(json.dumps({"payers": rows}, indent=2, default=str))
     else:
+        from supportable.cli.render_text import render_payers
         click.echo(render_payers(rows))
     sys.exit(EXIT_POLICY if failed else 0)
 
@@ -129,14 +154,16 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
                          edits_dir: Path | None) -> None:
     """What PAYER requires for CODE, merged over all its layers, with sources: its unit basis, the
     edits that pair it with other codes and limit its units, and every rule that can apply to it."""
+    from supportable.server import wire
     policy = _load(fmt, policies, payers_dir, payer, edits_dir)
     try:
-        report = wire.code_requirements(explain_code(policy, code))
-    except InputError as exc:
+        report = wire.code_requirements(engine.explain_code(policy, code))
+    except engine.InputError as exc:
         fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), wire.problem_items(exc.problems))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:
+        from supportable.cli.render_text import render_code_requirements
         click.echo(render_code_requirements(report))
 
 
@@ -149,12 +176,14 @@ def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers
 def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
     """How payer AFTER's policy differs from BEFORE's (for example: diff base aetna): rules added,
     replaced and disabled over the whole extends chain, and parameters that differ."""
+    from supportable.server import wire
     old = _load(fmt, policies, payers_dir, before, edits_dir)
     new = _load(fmt, policies, payers_dir, after, edits_dir)
-    report = wire.policy_diff(diff_policies(old, new))
+    report = wire.policy_diff(engine.diff_policies(old, new))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:
+        from supportable.cli.render_text import render_diff
         click.echo(render_diff(report))
 
 
@@ -179,19 +208,6 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     from supportable.server.serve import serve_from_cli
     serve_from_cli(host=host, port=port, workers=workers, threads=threads, decision_log=decision_log,
                    policies=Path(policies), payers=payers_dir, edits=edits_dir)
-
-
-# Commands of the policy analyst's workflow, each in its own module (imported under other names: a
-# package attribute named like a submodule would hide the module).
-from supportable.cli.edits import edits as edits_command  # noqa: E402
-from supportable.cli.impact import impact as impact_command  # noqa: E402
-from supportable.cli.lint import lint as lint_command  # noqa: E402
-from supportable.cli.policytest import policy_test  # noqa: E402
-
-main.add_command(lint_command)
-main.add_command(policy_test)
-main.add_command(impact_command)
-main.add_command(edits_command)
 
 
 if __name__ == "__main__":

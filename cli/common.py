@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from supportable.server.settings import BUNDLED_POLICIES
+from supportable.server.paths import BUNDLED_POLICIES
 
 
 def package_version() -> str:

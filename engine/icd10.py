@@ -12,7 +12,18 @@ Names: codes with their dot (``I63.9``), blocks by range (``I60-I69``), chapters
 their title (``G00-G99``). Codes with a 7th character (``S06.0X0A``) are expanded from their
 category's 7th-character definitions, as the package does, each under its six-character code.
 
-The index is built on first use (about a second), once, under a lock.
+Two tiers, each built on first use, once, under a lock, and never at import:
+
+* the code list (``codes()``, about 40 ms, 8 MB): the release, every code and which are billable,
+  from the package's code list (one code a line, in the tabular list's order, so a code is a
+  header exactly when the next line extends it). ``is_known`` of a code, ``is_billable`` and
+  ``release`` read only this, so deciding an encounter whose rules call ``@icd10_billable`` (the
+  base's) needs no more;
+* the hierarchy (``code_set()``, about 0.5 s, 40 MB): parents and titles from the tabular list,
+  for ``is_within``, ``describe``, ``ancestors`` and chapter ranges and blocks.
+
+``tests/test_icd10.py`` checks that the two tiers agree on every code. The server loads both in
+its master process before forking its workers (``warm``), so workers share them.
 """
 from __future__ import annotations
 
@@ -131,6 +142,32 @@ def load_code_set() -> CodeSet:
     return CodeSet(version=version, parent=parent, title=title, billable=billable)
 
 
+@dataclass(frozen=True)
+class CodeList:
+    """The first tier: the release and every code (no dot), billable or not; no blocks or chapters."""
+    version: str
+    codes: frozenset[str]
+    billable: frozenset[str]
+
+
+_VERSION = re.compile(rb"<version>\s*([^<]*?)\s*</version>")
+
+
+def load_code_list() -> CodeList:
+    tabular, listing = _data_files()
+    with tabular.open("rb") as handle:
+        found = _VERSION.search(handle.read(4096))     # the release, at the top of the tabular list
+    items = [item for item in listing.read_text(encoding="utf-8").split() if not item.isdigit()]  # no chapters
+    codes, billable = set(), set()
+    for item, after in zip(items, items[1:] + [""]):
+        if "-" in item:                               # a block
+            continue
+        codes.add(item)
+        if not after.startswith(item):                # nothing under it: valid for submission
+            billable.add(item)
+    return CodeList(found.group(1).decode() if found else "", frozenset(codes), frozenset(billable))
+
+
 _lock = threading.Lock()
 
 
@@ -142,9 +179,11 @@ def _new_lock_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_new_lock_after_fork)
 _code_set: CodeSet | None = None
+_code_list: CodeList | None = None
 
 
 def code_set() -> CodeSet:
+    """The hierarchy (the second tier), built on first use."""
     global _code_set
     if _code_set is None:
         with _lock:
@@ -153,9 +192,40 @@ def code_set() -> CodeSet:
     return _code_set
 
 
+def code_list() -> CodeList:
+    """The code list (the first tier), built on first use."""
+    global _code_list
+    if _code_list is None:
+        with _lock:
+            if _code_list is None:
+                _code_list = load_code_list()
+    return _code_list
+
+
+def loaded() -> dict[str, bool]:
+    """Which tiers this process has built (the start-up bench and tests read it)."""
+    return {"code_list": _code_list is not None, "hierarchy": _code_set is not None}
+
+
+def warm() -> None:
+    """Build both tiers now (the server's master, before it forks its workers)."""
+    code_list()
+    code_set()
+
+
+def release() -> str:
+    """The ICD-10-CM release diagnoses are checked against (``2026``)."""
+    return code_list().version
+
+
 def is_known(item: str) -> bool:
     """True if ``item`` is an ICD-10-CM code (billable or not), block or chapter range."""
-    return isinstance(item, str) and item in code_set().parent
+    if not isinstance(item, str):
+        return False
+    if "-" in item:                                   # a block or chapter range: the hierarchy knows
+        return item in code_set().parent
+    bare = item.replace(".", "")
+    return (item == (bare[:3] + "." + bare[3:] if len(bare) > 3 else bare)) and bare in code_list().codes
 
 
 @lru_cache(maxsize=8192)
@@ -170,7 +240,7 @@ def is_within(code: str, group: str) -> bool:
 def is_billable(code: str) -> bool:
     """True if ``code`` is valid for submission in the shipped release: a full-length code with no
     codes under it, not a category or header (the CMS order file's billable flag)."""
-    return isinstance(code, str) and code.replace(".", "") in code_set().billable
+    return isinstance(code, str) and code.replace(".", "") in code_list().billable
 
 
 def describe(item: str) -> str:

@@ -125,7 +125,7 @@ def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTab
                  f"{p.source}|{p.section}|{p.description}|{p.row_sources!r}|{p.allowed!r}\n".encode())
     for d in sorted(layered.disabled, key=lambda d: d.id):
         h.update(f"disabled|{d.id}|{d.layer}|{d.reason}|{d.source}|{d.section}\n".encode())
-    h.update(f"icd10|{icd10.code_set().version}\n".encode())  # diagnoses are checked against this release
+    h.update(f"icd10|{icd10.release()}\n".encode())  # diagnoses are checked against this release
     for name in sorted(vocabulary.entries):
         for ident in sorted(vocabulary.entries[name]):
             h.update(f"{name}|{ident}|{sorted(vocabulary.entries[name][ident].items())}\n".encode())

@@ -19,6 +19,8 @@ import logging
 
 from flask import Flask
 
+from supportable.engine import icd10
+
 from .decision_log import DecisionLog
 from .observability import Metrics
 from .openapi import build_spec
@@ -57,18 +59,24 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     return app
 
 
-def serving_app(settings: Settings | None = None) -> Flask:
-    """The app as a server worker serves it: :func:`create_app`, then, with ``tune_gc``, the loaded
-    policies kept out of the collector's sight and collections made rarer (measured with
-    bench/bench_engine.py: p99 down by about 60%), and the reload watcher started (file changes
-    every ``reload_interval`` seconds; SIGHUP and admin requests wake it)."""
+def serving_app(settings: Settings | None = None, watch: bool = True) -> Flask:
+    """The app as a server serves it: :func:`create_app` and the ICD-10-CM index loaded (so the first
+    request does not pay for it, and with preload the workers share it), then, with ``tune_gc``, the
+    loaded policies kept out of the collector's sight (no collection touches their pages, so a
+    forked worker shares them) and collections made rarer (measured with bench/bench_engine.py: p99
+    down by about 60%), and, with ``watch``, the reload watcher started (file changes every
+    ``reload_interval`` seconds; SIGHUP and admin requests wake it). gunicorn's master builds it
+    with ``watch=False`` and each worker starts its own watcher (``server.worker``): a thread does
+    not survive a fork."""
     settings = settings or Settings.from_env()
     app = create_app(settings)
+    icd10.warm()
     if settings.tune_gc:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-    app.extensions["supportable"].store.start_watching(settings.reload_interval)
+    if watch:
+        app.extensions["supportable"].store.start_watching(settings.reload_interval)
     return app
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,8 @@ from pathlib import Path
 
 from supportable.engine import Location, PolicySources, Problem, payer_ids
 
-from .policyfiles import CheckTimeout, Staged, check, load, publish, read_snapshot, stage, summarize
+from .policyfiles import (CheckTimeout, Staged, check, current_manifest, load, publish, read_snapshot, stage,
+                          summarize)
 from .registry import Registry, unexpected_problem
 from .wire import problem_item, problem_items
 
@@ -115,7 +117,7 @@ class PolicyStore:
                 LOG.error(json.dumps({"event": "snapshot_unreadable", "path": str(self.snapshot), "error": str(exc)}))
                 self.snapshot_state["error"] = str(exc)
         bound = min(self.reload_timeout, START_TIMEOUT_CAP) if self.reload_timeout > 0 else 0
-        staged, summary, problems = self._stage_and_check(bound)
+        staged, summary, problems = self._stage_and_check(bound, last_good[1] if last_good is not None else None)
         try:
             serving = list(last_good[1]["payers"]) if last_good is not None else []
             if summary is not None:
@@ -148,6 +150,35 @@ class PolicyStore:
 
     def current(self) -> Registry:
         return self._current
+
+    def after_fork(self) -> str:
+        """In a worker forked from the master that loaded this store at start-up (preload): keep the
+        inherited set if it is still the set in force, else start as a worker that loads its own
+        would (the files on disk, checked against the last good set). The inherited set is in force
+        if the files on disk have the digest it was loaded (or refused) with and the last good set
+        on disk is the one it published or served; a worker forked after a reload, or after the
+        files broke, finds otherwise. Returns ``inherited`` or ``reloaded``; never raises."""
+        self._lock = threading.Lock()           # a fork keeps no other thread: nothing can hold them
+        self._wake, self._stop, self._thread = threading.Event(), threading.Event(), None
+        with self._lock:
+            try:
+                seen = fingerprint(self.policies, self.payers, self.edits)
+                published = current_manifest(self.snapshot) if self.snapshot is not None else None
+                if seen == self._fingerprint and (self.snapshot is None or (published or {}).get("set")
+                                                  == self.snapshot_state.get("set")):
+                    return self._forked("inherited")
+                self._fingerprint, self.refused = seen, None
+                self._start()
+            except Exception as exc:  # a worker must boot whatever is on disk
+                LOG.exception("policy start-up failed")
+                self._current = Registry(failed={"base": [unexpected_problem(exc, self.policies, self.payers)]})
+            return self._forked("reloaded")
+
+    def _forked(self, how: str) -> str:
+        LOG.info(json.dumps({"event": f"policies_{how}", "pid": os.getpid(),
+                             "versions": {p: ps.version for p, ps in self._current.policies.items()},
+                             "refused": self.refused is not None}))
+        return how
 
     def reload(self, reason: str, force: bool = False, polled: bool = False) -> ReloadOutcome:
         """Check the files; load, verify and swap if they changed (or ``force``). Files that were
@@ -208,9 +239,12 @@ class PolicyStore:
         finally:
             staged.remove()
 
-    def _stage_and_check(self, timeout: float | None = None
+    def _stage_and_check(self, timeout: float | None = None, last_good: dict | None = None
                          ) -> tuple[Staged, dict | None, dict[str, list[dict]] | None]:
-        """Copy the files aside and load the copy with the deadline: (copy, summary or None, problems)."""
+        """Copy the files aside and load the copy with the deadline: (copy, summary or None, problems).
+        At start, files that are exactly the last good set (``last_good``: its manifest) were loaded
+        and checked when it was saved: its manifest is their summary, and a start (a restart with
+        the same files, the usual case) costs one load instead of two."""
         try:
             staged = stage(self.policies, self.payers, self.snapshot)
         except OSError as exc:   # the snapshot folder is not writable: stage in the temp folder
@@ -219,6 +253,9 @@ class PolicyStore:
         if staged.unreadable:
             return staged, None, {"*": [problem_item(Problem("unreadable_file", f"cannot read `{name}`: {why}", Location(name)))
                                         for name, why in sorted(staged.unreadable.items())]}
+        if last_good is not None and last_good.get("set") == staged.set_id and self.edits is None:
+            return staged, {"policies": {p: v["policy_version"] for p, v in last_good.get("payers", {}).items()},
+                            "failed": {p: [] for p in last_good.get("failed", [])}}, None
         try:
             return staged, check(staged, self.edits, self.reload_timeout if timeout is None else timeout), None
         except CheckTimeout as exc:

@@ -1,7 +1,10 @@
 """Production serving: the Flask app under gunicorn (``supportable serve``, ``make serve``).
 
-Each worker process loads the policies itself (pyDatalog's state is per thread and per process)
-and answers with several threads; its requests are read by its poller first, so slow and idle
+The master loads the policies once and forks the workers from it (``preload``, on by default), so
+start-up costs one load and the loaded policies' pages are shared; a worker forked later (after a
+crash or a kill) keeps what it inherits only if that is still the set in force, and otherwise
+starts as a worker that loads its own would (``PolicyStore.after_fork``). pyDatalog's state is per
+thread, so each worker's threads build their own engines. Each worker answers with several threads; its requests are read by its poller first, so slow and idle
 clients hold no thread (``server.worker``). SIGHUP to the master asks every worker to reload the policies
 safely in place (server.reload), instead of gunicorn's restart of the workers. With more than one worker, the Prometheus client runs in its
 multiprocess mode so ``/metrics`` adds up every worker.
@@ -67,9 +70,11 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        # With preload (the default) this runs once, in the master, before the workers are forked;
+        # without, in every worker. Either way the worker starts the reload watcher (server.worker).
         from .app import serving_app
         _configure_logging(self.settings.log_level)
-        return serving_app(self.settings)
+        return serving_app(self.settings, watch=False)
 
     def run(self) -> None:
         from gunicorn.arbiter import Arbiter
@@ -132,6 +137,10 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int) 
     options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                "worker_class": "supportable.server.serve.ReloadingThreadWorker",
                "timeout": 60, "graceful_timeout": 20, "keepalive": 2, "worker_connections": 1000,
+               # the policies (and the ICD-10-CM index) are loaded once, in the master, and the workers
+               # forked from it share their pages; a worker forked later checks that what it inherits
+               # is still the set in force (server.reload.PolicyStore.after_fork)
+               "preload_app": settings.preload,
                "child_exit": _child_exit, **logging_options(settings), **tls_options(settings),
                # gunicorn's control socket (gunicornc) is off: every server on a machine would share one
                # path, and its reload restarts the workers instead of the safe in-place reload

@@ -11,6 +11,7 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 8 MiB (a batch, JSON or NDJSON; large corpora belong to batch audits) |
 | max_batch_items | SUPPORTABLE_MAX_BATCH_ITEMS | 1,000 encounters in a JSON-array batch |
 | tune_gc | SUPPORTABLE_TUNE_GC | on: freeze the loaded policies and raise the GC thresholds |
+| preload | SUPPORTABLE_PRELOAD | on: load the policies once in gunicorn's master and fork the workers from it |
 | reload_interval | SUPPORTABLE_RELOAD_INTERVAL | 2 seconds between checks of the policy files (0: no watching) |
 | reload_timeout | SUPPORTABLE_RELOAD_TIMEOUT | 60 seconds a load of the policy files may take (0: unbounded) |
 | snapshot | SUPPORTABLE_SNAPSHOT | `var/last-good/` in the working directory: the last good policy set ("" turns it off) |
@@ -42,7 +43,8 @@ from typing import Any, Literal, Mapping
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+from .paths import BUNDLED_POLICIES
+
 ENV_PREFIX = "SUPPORTABLE_"
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
@@ -57,7 +59,8 @@ ACCEPTS = {
     "reload_timeout": "a number of seconds, 0 or more (0: unbounded)",
     "max_body_bytes": SIZE_HELP, "max_batch_bytes": SIZE_HELP,
     "max_batch_items": "a positive integer",
-    "tune_gc": "on/off (1, 0, true, false, yes, no)", "log_inputs": "on/off (1, 0, true, false, yes, no)",
+    "tune_gc": "on/off (1, 0, true, false, yes, no)", "preload": "on/off (1, 0, true, false, yes, no)",
+    "log_inputs": "on/off (1, 0, true, false, yes, no)",
     "access_log": "on/off (1, 0, true, false, yes, no)",
     "reload_interval": "a number of seconds, 0 or more (0: no watching)",
     "request_timeout": "a number of seconds greater than 0",
@@ -114,6 +117,7 @@ class Settings(BaseSettings):
     max_batch_bytes: int = 8 << 20
     max_batch_items: int = Field(1_000, ge=1)
     tune_gc: bool = True
+    preload: bool = True
     reload_interval: float = Field(2.0, ge=0, allow_inf_nan=False)
     reload_timeout: float = Field(60.0, ge=0, allow_inf_nan=False)
     snapshot: Path | None = Path("var/last-good")

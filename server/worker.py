@@ -18,7 +18,9 @@ unknown transfer coding) are RFC 7807 problem documents like every other error
 (``handle_error``), instead of gunicorn's HTML page.
 
 SIGHUP asks the worker to reload the policies safely in place (``server.reload``), from the moment
-its signals are set up (while it still loads the policies, the default would kill it).
+its signals are set up (while it still loads the policies, the default would kill it). A worker
+forked from a master that preloaded the app checks that the policies it inherits are still the set
+in force before it serves (``PolicyStore.after_fork``), and starts its own reload watcher.
 """
 from __future__ import annotations
 
@@ -203,9 +205,16 @@ class ReloadingThreadWorker(ThreadWorker):
         return app.extensions.get("supportable") if app is not None else None
 
     def load_wsgi(self) -> None:
+        """The app: loaded here, or (with preload) inherited from the master, in which case the
+        policies it holds are checked against the set in force first; then the reload watcher."""
         super().load_wsgi()
         state = self._state()
-        if self._hup_while_loading and state is not None:
+        if state is None:
+            return
+        if self.cfg.preload_app:
+            state.store.after_fork()
+        state.store.start_watching(state.settings.reload_interval)
+        if self._hup_while_loading:
             state.store.request_reload()
 
     # -- spreading kept-alive connections ---------------------------------------------------------

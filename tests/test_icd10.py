@@ -3,6 +3,7 @@
 The engine reads the package's code-set file with a streaming parser rather than through the
 package (which costs ~180 MB and 600,000 GC-tracked objects); this checks that both see exactly
 the same codes, blocks and chapters, and the same parent for each."""
+import json
 import re
 import warnings
 
@@ -89,3 +90,27 @@ def test_billable_codes_are_the_leaves_of_the_tabular_list(package):
                  "R26.89", "A00", "A00.0", "Z99.89", "S72.402M"]:
         assert icd10.is_billable(code) == package.is_leaf(code), code
     assert not icd10.is_billable("G00-G99") and not icd10.is_billable("I60-I69")
+
+
+def test_the_code_list_agrees_with_the_hierarchy_on_every_code():
+    # the first tier (the package's code list) answers is_known for codes, is_billable and the release
+    # without the tabular list; it must say exactly what the hierarchy says
+    listed, hierarchy = icd10.code_list(), icd10.code_set()
+    assert listed.version == hierarchy.version == icd10.release()
+    assert listed.billable == hierarchy.billable
+    assert {c.replace(".", "") for c in hierarchy.parent if "-" not in c} == listed.codes
+    for item in [*hierarchy.parent, "A00.", "A000", "M5450", "m54.50", "", "G00-G98", "S06.0X0A", "S06.0X0Z"]:
+        assert icd10.is_known(item) == (item in hierarchy.parent), item
+
+
+def test_deciding_on_the_base_needs_only_the_code_list():
+    # the base's rules call @icd10_billable only: a check under it never parses the tabular list
+    import subprocess
+    import sys
+    script = ("import json; from pathlib import Path; from supportable.engine import load_policy_set, icd10; "
+              "ps = load_policy_set(Path('policies'), 'base'); "
+              "d = ps.decide(ps.read_encounter(json.load(open('examples/encounters/mixed_visit.json'))), 'full'); "
+              "print(json.dumps(icd10.loaded()))")
+    from conftest import ROOT
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert json.loads(out.stdout) == {"code_list": True, "hierarchy": False}

@@ -297,3 +297,19 @@ def test_the_snapshot_and_reload_timeout_settings():
     env = {"SUPPORTABLE_SNAPSHOT": "/srv/last-good", "SUPPORTABLE_RELOAD_TIMEOUT": "5"}
     assert (Settings.from_env(env).snapshot, Settings.from_env(env).reload_timeout) == (Path("/srv/last-good"), 5.0)
     assert Settings.from_env({"SUPPORTABLE_SNAPSHOT": ""}).snapshot is None
+
+
+def test_a_restart_with_the_last_good_files_loads_them_once(project, monkeypatch):
+    from supportable.server import reload as reload_module
+    first = open_store(project).current().policies["plan"].version       # writes the last good set
+    checks = []
+    real = reload_module.check
+    monkeypatch.setattr(reload_module, "check", lambda *args: checks.append(args) or real(*args))
+    store = open_store(project)          # the same files: the manifest is their summary, no bounded check
+    assert checks == [] and store.refused is None and store.current().policies["plan"].version == first
+    (project / "payers" / "plan.yaml").write_text(plan_text("cpt_per_code"))
+    store = open_store(project)          # changed files are checked in the child first, as before
+    assert len(checks) == 1 and store.current().policies["plan"].version != first
+    (project / "payers" / "plan.yaml").write_text(BROKEN)
+    store = open_store(project)          # and broken ones still fall back to the last good set
+    assert len(checks) == 2 and store.refused is not None and "plan" in store.current().policies
