@@ -150,7 +150,7 @@ def report(res: dict) -> None:
           f"same-day conflicts, {w['visit_cap_exceeded']} visit-cap hits; every engine's output equals the "
           f"Python reference on every line")
     ours = res["figures"].get(OURS)
-    print(f"{"engine":<31} {'median':>8} {'p90':>8} {'p99':>8}  ms/claim   {'x ours med':>10} {'x ours p99':>10}  "
+    print(f"{'engine':<31} {'median':>8} {'p90':>8} {'p99':>8}  ms/claim   {'x ours med':>10} {'x ours p99':>10}  "
           f"quoted median/p99")
     for name, r in res["figures"].items():
         ratio = (f"{r['median_ms'] / ours['median_ms']:10.2f} {r['p99_ms'] / ours['p99_ms']:10.2f}" if ours
