@@ -122,7 +122,7 @@ class Rego:
         out = self.rego.query_bundle(self.bundle)
         if not out.ok():
             raise RuntimeError(f"rego failed on claim {claim['id']}: {out}")
-        return out.json()
+        return str(out)            # the output as JSON text (regopy.Output.__str__)
 
     def answer(self, output: str, claim: dict) -> dict:
         result = json.loads(output)["expressions"][0]
