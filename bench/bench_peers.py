@@ -24,6 +24,7 @@ the engine's input included: for Supportable the encounter document, ``read_enco
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shlex
@@ -126,7 +127,8 @@ def check(engs: dict, claims: list[dict]) -> dict:
     return wl.totals(answers)
 
 
-def run(count: int, seed: int, warmup: int, require_all: bool = False, only: list[str] | None = None) -> dict:
+def run(count: int, seed: int, warmup: int, require_all: bool = False, only: list[str] | None = None,
+        gc_tuned: bool = False) -> dict:
     engs, missing = engines(require_all, only)
     warm = wl.workload(seed, warmup, start=count)     # claims after the measured ones
     claims = wl.workload(seed, count)
@@ -134,12 +136,17 @@ def run(count: int, seed: int, warmup: int, require_all: bool = False, only: lis
     for c in warm:
         for e in engs.values():
             e.run(c)
+    if gc_tuned:     # as the HTTP server runs: what is alive after loading is frozen, thresholds raised
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*be.GC_THRESHOLD)
     fns = {name: e.run for name, e in engs.items()}
     results, _ = be.interleaved(fns, claims, lambda c: c, be.CHUNK)
     figures = {name: {k: v for k, v in r.items() if k != "latencies_ns"} for name, r in results.items()}
     info = {name: {"strategy": e.strategy, "version": peers.package_version(name) if name in peers.PEERS else None}
             for name, e in engs.items()}
-    return {"workload": {"claims": count, "seed": seed, "warmup": warmup} | totals, "figures": figures,
+    return {"workload": {"claims": count, "seed": seed, "warmup": warmup, "gc": "tuned" if gc_tuned else "default"}
+            | totals, "figures": figures,
             "engines": info, "missing": missing}
 
 
@@ -148,19 +155,20 @@ def report(res: dict) -> None:
     print(f"{w['claims']} claims (seed {w['seed']}, warm-up {w['warmup']}): {w['lines']} lines, "
           f"{w['supportable']} supportable, {w['missing']} missing-element reasons, {w['same_day_conflict']} "
           f"same-day conflicts, {w['visit_cap_exceeded']} visit-cap hits; every engine's output equals the "
-          f"Python reference on every line")
+          f"Python reference on every line; GC {w['gc']}")
     ours = res["figures"].get(OURS)
-    print(f"{'engine':<31} {'median':>8} {'p90':>8} {'p99':>8}  ms/claim   {'x ours med':>10} {'x ours p99':>10}  "
+    print(f"{'engine':<31} {'median':>8} {'p90':>8} {'p99':>8}  ms/claim   {'x ours med':>10} {'x ours p99':>10} {'GC ms':>7}  "
           f"quoted median/p99")
     for name, r in res["figures"].items():
         ratio = (f"{r['median_ms'] / ours['median_ms']:10.2f} {r['p99_ms'] / ours['p99_ms']:10.2f}" if ours
                  else f"{'':>10} {'':>10}")
         quoted = QUOTED.get(name)
-        print(f"{name:<31} {r['median_ms']:8.3f} {r['p90_ms']:8.3f} {r['p99_ms']:8.3f}             {ratio}  "
+        print(f"{name:<31} {r['median_ms']:8.3f} {r['p90_ms']:8.3f} {r['p99_ms']:8.3f}             {ratio} {r['gc_time_ms']:7.0f}  "
               + (f"{quoted[0]} / {quoted[1]}" if quoted else ""))
     for name, why in res["missing"].items():
         print(f"{name:<31} {why}")
-    print("ratios: an engine's figure / Supportable's (plan evaluator, full proofs); below 1 is faster than ours")
+    print("ratios: an engine's figure / Supportable's (plan evaluator, full proofs); below 1 is faster than ours; "
+          "GC ms: time in collections that interrupted the engine's calls; quoted: anchors-policy.md")
     for name, info in res["engines"].items():
         print(f"  {name}: {info['strategy']}" + (f" ({peers.PACKAGES[name]} {info['version']})" if info["version"] else ""))
 
@@ -170,6 +178,8 @@ def command(args) -> str:
                  "--seed", str(args.seed), "--warmup", str(args.warmup)]
     if args.require_all:
         canonical.append("--require-all")
+    if args.gc_tuned:
+        canonical.append("--gc-tuned")
     if args.json:
         canonical += ["--json", args.json]
     return f"cd {shlex.quote(str(REPO))} && PYTHONPATH=. {shlex.join(canonical)}"
@@ -181,10 +191,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=wl.DEFAULT_SEED)
     ap.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="claims run untimed first")
     ap.add_argument("--require-all", action="store_true", help="fail when clingo, regopy or cedarpy is missing")
+    ap.add_argument("--gc-tuned", action="store_true",
+                    help="gc.freeze() after loading and warm-up, thresholds raised, as the HTTP server runs")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON to PATH")
     args = ap.parse_args(argv)
     start = be.cpu_times()
-    res = run(args.count, args.seed, args.warmup, args.require_all)
+    res = run(args.count, args.seed, args.warmup, args.require_all, gc_tuned=args.gc_tuned)
     res["machine"] = be.machine()
     res["contention"] = be.contention(start)
     report(res)
@@ -193,6 +205,7 @@ def main(argv=None) -> int:
           f"{m.get('python', '')}; load during the run {res['contention']}")
     print(f"command: {command(args)}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1, default=str) + "\n")
     return 0
 
