@@ -119,3 +119,13 @@ def test_our_engine_gives_full_proofs_in_the_full_variant(engines):
     full, verdicts = engines["supportable plan full"].run(c), engines["supportable plan verdicts"].run(c)
     assert full["lines"][0]["proof"]["derivations"]
     assert "proof" not in verdicts["lines"][0] or not verdicts["lines"][0]["proof"]
+
+
+def test_the_policy_lints_clean_with_its_citations_resolved(tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "anchors-policy.md").write_text("the peers' small claim policy\n")   # what the rules cite
+    run = subprocess.run([sys.executable, "-m", "supportable", "lint", "--strict", "--policies",
+                          str(ROOT / "bench" / "peers" / "policy" / "policies"), "--guidance", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "0 error(s), 0 warning(s) in 2 payer(s)" in run.stderr
