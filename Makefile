@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench golden engines-check clean
+.PHONY: serve test bench bench-peers golden engines-check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,18 @@ engines-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 
+# The peers' small claim policy side by side (clingo, Rego, Cedar, Python, both our evaluators), in a
+# venv of its own: the peers are optional benchmark dependencies (requirements-bench.lock), never runtime ones.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): requirements.lock requirements-bench.lock pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements.lock -r requirements-bench.lock
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(BENCH_STAMP)
+
+bench-peers: $(BENCH_STAMP)
+	PYTHONPATH=. $(BENCH_VENV)/bin/python bench/bench_peers.py --require-all $(BENCH_PEERS_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache build *.egg-info
