@@ -5,7 +5,8 @@ a payer requires for a code), ``diff`` (how two payers' policies differ), ``serv
 under gunicorn), and the policy analyst's ``lint``, ``test`` and ``impact`` (their own modules,
 ``cli/*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
-``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
+``--format text|json``; those that build a policy also ``--engine plan|pydatalog`` (the default
+``plan``, or ``SUPPORTABLE_ENGINE``; an unknown engine is a usage error). Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
 3 unknown payer or code, 4 policies that do not load, 5 an internal engine failure (reported, never
 a traceback), 6 ``serve`` cannot listen on its address. ``--version`` prints the version.
 """
@@ -20,7 +21,7 @@ import click
 from supportable.engine import (BASE, InputError, PolicyError, PolicySet, PolicySources, build_policy_set, decode_utf8,
                                 diff_policies, explain_code, parse_sources)
 from supportable.server import wire
-from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
+from supportable.cli.common import edits_option, engine_option, fail, format_option, policies_options, version_option
 from supportable.cli.render_text import render_code_requirements, render_decision, render_diff, render_payers
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
@@ -33,13 +34,14 @@ def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
 
-def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None) -> PolicySet:
+def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None,
+          engine: str | None = None) -> PolicySet:
     sources = PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = sources.payer_ids()
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
-        return build_policy_set(parse_sources(sources), payer)
+        return build_policy_set(parse_sources(sources), payer, engine)
     except PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
@@ -52,8 +54,9 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
 @policies_options
 @edits_option
+@engine_option
 def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
-          edits_dir: Path | None) -> None:
+          edits_dir: Path | None, engine: str) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
@@ -69,7 +72,7 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
-    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
+    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine)
     try:
         enc = policy.read_encounter(data)
     except InputError as exc:
@@ -90,7 +93,8 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
 @format_option
 @policies_options
 @edits_option
-def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
+@engine_option
+def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None, engine: str) -> None:
     """List the payers: what each extends, its effective range and policy version.
 
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
@@ -108,7 +112,7 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
     parsed = parse_sources(sources)       # the files every payer shares are parsed once
     for payer in sources.payer_ids():
         try:
-            rows.append(wire.payer_description(build_policy_set(parsed, payer)))
+            rows.append(wire.payer_description(build_policy_set(parsed, payer, engine)))
         except PolicyError as exc:
             failed = True
             rows.append({"id": payer, "error": "policy_error", "problems": wire.problem_items(exc.problems)})
@@ -125,11 +129,12 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
 @format_option
 @policies_options
 @edits_option
+@engine_option
 def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None,
-                         edits_dir: Path | None) -> None:
+                         edits_dir: Path | None, engine: str) -> None:
     """What PAYER requires for CODE, merged over all its layers, with sources: its unit basis, the
     edits that pair it with other codes and limit its units, and every rule that can apply to it."""
-    policy = _load(fmt, policies, payers_dir, payer, edits_dir)
+    policy = _load(fmt, policies, payers_dir, payer, edits_dir, engine)
     try:
         report = wire.code_requirements(explain_code(policy, code))
     except InputError as exc:

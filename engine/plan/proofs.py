@@ -109,7 +109,8 @@ class ProvenanceExplainer(Explainer):
 
 
 def decide_with_provenance(policy, encounter, explain: str = "full") -> Decision:
-    """``PolicySet.decide`` with the plan's evaluation and proofs steered by its derivations."""
+    """``PolicySet.decide`` with the plan's evaluation and proofs steered by its derivations (what
+    ``PolicySet.decide`` does when the plan is the policy set's engine, whatever its engine is)."""
     from .engines import derive
     model, derivations = derive(policy, encounter, "all")
     explainer = ProvenanceExplainer(policy.program, model, derivations)
