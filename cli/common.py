@@ -50,8 +50,19 @@ edits_option = click.option(
     help="A folder written by `supportable edits import` (CMS's PTP and MUE tables), applied over the bundled "
          "edit tables (also SUPPORTABLE_EDITS).")
 
+class _Engine(click.Choice):
+    """An engine's name; a bad one names the variable it may have come from (click names the option)."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not one of {', '.join(map(repr, ENGINES))} (the option, or SUPPORTABLE_ENGINE)",
+                      param, ctx)
+
+
 engine_option = click.option(
-    "--engine", type=click.Choice(ENGINES), envvar="SUPPORTABLE_ENGINE", default=DEFAULT_ENGINE, show_default=True,
+    "--engine", type=_Engine(ENGINES), envvar="SUPPORTABLE_ENGINE", default=DEFAULT_ENGINE, show_default=True,
     help="The engine that evaluates the policy: `plan` (the evaluation plan, proofs read from what it derived) or "
          "`pydatalog` (the reference); decisions are identical (also SUPPORTABLE_ENGINE).")
 
