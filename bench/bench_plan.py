@@ -26,7 +26,6 @@ import json
 import os
 import shlex
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
