@@ -55,7 +55,8 @@ class PolicySet:
 
     @property
     def solved_program(self) -> CompiledProgram:
-        """The program the evaluator runs: ``program`` with its static part solved (``solve_static``)."""
+        """The program the evaluator runs: under pyDatalog, ``program`` with its static part solved
+        (``solve_static``); the plan runs ``program`` itself (it solves the static part when built)."""
         return self.evaluator.program
 
     @property
