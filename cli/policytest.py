@@ -7,8 +7,8 @@ diff of expected against actual for each failing line, and the summary ``N passe
 exercised. Exit code 0 when every case passed, 1 when any failed or could not run.
 
 The command object is ``policy_test``; cli/__init__.py adds it to the ``supportable`` group. It takes
-the same ``--policies``, ``--payers``, ``--format`` and ``--engine`` options as the other commands (defined
-here too, so that this module does not import supportable.cli, which imports it).
+the same ``--policies``, ``--payers``, ``--format`` and ``--engine`` options as the other commands
+(from cli/common.py, so that this module does not import supportable.cli, which imports it).
 """
 from __future__ import annotations
 
