@@ -87,6 +87,7 @@ DEFAULT_COUNT = 2000
 QUICK_COUNT = 200
 WARMUP_DEFAULT = 100
 WARMUP = WARMUP_DEFAULT   # set from --warmup in main()
+ENGINE = None             # set from --engine in main(); None: the default engine (the plan)
 PADDING_KS = (0, 100, 200)
 CHUNK = 100                    # variants compared in one run are interleaved in chunks of this many encounters
 GC_THRESHOLD = (50000, 50, 50)
@@ -322,7 +323,7 @@ def padded_policy_set(root: Path, k: int) -> tuple[PolicySet, float]:
     if k:
         (dest / "base" / "zz_padding.yaml").write_text(padding_yaml(k), encoding="utf-8")
     t = time.perf_counter()
-    ps = load_policy_set(dest)
+    ps = load_policy_set(dest, engine=ENGINE)
     return ps, time.perf_counter() - t
 
 
@@ -367,7 +368,7 @@ def load_payers(payers: list[str], rounds: int) -> tuple[dict, dict, str | None]
             pss.pop(payer, None)
             before = _icd10_parsed()
             t = time.perf_counter()
-            pss[payer] = load_policy_set(POLICIES, payer)
+            pss[payer] = load_policy_set(POLICIES, payer, engine=ENGINE)
             times[payer].append(time.perf_counter() - t)
             if not before and _icd10_parsed():
                 icd10_by = payer
@@ -545,7 +546,7 @@ def gc_child(count: int, seed: int) -> None:
     does gc.collect(), gc.freeze() (the objects alive then: the loaded policy set and the
     interpreter's own) and raises the thresholds. Both start each chunk from a full collection.
     """
-    ps = load_policy_set(POLICIES)
+    ps = load_policy_set(POLICIES, engine=ENGINE)
     default_threshold = gc.get_threshold()
     warmup, texts, _ = generate(ps, count, seed)
     prepare = parser(ps)
@@ -578,7 +579,8 @@ def gc_child(count: int, seed: int) -> None:
 
 def gc_experiment(count: int, seed: int) -> dict:
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--gc-child",
-                           "--count", str(count), "--seed", str(seed), "--warmup", str(WARMUP)],
+                           "--count", str(count), "--seed", str(seed), "--warmup", str(WARMUP),
+                           *(["--engine", ENGINE] if ENGINE else [])],
                           capture_output=True, text=True, cwd=str(REPO))
     if proc.returncode != 0:
         raise SystemExit(f"GC child process failed:\n{proc.stderr}")
@@ -662,6 +664,8 @@ def command_line(args) -> tuple[str, str]:
         canonical += ["--warmup", str(args.warmup)]
     if args.payers_only:
         canonical.append("--payers-only")
+    if args.engine:
+        canonical += ["--engine", args.engine]
     if args.json:
         canonical += ["--json", args.json]
     return as_run, f"cd {shlex.quote(str(REPO))} && PYTHONPATH=. {shlex.join(canonical)}"
@@ -681,7 +685,7 @@ def check(label: str, ok: bool, detail: str) -> str:
 
 
 def profile_mode(args) -> None:
-    ps = load_policy_set(POLICIES, args.profile_payer)
+    ps = load_policy_set(POLICIES, args.profile_payer, engine=ENGINE)
     warmup, texts, _ = generate(ps, args.profile, args.seed)
     fn, prepare = full_proofs(ps), parser(ps)
     for text in warmup:
@@ -721,9 +725,12 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=WARMUP_DEFAULT, metavar="N",
                     help=f"encounters decided before timing starts, per pass (default {WARMUP_DEFAULT}); "
                          "fewer only for smoke runs, whose figures are not comparable")
+    ap.add_argument("--engine", choices=("plan", "pydatalog"), default=None,
+                    help="the engine the policy sets are built with (default: the default engine, plan)")
     ap.add_argument("--gc-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    global WARMUP
+    global WARMUP, ENGINE
+    ENGINE = args.engine
     if args.warmup < 1:
         ap.error("--warmup must be at least 1")
     WARMUP = args.warmup
@@ -764,7 +771,7 @@ def main(argv=None) -> int:
         return 0
 
     t = time.perf_counter()
-    ps = load_policy_set(POLICIES)
+    ps = load_policy_set(POLICIES, engine=ENGINE)
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     warmup, texts, workload = generate(ps, args.count, args.seed)

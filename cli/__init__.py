@@ -5,7 +5,8 @@ a payer requires for a code), ``diff`` (how two payers' policies differ), ``serv
 under gunicorn), and the policy analyst's ``lint``, ``test`` and ``impact`` (their own modules,
 ``cli/*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
-``--format text|json``. Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
+``--format text|json``; those that build a policy also ``--engine plan|pydatalog`` (the default
+``plan``, or ``SUPPORTABLE_ENGINE``; an unknown engine is a usage error). Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
 3 unknown payer or code, 4 policies that do not load, 5 an internal engine failure (reported, never
 a traceback), 6 ``serve`` cannot listen on its address. ``--version`` prints the version.
 """
@@ -17,12 +18,12 @@ from pathlib import Path
 
 import click
 
-from supportable import engine   # the facade: each name is imported when a command first uses it
-from supportable.cli.common import edits_option, fail, format_option, policies_options, version_option
+from supportable import engine as facade   # the facade: each name is imported when a command first uses it
+from supportable.cli.common import edits_option, engine_option, fail, format_option, policies_options, version_option
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
-BASE = "base"   # engine.BASE, spelled here so that --help and --version import no engine module
+BASE = "base"   # facade.BASE, spelled here so that --help and --version import no engine module
 
 
 class _Commands(click.Group):
@@ -52,16 +53,16 @@ def main() -> None:
     """Supportable: is each billed physical-medicine code supportable, for how many units, and why."""
 
 
-def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str,
-          edits_dir: Path | None = None) -> engine.PolicySet:
+def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None,
+          engine: str | None = None) -> facade.PolicySet:
     from supportable.server import wire
-    sources = engine.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
+    sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = sources.payer_ids()
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
-        return engine.build_policy_set(engine.parse_sources(sources), payer)
-    except engine.PolicyError as exc:
+        return facade.build_policy_set(facade.parse_sources(sources), payer, engine)
+    except facade.PolicyError as exc:
         fail(fmt, EXIT_POLICY, "policy_error", f"the policies for payer `{payer}` do not load",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
 
@@ -73,15 +74,16 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str,
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
 @policies_options
 @edits_option
+@engine_option
 def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
-          edits_dir: Path | None) -> None:
+          edits_dir: Path | None, engine: str) -> None:
     """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
     from supportable.server import wire
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
-    raw, problem = engine.decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
+    raw, problem = facade.decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
     if problem is not None:       # a leading byte-order mark is accepted, as over HTTP
         fail(fmt, EXIT_INPUT, "not_utf8", f"{problem.location}: {problem.message}")
     try:
@@ -91,10 +93,10 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
-    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir)
+    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine)
     try:
         enc = policy.read_encounter(data)
-    except engine.InputError as exc:
+    except facade.InputError as exc:
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
@@ -113,14 +115,15 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
 @format_option
 @policies_options
 @edits_option
-def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None) -> None:
+@engine_option
+def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | None, engine: str) -> None:
     """List the payers: what each extends, its effective range and policy version.
 
     A payer whose overlay does not load is listed with its problems; the others are unaffected.
     Exits 4 if any payer does not load."""
     from supportable.server import wire
     rows, failed = [], False
-    sources = engine.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)   # each file read once
+    sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)   # each file read once
     misplaced = sources.misplaced_base()
     if misplaced is not None:
         failed = True
@@ -129,11 +132,11 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
             "line": 1, "column": 1,
             "message": f"`{BASE}` is the base CPT guidance in policies/{BASE}/; this overlay file is never loaded: "
                        "give it another id and file name"}]})
-    parsed = engine.parse_sources(sources)       # the files every payer shares are parsed once
+    parsed = facade.parse_sources(sources)       # the files every payer shares are parsed once
     for payer in sources.payer_ids():
         try:
-            rows.append(wire.payer_description(engine.build_policy_set(parsed, payer)))
-        except engine.PolicyError as exc:
+            rows.append(wire.payer_description(facade.build_policy_set(parsed, payer, engine)))
+        except facade.PolicyError as exc:
             failed = True
             rows.append({"id": payer, "error": "policy_error", "problems": wire.problem_items(exc.problems)})
     if fmt == "json":
@@ -150,15 +153,16 @@ def payers(fmt: str, policies: Path, payers_dir: Path | None, edits_dir: Path | 
 @format_option
 @policies_options
 @edits_option
+@engine_option
 def explain_code_command(code: str, payer: str, fmt: str, policies: Path, payers_dir: Path | None,
-                         edits_dir: Path | None) -> None:
+                         edits_dir: Path | None, engine: str) -> None:
     """What PAYER requires for CODE, merged over all its layers, with sources: its unit basis, the
     edits that pair it with other codes and limit its units, and every rule that can apply to it."""
     from supportable.server import wire
-    policy = _load(fmt, policies, payers_dir, payer, edits_dir)
+    policy = _load(fmt, policies, payers_dir, payer, edits_dir, engine)
     try:
-        report = wire.code_requirements(engine.explain_code(policy, code))
-    except engine.InputError as exc:
+        report = wire.code_requirements(facade.explain_code(policy, code))
+    except facade.InputError as exc:
         fail(fmt, EXIT_UNKNOWN, "unknown_code", str(exc.problems[0].message), wire.problem_items(exc.problems))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
@@ -179,7 +183,7 @@ def diff(before: str, after: str, fmt: str, policies: Path, payers_dir: Path | N
     from supportable.server import wire
     old = _load(fmt, policies, payers_dir, before, edits_dir)
     new = _load(fmt, policies, payers_dir, after, edits_dir)
-    report = wire.policy_diff(engine.diff_policies(old, new))
+    report = wire.policy_diff(facade.diff_policies(old, new))
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     else:

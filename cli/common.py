@@ -1,5 +1,5 @@
-"""What every `supportable` command shares: the --policies/--payers/--format options and the way a
-command fails (a JSON error document, or a message on standard error, and an exit code)."""
+"""What every `supportable` command shares: the --policies/--payers/--format/--engine options and the
+way a command fails (a JSON error document, or a message on standard error, and an exit code)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from supportable.engine import DEFAULT_ENGINE, ENGINES   # engine_names only: no evaluator is imported
 from supportable.server.paths import BUNDLED_POLICIES
 
 
@@ -48,6 +49,22 @@ edits_option = click.option(
     default=lambda: os.environ.get("SUPPORTABLE_EDITS") or None, show_default="none",
     help="A folder written by `supportable edits import` (CMS's PTP and MUE tables), applied over the bundled "
          "edit tables (also SUPPORTABLE_EDITS).")
+
+class _Engine(click.Choice):
+    """An engine's name; a bad one names the variable it may have come from (click names the option)."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not one of {', '.join(map(repr, ENGINES))} (the option, or SUPPORTABLE_ENGINE)",
+                      param, ctx)
+
+
+engine_option = click.option(
+    "--engine", type=_Engine(ENGINES), envvar="SUPPORTABLE_ENGINE", default=DEFAULT_ENGINE, show_default=True,
+    help="The engine that evaluates the policy: `plan` (the evaluation plan, proofs read from what it derived) or "
+         "`pydatalog` (the reference); decisions are identical (also SUPPORTABLE_ENGINE).")
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from supportable.cli.common import fail, format_option, policies_options
+from supportable.cli.common import engine_option, fail, format_option, policies_options
 from supportable.server import wire
 from supportable.server.wire import tools as wire_tools
 from supportable.cli.render_text import param_text
@@ -49,15 +49,16 @@ DEFAULT_LIMIT = 20
               help="Also decide the corpus under each payer that extends PAYER, before and after.")
 @format_option
 @policies_options
+@engine_option
 def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters: int | None,
-           with_dependents: bool, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+           with_dependents: bool, fmt: str, policies: Path, payers_dir: Path | None, engine: str) -> None:
     """Decide a corpus of encounters under PAYER's current policy and under a CANDIDATE overlay for
     it, and report every line whose decision changes, with the rules responsible on each side.
 
     Each encounter is decided under PAYER whatever its own `payer` field says. Invalid encounters
     are counted and listed, not fatal."""
     try:
-        _run(payer, candidate, corpus, limit, max_encounters, with_dependents, fmt, policies, payers_dir)
+        _run(payer, candidate, corpus, limit, max_encounters, with_dependents, fmt, policies, payers_dir, engine)
     except SystemExit:
         raise
     except ImpactError as exc:
@@ -67,8 +68,9 @@ def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the impact run failed ({type(exc).__name__}: {exc})")
 
 
-def _run(payer, candidate, corpus_path, limit, max_encounters, with_dependents, fmt, policies, payers_dir):
-    pair = load_candidate(Path(policies), payer, candidate, payers_dir)
+def _run(payer, candidate, corpus_path, limit, max_encounters, with_dependents, fmt, policies, payers_dir,
+         engine=None):
+    pair = load_candidate(Path(policies), payer, candidate, payers_dir, engine=engine)
     corpus = read_corpus(corpus_path, max_encounters)
     if not corpus.items and not corpus.invalid:
         raise ImpactError("unreadable_corpus", f"no encounters in `{corpus_path}` (a .jsonl file, or a folder "

@@ -7,8 +7,8 @@ diff of expected against actual for each failing line, and the summary ``N passe
 exercised. Exit code 0 when every case passed, 1 when any failed or could not run.
 
 The command object is ``policy_test``; cli/__init__.py adds it to the ``supportable`` group. It takes
-the same ``--policies``, ``--payers`` and ``--format`` options as the other commands (defined
-here too, so that this module does not import supportable.cli, which imports it).
+the same ``--policies``, ``--payers``, ``--format`` and ``--engine`` options as the other commands
+(from cli/common.py, so that this module does not import supportable.cli, which imports it).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from supportable.engine import run_tests
-from supportable.cli.common import format_option, policies_options
+from supportable.cli.common import engine_option, format_option, policies_options
 from supportable.cli.render_policytest import render_text
 from supportable.server.wire.tools import policy_test_run
 
@@ -29,7 +29,9 @@ from supportable.server.wire.tools import policy_test_run
 @click.option("--coverage", is_flag=True, help="Also list, per policy file, the rules no case exercised.")
 @format_option
 @policies_options
-def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, payers_dir: Path | None) -> None:
+@engine_option
+def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, payers_dir: Path | None,
+                engine: str) -> None:
     """Run the policy tests in PATH (a YAML test file or a folder; default: payers/tests/ and
     policies/tests/): each case's encounter is decided under the file's payer and every line
     compared with what the case expects."""
@@ -39,7 +41,7 @@ def policy_test(path: Path | None, coverage: bool, fmt: str, policies: Path, pay
     cache = obj.get("policy_cache") if isinstance(obj, dict) else None
     try:
         run = run_tests([path] if path is not None else None, Path(policies), payers_dir, coverage=coverage,
-                        cache=cache)
+                        cache=cache, engine=engine)
     except Exception as exc:  # a fault in the runner itself: reported plainly, never as a traceback
         message = f"the policy tests could not run ({type(exc).__name__}: {exc})"
         if fmt == "json":

@@ -7,10 +7,11 @@ engine, the edit-table store).
 
 The stages a policy goes through, in order: read (``sources``: ``PolicySources.from_dirs``, each file
 once) -> parse (``parsed``: ``parse_sources``, with ``parser``, ``loader``, ``overlay``) -> build
-(``build``: the stage table gather, layer, check, check_edits, compile, solve_static) -> evaluate
+(``build``: the stage table gather, layer, check, check_edits, compile, solve_static, evaluator) -> evaluate
 (``evaluator``) -> explain (``explain``) -> decide (``decision``); ``load_policy_set`` runs read,
 parse and build for one payer and returns a :class:`PolicySet`, whose ``read_encounter`` reads an
-encounter and ``decide`` decides it.
+encounter and ``decide`` decides it. The build's last stage, ``evaluator``, makes the evaluator of the
+engine chosen (``engine=``: ``plan``, the default, or ``pydatalog``, the reference; ``ENGINES``).
 docs/architecture.md has the picture.
 """
 from __future__ import annotations
@@ -25,6 +26,8 @@ _EXPORTS = {
     "PolicySources": "sources", "ParsedPolicies": "parsed", "parse_sources": "parsed:parse",
     "source_files": "sources",
     "build_policy_set": "build:build", "STAGE_NAMES": "build",
+    # the evaluators by name (``build_policy_set(..., engine=)``, ``PolicySet.engine``)
+    "ENGINES": "engine_names", "DEFAULT_ENGINE": "engine_names", "check_engine": "engine_names",
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
     "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource",
     # inputs, problems and decisions

@@ -12,8 +12,11 @@ and adds its own part. Each is timed (``PolicySet.stage_times``) and can be run 
 - ``check_edits``: layer the edit tables and check their codes and ``when`` switches; stops on
   errors (of this stage or of ``layer`` and ``check``).
 - ``compile``: the rules to the program the explainer reads (``compiler.compile_program``).
-- ``solve_static``: the encounter-independent part of the program solved once; the evaluator runs
-  the result (``evaluator.solve_static``).
+- ``solve_static``: for pyDatalog, the encounter-independent part of the program solved once; its
+  evaluator runs the result (``evaluator.solve_static``). The plan solves its static part itself
+  (next stage): for it this stage does nothing.
+- ``evaluator``: the evaluator of the engine chosen (``build(..., engine=)``; engine.engine_names:
+  ``plan``, the default, or ``pydatalog``), made once (``plan.engines.make_evaluator``).
 """
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ from dataclasses import dataclass, field
 from .checker import check_rules
 from .compiler import CompiledProgram, compile_program
 from .edits import EditLayer, EditTables, check_codes
+from .engine_names import DEFAULT_ENGINE, PYDATALOG, check_engine
 from .errors import Problems
-from .evaluator import Evaluator, solve_static
+from .evaluator import solve_static
 from .overlay import LayeredRules, Overlay, apply_layers
 from .parsed import ParsedPolicies
 from .syntax import Parameter, Rule
@@ -47,6 +51,8 @@ class Build:
     edits: EditTables | None = None
     program: CompiledProgram | None = None
     solved: CompiledProgram | None = None
+    engine: str = DEFAULT_ENGINE
+    evaluator: object = None        # engine.evaluator.Evaluator or engine.plan.PlanEvaluator
     times: dict[str, float] = field(default_factory=dict)
 
 
@@ -81,12 +87,18 @@ def compile_(b: Build) -> None:
 
 
 def solve(b: Build) -> None:
-    b.solved = solve_static(b.program)
+    if b.engine == PYDATALOG:
+        b.solved = solve_static(b.program)
+
+
+def evaluator(b: Build) -> None:
+    from .plan.engines import make_evaluator
+    b.evaluator = make_evaluator(b.program, b.engine, b.solved)
 
 
 # The stage table: (name, function), run in this order.
 STAGES = (("gather", gather), ("layer", layer), ("check", check), ("check_edits", check_edits),
-          ("compile", compile_), ("solve_static", solve))
+          ("compile", compile_), ("solve_static", solve), ("evaluator", evaluator))
 STAGE_NAMES = tuple(name for name, _ in STAGES)
 
 
@@ -101,10 +113,11 @@ def run_stage(name: str, b: Build) -> Build:
     return b
 
 
-def run_stages(parsed: ParsedPolicies, payer: str, until: str | None = None) -> Build:
+def run_stages(parsed: ParsedPolicies, payer: str, until: str | None = None, engine: str | None = None) -> Build:
     """Run the stages in order (through ``until``, if given); a stage that finds errors raises
-    :class:`~engine.errors.PolicyError` with every problem found so far."""
-    b = Build(parsed, payer)
+    :class:`~engine.errors.PolicyError` with every problem found so far. ``engine``: the evaluator's
+    (None: the default); an unknown name is a ValueError before any stage runs."""
+    b = Build(parsed, payer, engine=check_engine(engine))
     for name in STAGE_NAMES:
         run_stage(name, b)
         if name == until:
@@ -112,16 +125,17 @@ def run_stages(parsed: ParsedPolicies, payer: str, until: str | None = None) -> 
     return b
 
 
-def build(parsed: ParsedPolicies, payer: str):
+def build(parsed: ParsedPolicies, payer: str, engine: str | None = None):
     """The :class:`~engine.policyset.PolicySet` of ``payer`` (``base``: the base CPT guidance alone),
-    or :class:`~engine.errors.PolicyError` with every problem found."""
+    evaluated by ``engine`` (``plan`` or ``pydatalog``; None: the default), or
+    :class:`~engine.errors.PolicyError` with every problem found."""
     from .policyset import PolicySet, policy_version
-    b = run_stages(parsed, payer)
+    b = run_stages(parsed, payer, engine=engine)
     layered, overlays = b.layered, b.overlays
     name = overlays[-1].name if overlays else "Base CPT guidance (no payer overlay)"
     return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
                      parameters=layered.parameters, disabled=layered.disabled, vocabulary=b.vocabulary,
-                     program=b.program, evaluator=Evaluator(b.solved),
+                     program=b.program, evaluator=b.evaluator,
                      version=policy_version(layered, b.vocabulary, b.edits),
                      effective_from=layered.effective_from, effective_to=layered.effective_to,
                      overlays=overlays, warnings=[p for p in b.problems.items if p.level == "warning"],

@@ -179,6 +179,8 @@ class Evaluator:
     """Evaluates one compiled program, as given (give it ``solve_static(program)`` to have the static
     part solved once); safe to share between threads."""
 
+    engine = "pydatalog"        # its name among the engines (engine.engine_names)
+
     def __init__(self, program: CompiledProgram):
         self.program = program
         self._local = threading.local()

@@ -5,7 +5,8 @@ once, evaluated per encounter.
 payer)``: read the files once (engine.sources), parse them (engine.parsed), run the build's stage
 table (engine.build) and raise :class:`PolicyError` with every problem if a stage finds errors;
 ``PolicySet.read_encounter(document)`` validates an encounter and ``PolicySet.decide(encounter)``
-runs evaluate -> explain -> decide.
+runs evaluate -> explain -> decide, by the engine the build made (``PolicySet.engine``: ``plan``,
+the default, whose proofs are read from its recorded derivations, or ``pydatalog``, the reference).
 ``payer="base"`` is the base CPT guidance alone.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .compiler import CompiledProgram
 from .dateranges import IN_FORCE
 from .decision import Decision, decide
 from .edits import EditTables
+from .engine_names import PYDATALOG
 from .encounter import Encounter, parse_encounter
 from .errors import FieldProblem, InputError, Problem
 from .evaluator import Evaluator, Model
@@ -42,7 +44,7 @@ class PolicySet:
     disabled: list[Disable]
     vocabulary: Vocabulary
     program: CompiledProgram
-    evaluator: Evaluator
+    evaluator: Evaluator             # or engine.plan.PlanEvaluator: see ``engine``
     version: str
     effective_from: str | None = None
     effective_to: str | None = None
@@ -53,8 +55,14 @@ class PolicySet:
 
     @property
     def solved_program(self) -> CompiledProgram:
-        """The program the evaluator runs: ``program`` with its static part solved (``solve_static``)."""
+        """The program the evaluator runs: under pyDatalog, ``program`` with its static part solved
+        (``solve_static``); the plan runs ``program`` itself (it solves the static part when built)."""
         return self.evaluator.program
+
+    @property
+    def engine(self) -> str:
+        """The name of the engine that evaluates this policy set: ``plan`` or ``pydatalog``."""
+        return getattr(self.evaluator, "engine", PYDATALOG)
 
     @property
     def rule_index(self) -> dict[str, Rule]:
@@ -81,10 +89,23 @@ class PolicySet:
     def evaluate(self, encounter: Encounter) -> Model:
         return self.evaluator.evaluate(*self.facts_of(encounter))
 
+    def explaining(self, encounter: Encounter) -> tuple[Model, Explainer]:
+        """The model of ``encounter`` and the explainer a decision reads its proofs and why-nots from:
+        under the plan, proofs steered by the derivations it recorded (engine.plan.proofs); under
+        pyDatalog, searched in the model. Both give the same proofs (``make engines-check``)."""
+        facts, provenance = self.facts_of(encounter)
+        explaining = getattr(self.evaluator, "explaining", None)
+        if explaining is not None:
+            return explaining(self.program, facts, provenance)
+        model = self.evaluator.evaluate(facts, provenance)
+        return model, Explainer(self.program, model)
+
     def with_engine(self, engine: str) -> "PolicySet":
         """This policy set evaluated by another engine: ``pydatalog`` (the reference) or ``plan``."""
         from dataclasses import replace
         from .plan.engines import make_evaluator
+        if engine == self.engine:
+            return self
         return replace(self, evaluator=make_evaluator(self.program, engine))
 
     def parse(self, data: object) -> Encounter:
@@ -106,8 +127,8 @@ class PolicySet:
 
     def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
         """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""
-        model = self.evaluate(encounter)
-        return decide(encounter, model, Explainer(self.program, model), self.payer, self.version, explain)
+        model, explainer = self.explaining(encounter)
+        return decide(encounter, model, explainer, self.payer, self.version, explain)
 
 
 def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None) -> str:
@@ -139,11 +160,13 @@ def payer_ids(policies_dir: Path, payers_dir: Path | None = None) -> list[str]:
 
 
 def load_policy_set(policies_dir: Path, payer: str = BASE, payers_dir: Path | None = None,
-                    sources: ParsedPolicies | None = None, edits_dir: Path | None = None) -> PolicySet:
+                    sources: ParsedPolicies | None = None, edits_dir: Path | None = None,
+                    engine: str | None = None) -> PolicySet:
     """Load, check and compile one payer's policy from the folders: ``build(parse(PolicySources.
     from_dirs(...)), payer)``. Pass one ``sources`` (a :class:`ParsedPolicies`, from ``parse``) when
     loading several payers, so the files are read and parsed once; ``edits_dir`` is a folder written
-    by ``supportable edits import`` (CMS's PTP and MUE tables), applied over the bundled edit tables."""
+    by ``supportable edits import`` (CMS's PTP and MUE tables), applied over the bundled edit tables;
+    ``engine`` the evaluator the build makes (``plan``, ``pydatalog``; None: the default)."""
     if sources is None:
         sources = parse(PolicySources.from_dirs(policies_dir, payers_dir, edits_dir))
-    return build(sources, payer)
+    return build(sources, payer, engine)

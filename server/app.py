@@ -24,7 +24,7 @@ from supportable.engine import icd10
 from .decision_log import DecisionLog
 from .observability import Metrics
 from .openapi import build_spec
-from .registry import Registry
+from .registry import Registry, use_engine
 from .reload import PolicyStore
 from .routes import install
 from .routes.common import State
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     """The app over ``registry`` (by default the policies the settings name, or the last good set if
     those would be refused); it starts nothing (see :func:`serving_app`)."""
     settings = settings or Settings.from_env()
+    use_engine(settings.engine)       # every registry this process loads from now on (reloads too)
     metrics = Metrics()
     on_outcome = lambda outcome: metrics.reloaded(outcome.outcome)  # noqa: E731
     if registry is None:   # the files on disk, or the last good set if they would be refused
@@ -84,6 +85,7 @@ def _log_loaded(settings: Settings, registry: Registry) -> None:
     LOG.info(json.dumps({"event": "policies_loaded", "policies": str(settings.policies),
                          "payers_dir": str(settings.payers) if settings.payers else None,
                          "edits_dir": str(settings.edits) if settings.edits else None,
+                         "engine": registry.engine,
                          "loaded": {p: {"rules": len(ps.rules), "policy_version": ps.version, "chain": ps.chain}
                                     for p, ps in registry.policies.items()},
                          "failed": {p: [str(x) for x in problems] for p, problems in registry.failed.items()}}))

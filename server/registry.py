@@ -11,36 +11,52 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportable.engine import (Location, PolicyError, PolicySet, PolicySources, Problem, build_policy_set,
-                                parse_sources, shown_path, source_files)
+from supportable.engine import (DEFAULT_ENGINE, Location, PolicyError, PolicySet, PolicySources, Problem,
+                                build_policy_set, check_engine, parse_sources, shown_path, source_files)
 
 LOG = logging.getLogger("supportable")
+_engine = DEFAULT_ENGINE        # the process's engine (use_engine)
+
+
+def use_engine(engine: str | None) -> str:
+    """Build this process's registries with ``engine`` (None: the default) from now on; returns it.
+    An unknown name is a ValueError (settings validate it first)."""
+    global _engine
+    _engine = check_engine(engine)
+    return _engine
+
+
+def current_engine() -> str:
+    return _engine
 
 
 @dataclass
 class Registry:
     policies: dict[str, PolicySet] = field(default_factory=dict)
     failed: dict[str, list[Problem]] = field(default_factory=dict)
+    engine: str = field(default_factory=current_engine)    # the engine every payer here was built with
 
     @classmethod
-    def load(cls, policies_dir: Path, payers_dir: Path | None = None, edits_dir: Path | None = None) -> "Registry":
+    def load(cls, policies_dir: Path, payers_dir: Path | None = None, edits_dir: Path | None = None,
+             engine: str | None = None) -> "Registry":
         try:
             sources = PolicySources.from_dirs(policies_dir, payers_dir, edits_dir)   # each file read once
         except Exception as exc:  # e.g. an unreadable payers folder
             registry = cls()
             registry.failed["base"] = [unexpected_problem(exc, policies_dir, payers_dir)]
             return registry
-        return cls.from_sources(sources)
+        return cls.from_sources(sources, engine)
 
     @classmethod
-    def from_sources(cls, sources: PolicySources) -> "Registry":
-        """Every payer of ``sources``; the files they share (the base, parent overlays) are parsed once."""
-        registry = cls()
+    def from_sources(cls, sources: PolicySources, engine: str | None = None) -> "Registry":
+        """Every payer of ``sources``, built with ``engine`` (None: the process's, ``use_engine``); the
+        files they share (the base, parent overlays) are parsed once."""
+        registry = cls(engine=check_engine(engine) if engine is not None else current_engine())
         policies_dir, payers_dir = sources.policies_dir, sources.payers_dir
         parsed = parse_sources(sources)
         for payer in sources.payer_ids():
             try:
-                registry.policies[payer] = build_policy_set(parsed, payer)
+                registry.policies[payer] = build_policy_set(parsed, payer, registry.engine)
             except PolicyError as exc:
                 registry.failed[payer] = list(exc.problems)
             except Exception as exc:  # never let one file take the service down: refuse it, located

@@ -29,6 +29,7 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | access_log | SUPPORTABLE_ACCESS_LOG | off: on adds gunicorn's access log (JSON) to the app's request log |
 | certfile | SUPPORTABLE_CERTFILE | none: serve TLS with this certificate (PEM) and keyfile |
 | keyfile | SUPPORTABLE_KEYFILE | none: the certificate's private key (PEM) |
+| engine | SUPPORTABLE_ENGINE | plan: the evaluation plan (proofs read from its derivations); `pydatalog`: the reference |
 
 Every bad value is a :class:`SettingsError` naming the variable (or option) and what it accepts.
 """
@@ -42,6 +43,8 @@ from typing import Any, Literal, Mapping
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from supportable.engine import DEFAULT_ENGINE, ENGINES
 
 from .paths import BUNDLED_POLICIES
 
@@ -67,6 +70,7 @@ ACCEPTS = {
     "host": "an address or host name to bind", "port": "an integer from 1 to 65535",
     "workers": "an integer from 1 to 64", "threads": "an integer from 1 to 64",
     "auth": "auto, required or off", "log_level": "debug, info, warning or error",
+    "engine": " or ".join(ENGINES),
 }
 
 _ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("supportable_env", default=None)
@@ -135,6 +139,7 @@ class Settings(BaseSettings):
     access_log: bool = False
     certfile: Path | None = None
     keyfile: Path | None = None
+    engine: str = DEFAULT_ENGINE
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -164,10 +169,17 @@ class Settings(BaseSettings):
             raise ValueError("not an integer")
         return value
 
-    @field_validator("auth", "log_level", mode="before")
+    @field_validator("auth", "log_level", "engine", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"one of {', '.join(ENGINES)}")
+        return value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Settings":

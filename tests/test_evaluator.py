@@ -3,11 +3,25 @@ import copy
 import json
 import random
 
+import pytest
 from pyDatalog import pyEngine
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, PAYERS, ROOT
 from supportable.engine.evaluator import _ask_all
 from supportable.engine.facts import encounter_facts
+from supportable.engine.policyset import load_policy_set
+
+
+# This module tests pyDatalog's evaluator (the reference engine): its policy sets are built with it,
+# not with the default engine (the plan) the suite's shared fixtures use.
+@pytest.fixture(scope="module")
+def base_policy():
+    return load_policy_set(ROOT / "policies", engine="pydatalog")
+
+
+@pytest.fixture(scope="module")
+def policies():
+    return {payer: load_policy_set(ROOT / "policies", payer, engine="pydatalog") for payer in PAYERS}
 
 
 def variants(seed: int = 7, count: int = 40):
@@ -96,7 +110,7 @@ def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
         "     rule: \"not_improving() :- status_not_improving(S).\"}\n"
         "  - {id: flagged.deny, because: d, source: domain-notes.md,\n"
         "     rule: \"deny(L) :- line_code(L, C), not not_improving().\"}\n")
-    policy = load_policy_set(ROOT / "policies", "flagged", payers)
+    policy = load_policy_set(ROOT / "policies", "flagged", payers, engine="pydatalog")
     for status, verdict in (("plateau", "supportable"), ("improving", "not_supportable"), ("regressing", "supportable")):
         visit = make_encounter([("97110", 20, 1)], patient={"id": "p", "condition_status": status})
         shared, plain = shared_and_plain(policy, policy.parse(visit))
@@ -106,6 +120,10 @@ def test_a_zero_place_predicate_under_negation_decides_as_plain_ask(tmp_path):
         assert policy.evaluate(policy.parse(visit)).rows("not_improving") == (frozenset({()}) if holds else frozenset())
         assert ("flagged.deny" in {r.rule.id for r in decide_for(policy, visit).lines[0].reasons}) == \
             (verdict == "not_supportable")
+        plan = policy.with_engine("plan")           # the plan pads it the same way and decides the same
+        assert plan.evaluate(plan.parse(visit)).rows("not_improving") == policy.evaluate(policy.parse(visit)).rows(
+            "not_improving")
+        assert decide_for(plan, visit).lines[0].verdict == decide_for(policy, visit).lines[0].verdict
 
 
 def test_models_cover_every_derived_predicate(base_policy, example):

@@ -658,7 +658,8 @@ def test_health_and_readiness(client, registry):
     assert ready.status_code == 200
     body = m.Readiness.model_validate(ready.get_json())
     assert body.status == "ready"
-    assert body.payers == {p: {"loaded": True, "policy_version": registry.policies[p].version} for p in PAYERS}
+    assert body.payers == {p: {"loaded": True, "policy_version": registry.policies[p].version, "engine": "plan"}
+                           for p in PAYERS}
 
 
 def test_openapi_and_docs(client):

@@ -1,15 +1,24 @@
 """Nothing leaks between encounters, and evaluation is safe from several threads at once.
 
-pyDatalog keeps engine state per thread, and copies of its Logic share fact stores; these tests
-prove the evaluator's isolation rather than assume it.
+pyDatalog keeps engine state per thread, and copies of its Logic share fact stores; the plan is
+one object shared by every thread, each evaluation in a state of its own: these tests prove each
+engine's isolation rather than assume it (each test runs under both).
 """
 import copy
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import EXAMPLES
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from supportable.engine.policyset import load_policy_set
 from supportable.server import wire
+
+
+@pytest.fixture(scope="module", params=["plan", "pydatalog"])
+def base_policy(request):
+    return load_policy_set(ROOT / "policies", engine=request.param)
 
 
 def all_examples():
@@ -43,7 +52,14 @@ def test_facts_are_retracted_after_each_encounter(base_policy, example):
     assert all(l == "2" or l == "1" for (l, _) in model.rows("supportable_units"))
 
 
-def test_failure_during_evaluation_still_retracts(base_policy, example, monkeypatch):
+@pytest.fixture(scope="module")
+def pydatalog_policy():
+    return load_policy_set(ROOT / "policies", engine="pydatalog")
+
+
+def test_failure_during_evaluation_still_retracts(pydatalog_policy, example, monkeypatch):
+    # pyDatalog's asserted facts (the plan asserts nothing: each evaluation has a state of its own)
+    base_policy = pydatalog_policy
     enc = base_policy.parse(example("mixed_visit"))
     engine = base_policy.evaluator._engine()
     query_name, query = engine.queries[0]

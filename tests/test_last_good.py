@@ -268,7 +268,7 @@ def test_a_fresh_start_with_broken_files_serves_the_snapshot(project):
         status, ready = server.wait_up()
         assert status == 200 and ready["status"] == "degraded"
         assert {"plan", "commercial"} <= set(ready["refused"]["problems"])
-        assert ready["payers"]["plan"] == {"loaded": True, "policy_version": good}
+        assert ready["payers"]["plan"] == {"loaded": True, "policy_version": good, "engine": "plan"}
         answers = [server.get("/v1/payers/plan") for _ in range(20)]
         assert {(status, body["policy_version"]) for status, body in answers} == {(200, good)}
         assert {server.get("/v1/payers/commercial")[0] for _ in range(10)} == {200}

@@ -45,6 +45,7 @@ def run_serve(args=(), env=None, timeout=20):
     ({"SUPPORTABLE_WORKERS": "0"}, [], "SUPPORTABLE_WORKERS=0"),
     ({"SUPPORTABLE_RELOAD_INTERVAL": "soon"}, [], "SUPPORTABLE_RELOAD_INTERVAL=soon"),
     ({"SUPPORTABLE_AUTH": "maybe"}, [], "SUPPORTABLE_AUTH=maybe"),
+    ({"SUPPORTABLE_ENGINE": "clingo"}, [], "SUPPORTABLE_ENGINE=clingo: not valid; expected plan or pydatalog"),
     ({"SUPPORTABLE_POLICIES": "/no/such/folder"}, [], "SUPPORTABLE_POLICIES (--policies): `/no/such/folder`"),
     ({}, ["--policies", "/no/such/folder"], "SUPPORTABLE_POLICIES (--policies): `/no/such/folder`"),
     ({"SUPPORTABLE_HOST": "0.0.0.0"}, [], "SUPPORTABLE_API_KEYS"),

@@ -116,14 +116,14 @@ def test_the_loader_helpers_share_one_list_of_files(tmp_path):
 # --- the stage table -----------------------------------------------------------------------------
 
 def test_stage_names_and_their_times(parsed):
-    assert STAGE_NAMES == ("gather", "layer", "check", "check_edits", "compile", "solve_static")
+    assert STAGE_NAMES == ("gather", "layer", "check", "check_edits", "compile", "solve_static", "evaluator")
     policy = build_policy_set(parsed, "aetna")
     assert list(policy.stage_times) == list(STAGE_NAMES)
     assert all(t >= 0 for t in policy.stage_times.values())
 
 
 def test_each_stage_runs_alone(parsed):
-    b = run_stages(parsed, "medicare", until="gather")
+    b = run_stages(parsed, "medicare", until="gather", engine="pydatalog")
     assert b.layered is None and [o.id for o in b.overlays] == ["medicare"] and list(b.times) == ["gather"]
     run_stage("layer", b)
     assert b.layered.chain == ["base", "medicare"] and b.program is None
@@ -135,19 +135,45 @@ def test_each_stage_runs_alone(parsed):
     run_stage("solve_static", b)
     assert b.solved is not b.program and b.program.static_derived
     assert not any(head[0] in b.program.static_derived for head, _ in b.solved.clauses)
+    assert b.evaluator is None
+    run_stage("evaluator", b)
+    assert b.evaluator.engine == "pydatalog" and b.evaluator.program is b.solved
     assert list(b.times) == list(STAGE_NAMES)
+
+
+def test_the_plan_needs_no_static_solve_its_evaluator_stage_builds_the_plan(parsed):
+    from supportable.engine.plan import PlanEvaluator
+    b = run_stages(parsed, "medicare", until="solve_static", engine="plan")
+    assert b.solved is None          # the plan solves its static part itself
+    run_stage("evaluator", b)
+    assert isinstance(b.evaluator, PlanEvaluator) and b.evaluator.program is b.program
+
+
+def test_the_engine_is_a_build_option_and_an_unknown_one_is_refused_before_any_stage(parsed):
+    from supportable.engine import DEFAULT_ENGINE
+    from supportable.engine.evaluator import Evaluator
+    from supportable.engine.plan import PlanEvaluator
+    assert DEFAULT_ENGINE == "plan"
+    assert build_policy_set(parsed, "aetna").engine == "plan"
+    plan = build_policy_set(parsed, "aetna", "plan")
+    reference = build_policy_set(parsed, "aetna", engine="pydatalog")
+    assert (plan.engine, type(plan.evaluator)) == ("plan", PlanEvaluator)
+    assert (reference.engine, type(reference.evaluator)) == ("pydatalog", Evaluator)
+    assert plan.version == reference.version and len(plan.program.clauses) == len(reference.program.clauses)
+    with pytest.raises(ValueError, match="unknown engine `clingo`: expected one of plan, pydatalog"):
+        build_policy_set(parsed, "aetna", engine="clingo")
 
 
 def test_a_stage_alone_on_a_build_made_by_hand(parsed):
     """A stage reads only what it is given: solve_static of a compiled program, nothing else."""
     compiled = run_stages(parsed, "base", until="compile")
-    b = Build(parsed, "base", program=compiled.program)
+    b = Build(parsed, "base", program=compiled.program, engine="pydatalog")
     run_stage("solve_static", b)
     assert sorted(b.solved.static_facts) == sorted(solve_static(compiled.program).static_facts)
 
 
 def test_the_evaluator_runs_the_solved_program_the_explainer_reads_the_compiled_one(parsed):
-    policy = build_policy_set(parsed, "aetna")
+    policy = build_policy_set(parsed, "aetna", engine="pydatalog")
     assert policy.solved_program is policy.evaluator.program
     assert policy.program.static_derived and policy.solved_program is not policy.program
     assert not any(head[0] in policy.program.static_derived for head, _ in policy.solved_program.clauses)

@@ -63,9 +63,9 @@ def _chain_ids(payer: str, parsed: ParsedPolicies) -> list[str] | None:
 
 
 def load_candidate(policies_dir: Path, payer: str, candidate: Path, payers_dir: Path | None = None,
-                   dependents: bool = True) -> CandidatePair:
+                   dependents: bool = True, engine: str | None = None) -> CandidatePair:
     """Load ``payer``'s current policy and the policy it would have with ``candidate`` as its overlay
-    file. Raises :class:`ImpactError` (with located problems) when either does not load."""
+    file, both evaluated by ``engine`` (None: the default). Raises :class:`ImpactError` (with located problems) when either does not load."""
     sources = PolicySources.from_dirs(policies_dir, payers_dir)
     if payer not in sources.overlays():
         _unknown_payer(sources, payer)
@@ -75,7 +75,7 @@ def load_candidate(policies_dir: Path, payer: str, candidate: Path, payers_dir: 
     except OSError as exc:
         raise ImpactError("unreadable_candidate", f"cannot read the candidate `{candidate}`: "
                           f"{exc.strerror or exc}") from None
-    return candidate_pair(sources, payer, text, shown_path(candidate.resolve(), sources.root), dependents)
+    return candidate_pair(sources, payer, text, shown_path(candidate.resolve(), sources.root), dependents, engine)
 
 
 def _unknown_payer(sources: PolicySources, payer: str):
@@ -86,7 +86,7 @@ def _unknown_payer(sources: PolicySources, payer: str):
 
 
 def candidate_pair(sources: PolicySources, payer: str, text: str | bytes, candidate_path: str,
-                   dependents: bool = True) -> CandidatePair:
+                   dependents: bool = True, engine: str | None = None) -> CandidatePair:
     """``payer``'s policy from ``sources`` and with ``text`` (shown as ``candidate_path``) as its
     overlay file instead: ``sources.with_file("payers/<payer>.yaml", text)``, nothing written anywhere."""
     current_files = sources.overlays()
@@ -96,13 +96,13 @@ def candidate_pair(sources: PolicySources, payer: str, text: str | bytes, candid
     started = time.perf_counter()
     parsed_current = parse(sources)
     try:
-        current = build(parsed_current, payer)
+        current = build(parsed_current, payer, engine)
     except PolicyError as exc:
         raise ImpactError("current_does_not_load", f"the current policy of payer `{payer}` does not load, so "
                           "there is nothing to compare the candidate with", exc.problems) from None
     parsed_new = parse(sources.with_file(current_files[payer].name, text, shown=candidate_path))
     try:
-        new = build(parsed_new, payer)
+        new = build(parsed_new, payer, engine)
     except PolicyError as exc:
         problems = [_candidate_problem(p, payer, candidate_path) for p in exc.problems]
         raise ImpactError("candidate_does_not_load", f"the candidate `{candidate_path}` for payer `{payer}` "
@@ -117,12 +117,12 @@ def candidate_pair(sources: PolicySources, payer: str, text: str | bytes, candid
                 continue
             dep = Dependent(other, chain)
             try:
-                dep.current = build(parsed_current, other)
+                dep.current = build(parsed_current, other, engine)
                 dep.current_version = dep.current.version
             except PolicyError as exc:
                 dep.current_problems = list(exc.problems)
             try:
-                dep.candidate = build(parsed_new, other)
+                dep.candidate = build(parsed_new, other, engine)
                 dep.candidate_version = dep.candidate.version
             except PolicyError as exc:
                 dep.candidate_problems = list(exc.problems)

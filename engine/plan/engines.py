@@ -5,19 +5,18 @@
   on request.
 
 Both give the same :class:`engine.evaluator.Model` for the same facts; tests/test_plan_equivalence.py
-and ``make engines-check`` hold them to it. The default stays pyDatalog until proofs read the
-plan's provenance.
+and ``make engines-check`` hold them to it. The names live in engine.engine_names (light to import);
+the default is the plan, whose decisions read proofs from its recorded derivations (``explaining``).
 """
 from __future__ import annotations
 
 from ..compiler import CompiledProgram
+from ..engine_names import DEFAULT_ENGINE, ENGINES, PLAN, PYDATALOG, check_engine
 from ..evaluator import Evaluator, Model, solve_static
-from .plan import NONE, Plan
+from .plan import ALL, NONE, Plan
 from .provenance import Derivations
 
-PYDATALOG, PLAN = "pydatalog", "plan"
-ENGINES = (PYDATALOG, PLAN)
-DEFAULT_ENGINE = PYDATALOG
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "PLAN", "PYDATALOG", "PlanEvaluator", "derive", "make_evaluator"]
 
 
 class PlanEvaluator:
@@ -38,14 +37,21 @@ class PlanEvaluator:
         """The model and the derivations recorded (``first`` or ``all``; ``none`` records nothing)."""
         return self.plan.run(facts, provenance, record if record else NONE)
 
+    def explaining(self, program: CompiledProgram, facts: list[tuple[str, tuple]], provenance: dict | None = None):
+        """The model and the explainer a decision reads: proofs steered by every recorded derivation."""
+        from .proofs import ProvenanceExplainer
+        model, derivations = self.plan.run(facts, provenance, ALL)
+        return model, ProvenanceExplainer(program, model, derivations)
 
-def make_evaluator(program: CompiledProgram, engine: str = DEFAULT_ENGINE):
-    """An evaluator of ``program`` by the engine's name (``pydatalog`` or ``plan``)."""
-    if engine == PYDATALOG:      # it runs the program with its static part solved, as the build gives it
-        return Evaluator(solve_static(program))
-    if engine == PLAN:
-        return PlanEvaluator(program)
-    raise ValueError(f"unknown engine `{engine}`: expected one of {', '.join(ENGINES)}")
+
+def make_evaluator(program: CompiledProgram, engine: str | None = None, solved: CompiledProgram | None = None):
+    """An evaluator of ``program`` by the engine's name (``plan``, ``pydatalog``; None: the default).
+    pyDatalog runs the program with its static part solved, as the build gives it (``solved``, or
+    solved here); the plan solves its static part itself."""
+    engine = check_engine(engine)
+    if engine == PYDATALOG:
+        return Evaluator(solved if solved is not None else solve_static(program))
+    return PlanEvaluator(program)
 
 
 def derive(policy, encounter, record: str = "first") -> tuple[Model, Derivations | None]:

@@ -42,22 +42,25 @@ class ProvenanceExplainer(Explainer):
 
     def matching_rows(self, atom: Atom, b: Bindings) -> Iterator[tuple[Bindings, tuple]]:
         targets = self._targets
+        if targets is None:                 # not steered (why-not, an absence, an open pattern)
+            return super().matching_rows(atom, b)
+        return self._steered_rows(atom, b, targets)
+
+    def _steered_rows(self, atom: Atom, b: Bindings, targets: list[Bindings]) -> Iterator[tuple[Bindings, tuple]]:
         names = [a.name for a in atom.args if isinstance(a, Var) and not a.anonymous]
         for nb, row in super().matching_rows(atom, b):
-            if targets is None or any(all(t.get(n, nb[n]) == nb[n] for n in names) for t in targets):
+            if any(all(t.get(n, nb[n]) == nb[n] for n in names) for t in targets):
                 yield nb, row
 
     def _step(self, rule, lit, b, proofs):
-        if isinstance(lit, Negative) and self._targets is not None:
-            # an absence is checked against every row, not only those on a recorded derivation's path
-            saved, self._targets = self._targets, None
-            try:
-                found = list(super()._step(rule, lit, b, proofs))
-            finally:
-                self._targets = saved
-            yield from found
-        else:
-            yield from super()._step(rule, lit, b, proofs)
+        if self._targets is None or not isinstance(lit, Negative):
+            return super()._step(rule, lit, b, proofs)      # no extra generator layer (why-not walks here)
+        # an absence is checked against every row, not only those on a recorded derivation's path
+        saved, self._targets = self._targets, None
+        try:
+            return iter(list(super()._step(rule, lit, b, proofs)))
+        finally:
+            self._targets = saved
 
     def derivations(self, pred: str, args: tuple, limit: int | None = None) -> list[ProofNode]:
         recorded = self._recorded(pred, args)
@@ -109,7 +112,8 @@ class ProvenanceExplainer(Explainer):
 
 
 def decide_with_provenance(policy, encounter, explain: str = "full") -> Decision:
-    """``PolicySet.decide`` with the plan's evaluation and proofs steered by its derivations."""
+    """``PolicySet.decide`` with the plan's evaluation and proofs steered by its derivations (what
+    ``PolicySet.decide`` does when the plan is the policy set's engine, whatever its engine is)."""
     from .engines import derive
     model, derivations = derive(policy, encounter, "all")
     explainer = ProvenanceExplainer(policy.program, model, derivations)

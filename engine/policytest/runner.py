@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..decision import decide
 from ..errors import Location, Problem
-from ..explain import Explainer
+from ..engine_names import check_engine
 from ..loader import shown_path
 from ..policyset import PolicySet, default_payers_dir
 from .cache import Policies, PolicyCache
@@ -66,8 +66,7 @@ def compare_line(exp: LineExpectation, line) -> LineResult:
 
 def run_case(case: Case, policy: PolicySet, coverage: "Coverage | None" = None) -> CaseResult:
     try:
-        model = policy.evaluate(case.encounter)
-        explainer = Explainer(policy.program, model)
+        model, explainer = policy.explaining(case.encounter)      # by the policy set's engine
         decision = decide(case.encounter, model, explainer, policy.payer, policy.version, "full")
         lines = {line.line: line for line in decision.lines}
         results = [compare_line(exp, lines[exp.line]) for exp in case.expect]
@@ -105,12 +104,13 @@ def collect_files(paths: list[Path]) -> tuple[list[Path], list[RunError]]:
 
 
 def run_tests(paths: list[Path] | None, policies_dir: Path, payers_dir: Path | None = None,
-              coverage: bool = False, examples_dir: Path | None = None, cache: PolicyCache | None = None
-              ) -> PolicyTestRun:
+              coverage: bool = False, examples_dir: Path | None = None, cache: PolicyCache | None = None,
+              engine: str | None = None) -> PolicyTestRun:
     """Run the test files at ``paths`` (files or folders; default: every ``payers/tests/**/*.yaml``
     and ``policies/tests/**/*.yaml``). ``cache``: payers built by earlier runs, kept by the policy
-    sources' digest (a caller running the tests often holds one)."""
-    policies = Policies(policies_dir, payers_dir, cache)
+    sources' digest (a caller running the tests often holds one). ``engine``: the engine that decides
+    the cases (``plan``, ``pydatalog``; None: the default); an unknown name is a ValueError."""
+    policies = Policies(policies_dir, payers_dir, cache, check_engine(engine))
     explicit = bool(paths)
     if not paths:
         paths = [p for p in default_test_paths(policies.policies_dir, policies.payers_dir) if p.is_dir()]

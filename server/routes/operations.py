@@ -22,7 +22,8 @@ def install(app: Flask, state: State) -> None:
         # 200, so traffic keeps coming): some payer does not load, the files on disk are refused and
         # the last good set serves, or the decision log is failing; not_ready (503): nothing serves.
         registry = state.registry
-        payers = {p: {"loaded": True, "policy_version": ps.version} for p, ps in registry.policies.items()}
+        payers = {p: {"loaded": True, "policy_version": ps.version, "engine": ps.engine}
+                  for p, ps in registry.policies.items()}
         payers.update({p: {"loaded": False, "problems": len(problems)} for p, problems in registry.failed.items()})
         decision_log = state.decision_log.status()
         degraded = registry.failed or state.store.refused is not None or decision_log["status"] == "failing"
