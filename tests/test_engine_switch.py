@@ -21,15 +21,15 @@ EVALUATOR = {"plan": PlanEvaluator, "pydatalog": Evaluator}
 @pytest.fixture
 def built(monkeypatch):
     """The engines of the policy sets the command line builds (spying on the facade's build)."""
-    import supportable.cli as cli
+    import supportable.engine as facade     # the command line calls the facade's build when it runs
     seen = []
-    original = cli.build_policy_set
+    original = facade.build_policy_set
 
     def spy(parsed, payer, engine=None):
         policy = original(parsed, payer, engine)
         seen.append((policy.engine, type(policy.evaluator)))
         return policy
-    monkeypatch.setattr(cli, "build_policy_set", spy)
+    monkeypatch.setattr(facade, "build_policy_set", spy)
     return seen
 
 
