@@ -103,7 +103,7 @@ def test_a_reforked_worker_serves_the_set_in_force_not_the_masters(project, tmp_
         kill_the_worker(proc)
         ready = wait_for(lambda: json.loads(get(port, "/readyz")[1]), "the new worker did not answer")
         assert ready["status"] == "degraded" and ready["refused"]["reason"].startswith("start-up")
-        assert ready["payers"]["plan"] == {"loaded": True, "policy_version": applied}
+        assert ready["payers"]["plan"] == {"loaded": True, "policy_version": applied, "engine": "plan"}
         assert plan_version(port) == applied
         assert proc.poll() is None
     log = (tmp_path / "server.log").read_text()
