@@ -33,6 +33,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from serving import children_of  # noqa: E402  (the tests' helpers for a running server)
+
 ROOT = Path(__file__).resolve().parent.parent
 ENCOUNTER = "examples/encounters/mixed_visit.json"
 CLI = [sys.executable, "-m", "supportable.cli"]
@@ -99,19 +102,6 @@ def _get(port: int, path: str) -> int:
         return 0
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
-
-
 def memory(pid: int) -> dict:
     """RSS, PSS and USS (private clean + dirty) in MB, from /proc/<pid>/smaps_rollup."""
     fields = {}
@@ -150,7 +140,7 @@ def server(workers: int, preload: bool, requests: int, snapshot: Path) -> dict:
             req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/check", body,
                                          {"Content-Type": "application/json"})
             urllib.request.urlopen(req, timeout=10).read()
-        kids = _children(proc.pid)
+        kids = sorted(children_of(proc.pid))
         per_worker = [memory(pid) for pid in kids]
         out = {"first_ready_s": round(first, 3), "all_workers_ready_s": round(every, 3), "master": memory(proc.pid)}
         for key in ("rss_mb", "pss_mb", "uss_mb"):

@@ -123,3 +123,17 @@ def metric_lines(port: int, name: str) -> list[str]:
     status, body = get(port, "/metrics")
     assert status == 200
     return [line for line in body.decode().splitlines() if re.match(rf"{name}\b", line)]
+
+
+def children_of(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (a gunicorn master's workers), read from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:     # the field after the command's name
+                found.add(int(entry.name))
+    return found

@@ -4,7 +4,6 @@ never dropped without an explicit retirement, the refused state is reported by /
 /admin/reload, and a reload's load is bounded in time. Server tests run the real gunicorn server."""
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,9 +18,9 @@ import pytest
 from conftest import ROOT, make_encounter, plan_project, plan_text
 from supportable.server import policyfiles
 from supportable.server.app import create_app
-from supportable.server.registry import Registry
 from supportable.server.reload import PolicyStore
 from supportable.server.settings import Settings
+from serving import children_of
 
 TOKEN = "s3cret-token"
 BROKEN = "id: plan\nname: broken\nextends: base\nadd: 3\n"
@@ -204,16 +203,7 @@ class Server:
                 time.sleep(0.2)
 
     def workers(self) -> set[int]:
-        found = set()
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
-                    found.add(int(entry.name))
-        return found
+        return children_of(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()

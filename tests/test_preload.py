@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_encounter, plan_project, plan_text
-from serving import get, post, running_server
+from serving import children_of, get, post, running_server
 from supportable.server.app import create_app
 from supportable.server.settings import Settings
 
@@ -29,19 +29,6 @@ def project(tmp_path):
 def _env(project: Path, **extra) -> dict:
     return {"SUPPORTABLE_POLICIES": str(project / "policies"), "SUPPORTABLE_PAYERS": str(project / "payers"),
             "SUPPORTABLE_SNAPSHOT": str(project / "last-good"), **extra}
-
-
-def workers_of(master: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                found.add(int(entry.name))
-    return found
 
 
 def plan_version(port: int) -> str:
@@ -65,9 +52,9 @@ def wait_for(predicate, what: str, timeout: float = 30.0):
 
 def kill_the_worker(proc) -> int:
     """SIGKILL the (one) worker and wait until gunicorn has forked another; its pid."""
-    (old,) = workers_of(proc.pid)
+    (old,) = children_of(proc.pid)
     os.kill(old, signal.SIGKILL)
-    return wait_for(lambda: next(iter(workers_of(proc.pid) - {old}), None), "gunicorn did not fork a new worker")
+    return wait_for(lambda: next(iter(children_of(proc.pid) - {old}), None), "gunicorn did not fork a new worker")
 
 
 def test_preloaded_workers_decide_as_a_process_that_loaded_the_policies(project, tmp_path):
