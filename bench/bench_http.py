@@ -11,7 +11,8 @@ Stdlib only (plus the project, for the encounter generator). What it does:
 2. Unless ``--url`` is given, starts the real server itself:
    ``python -m supportable.cli serve --host 127.0.0.1 --port <free> --workers W --threads T
    --decision-log <temp file>`` (cwd and PYTHONPATH = the repository), in its own session, its
-   output to a temp file; waits until every worker logged ``policies_loaded`` and ``/readyz``
+   output to a temp file; waits until every worker logged ``policies_loaded`` (or, forked from a
+   preloading master, ``policies_inherited``/``policies_reloaded``) and ``/readyz``
    answers 200; stops it at the end (SIGTERM, then SIGKILL of its process group after a grace
    period) and checks nothing of it is left.
 3. For each level of ``--concurrency`` (e.g. 1,4,8) against the same server: C client threads,
@@ -279,8 +280,12 @@ class Server:
             if time.perf_counter() - t0 > READY_TIMEOUT:
                 raise SystemExit(f"the server was not ready after {READY_TIMEOUT:.0f} s; its output:\n"
                                  f"{self.output_tail(40)}")
-            loaded = self.output_text().count('"event": "policies_loaded"')
-            if loaded >= workers:
+            output = self.output_text()
+            # each worker loads its own (no preload), or the master loads once and each worker forked
+            # from it logs whether it kept that set or loaded the set in force (preload, the default)
+            loaded = output.count('"event": "policies_loaded"')
+            forked = output.count('"event": "policies_inherited"') + output.count('"event": "policies_reloaded"')
+            if loaded >= workers or forked >= workers:
                 try:
                     status, body = http_get(self.host, self.port, "/readyz")
                 except OSError:
@@ -893,7 +898,7 @@ def main(argv=None) -> int:
                       f"{' '.join(f'{k}={shlex.quote(v)}' for k, v in sorted(env.items()))}")
             print(f"            cwd {REPO}, PYTHONPATH={REPO}; pid {server.proc.pid}; workers {args.workers}, threads "
                   f"{args.threads} (gunicorn gthread); ready in {server.ready_s:.1f} s (every worker logged "
-                  f"policies_loaded, /readyz {server.readyz.get('status')})")
+                  f"its policies, /readyz {server.readyz.get('status')})")
         missing = [p for p in args.payer_list if not server.readyz.get("payers", {}).get(p, {}).get("loaded")]
         if missing:
             raise SystemExit(f"the server has not loaded payer(s) {missing}: {server.readyz}")

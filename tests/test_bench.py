@@ -22,3 +22,18 @@ def test_the_engine_benchmark_runs_every_pass(tmp_path):
         figures["workload"]["lines_total"]
     assert 0 <= verdicts["overbilled"] <= verdicts["supportable"]
     assert "command:" in run.stdout and "(a) with full proofs" in run.stdout
+
+
+def test_the_http_benchmark_starts_the_real_server_and_measures(tmp_path):
+    # The HTTP benchmark starts `supportable serve` itself and waits for every worker to say it has
+    # its policies: a preloading master logs the load once and each worker what it inherited, which
+    # the benchmark once missed (it waited for one load per worker and never started).
+    out = tmp_path / "http.json"
+    run = subprocess.run([sys.executable, "bench/bench_http.py", "--concurrency", "1", "--seconds", "1", "--warmup", "0",
+                          "--workers", "2", "--threads", "1", "--json", str(out)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    (level,) = json.loads(out.read_text())["levels"]
+    assert level["requests"] > 0 and level["errors_by_status"] == {}
+    assert level["encounters_decided"] == level["requests"]
+    assert "left behind: nothing" in run.stdout
