@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +32,10 @@ from supportable.engine.policytest import run_tests
 from supportable.engine.yamlsource import MAX_EXPANDED_NODES, MAX_FILE_BYTES, compose, load_yaml
 from supportable.cli import main
 from supportable.server.registry import Registry
+
+# A FIFO or an alias bomb must never hang a read: pytest-timeout fails a test that does, instead of
+# the suite hanging (a guard against a hang, not a measure of speed).
+pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("aetna", "aetna_medicare", "base", "commercial", "medicare")
@@ -76,17 +79,6 @@ def tree(tmp_path: Path, acme: bytes | None = None) -> tuple[Path, Path]:
     return tmp_path / "policies", tmp_path / "payers"
 
 
-def finishes(fn, seconds: float = 15.0):
-    """fn's result; fails (instead of hanging the suite) if it has not returned after ``seconds``,
-    a bound far above the milliseconds it takes: not a timing assertion, a guard against a hang."""
-    out: dict = {}
-    worker = threading.Thread(target=lambda: out.update(result=fn()), daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), f"still running after {seconds} s"
-    return out["result"]
-
-
 def where(problem) -> tuple:
     return problem.code, problem.location.file, problem.location.line, problem.location.column
 
@@ -98,7 +90,7 @@ def test_each_fault_is_one_located_problem_from_the_reader(tmp_path, fault):
     data, code, line, column, words = FAULTS[fault]
     path = tmp_path / "acme.yaml"
     path.write_bytes(data)
-    doc, problems = finishes(lambda: load_yaml(path, ACME))
+    doc, problems = load_yaml(path, ACME)
     assert doc is None
     assert [where(p) for p in problems] == [(code, ACME, line, column)]
     assert words in problems[0].message and problems[0].level == "error"
@@ -108,7 +100,7 @@ def test_each_fault_is_one_located_problem_from_the_reader(tmp_path, fault):
 def test_a_broken_overlay_fails_only_its_payer(tmp_path, fault):
     data, code, line, column, _ = FAULTS[fault]
     policies, payers = tree(tmp_path, data)
-    registry = finishes(lambda: Registry.load(policies, payers))
+    registry = Registry.load(policies, payers)
     assert sorted(registry.policies) == list(SHIPPED)
     assert list(registry.failed) == ["acme"]
     assert [where(p) for p in registry.failed["acme"]] == [(code, ACME, line, column)]
@@ -126,7 +118,7 @@ def test_a_directory_named_like_an_overlay_is_a_located_problem(tmp_path):
 def test_a_fifo_named_like_an_overlay_is_refused_without_waiting_for_a_writer(tmp_path):
     policies, payers = tree(tmp_path)
     os.mkfifo(payers / "pipe.yaml")
-    registry = finishes(lambda: Registry.load(policies, payers))
+    registry = Registry.load(policies, payers)
     assert sorted(registry.policies) == list(SHIPPED)
     [problem] = registry.failed["pipe"]
     assert where(problem) == ("unreadable_file", "payers/pipe.yaml", 1, 1) and "not a regular file" in problem.message
@@ -137,8 +129,8 @@ def test_a_fifo_does_not_block_the_reload_check_or_the_snapshot_staging(tmp_path
     from supportable.server.reload import fingerprint
     policies, payers = tree(tmp_path)
     os.mkfifo(payers / "pipe.yaml")
-    assert len(finishes(lambda: fingerprint(policies, payers))) == 64
-    staged = finishes(lambda: stage(policies, payers, tmp_path / "staging"))
+    assert len(fingerprint(policies, payers)) == 64
+    staged = stage(policies, payers, tmp_path / "staging")
     assert "payers/pipe.yaml" in staged.unreadable and "payers/pipe.yaml" not in staged.files
 
 
@@ -192,7 +184,7 @@ def test_values_yaml_cannot_build_are_problems_not_exceptions(tmp_path):
 # --- aliases: refused in policy files, bounded in policy tests -----------------------------------
 
 def test_an_alias_bomb_in_a_policy_test_stops_at_the_expansion_limit():
-    root, [problem] = finishes(lambda: compose(bomb(), "t.yaml", aliases=True))
+    root, [problem] = compose(bomb(), "t.yaml", aliases=True)
     assert root is None and problem.code == "yaml_expansion_limit"
     # l0..l4 expand to about 74,000 values and each `*l4` adds 66,430: the second `*l4` of l5 passes 200,000
     assert (problem.location.line, problem.location.column) == (6, 15)
@@ -201,7 +193,7 @@ def test_an_alias_bomb_in_a_policy_test_stops_at_the_expansion_limit():
 
 def test_no_walk_visits_a_shared_node_twice():
     # allowed to expand to 9**9 nodes, the duplicate-key walk still visits each of the ~100 nodes once
-    root, problems = finishes(lambda: compose(bomb() + "l1: again\n", "t.yaml", aliases=True, max_nodes=10 ** 10))
+    root, problems = compose(bomb() + "l1: again\n", "t.yaml", aliases=True, max_nodes=10 ** 10)
     assert root is not None
     assert [(p.code, p.location.line) for p in problems] == [("duplicate_key", 11)]
 
@@ -226,7 +218,7 @@ def test_policy_test_files_report_their_faults_and_the_other_files_run(tmp_path)
     (tests / "bomb.yaml").write_text("payer: aetna\n" + bomb() + "cases: []\n")
     (tests / "tag.yaml").write_bytes(b"payer: aetna\ncases:\n  - name: !!python/name:os.system x\n")
     (tests / "latin1.yaml").write_bytes(b"payer: aetna\ncases:\n  - name: caf\xe9\n")
-    run = finishes(lambda: run_tests([tests], policies, payers), 60)
+    run = run_tests([tests], policies, payers)
     errors = {e.problem.location.file: e.problem for e in run.errors}
     assert where(errors["payers/tests/aetna/bomb.yaml"])[::2] == ("yaml_expansion_limit", 7)
     assert where(errors["payers/tests/aetna/tag.yaml"])[::2] == ("yaml_unknown_tag", 3)
@@ -266,7 +258,7 @@ def test_a_policy_test_with_absurd_names_gets_located_problems_not_internal_erro
 def test_lint_reports_the_located_problem_and_finishes(tmp_path, fault):
     data, code, line, column, _ = FAULTS[fault]
     policies, payers = tree(tmp_path, data)
-    report = finishes(lambda: lint(policies, payers, tmp_path / "guidance"), 120)
+    report = lint(policies, payers, tmp_path / "guidance")
     assert report.failed == ["acme"]
     located = [where(p) for p in report.problems if p.level == "error"]
     assert located == [(code, ACME, line, column)]
@@ -311,7 +303,7 @@ def test_cli_commands_print_the_located_problem(tmp_path, command, fault):
     data, code, line, column, _ = FAULTS[fault]
     policies, payers = tree(tmp_path, data)
     args, exit_code = COMMANDS[command]
-    result = finishes(lambda: CliRunner().invoke(main, [*args, "--policies", str(policies)]), 120)
+    result = CliRunner().invoke(main, [*args, "--policies", str(policies)])
     assert isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == exit_code
     assert f"{ACME}:{line}:{column}" in result.output and f"[{code}]" in result.output
