@@ -22,7 +22,9 @@ Stdlib only (plus the project, for the encounter generator). What it does:
    the next N pool encounters instead. Client k starts at pool offset k * pool / C and walks the
    pool in order (wrapping), so each client's request sequence is deterministic. A warm-up of
    ``--warmup`` seconds (not measured; it also builds each server thread's pyDatalog engines)
-   precedes ``--seconds`` measured.
+   precedes ``--seconds`` measured. With ``--rate R`` the clients run open loop instead: request i
+   of the level is due at R per second (client k sends i = k, k + C, ...) and its latency is counted
+   from when it was due, so a server that falls behind shows it in the percentiles.
 4. Reports per level: requests started in the measured window (every one of them is waited for),
    errors by status (non-200 HTTP status, or the exception name for timeouts / dropped
    connections), throughput (requests/s and encounters/s, decided encounters of 200 answers),
@@ -42,6 +44,7 @@ Usage (from the repository root):
 
     PYTHONPATH=. .venv/bin/python bench/bench_http.py                             # C=8, 3 s warm-up + 20 s
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --seconds 10 --concurrency 1,4,8
+    PYTHONPATH=. .venv/bin/python bench/bench_http.py --workers 2 --concurrency 16 --rate 200  # p99 at 200 req/s
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --workers 1 --threads 4 --concurrency 4
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --explain full --batch-size 20
     PYTHONPATH=. .venv/bin/python bench/bench_http.py --url http://127.0.0.1:8080 \\
@@ -432,8 +435,15 @@ class Client(threading.Thread):
     """
 
     def __init__(self, index: int, server: Server, pool, offset: int, paths: dict, batch_size: int,
-                 batch_every: int, timeout: float, stop: threading.Event, id_prefix: str = ""):
+                 batch_every: int, timeout: float, stop: threading.Event, id_prefix: str = "",
+                 rate: float = 0.0, clients: int = 1):
         super().__init__(name=f"client-{index}", daemon=True)
+        # Open loop (``rate`` > 0): the level's requests are due at a fixed rate from ``base`` (set
+        # just before the clients start), request i at base + i / rate, and client k sends requests
+        # k, k + C, k + 2C... Its latency is counted from when the request was due, not from when it
+        # went out: a client held up by a slow answer does not hide the wait it causes (coordinated
+        # omission). ``late`` counts requests sent more than a millisecond after they were due.
+        self.index, self.rate, self.clients, self.base, self.late = index, rate, clients, 0.0, 0
         self.id_prefix = f"{id_prefix}c{index}-"
         self.failures: list[dict] = []            # the first FAILURES_KEPT non-200 answers, with their request id
         self.server, self.pool, self.pos, self.paths = server, pool, offset, paths
@@ -469,7 +479,17 @@ class Client(threading.Thread):
             headers["X-Request-ID"] = request_id = f"{self.id_prefix}{n}"
             decided = 0
             data = b""
-            t0 = pc()
+            if self.rate:
+                due = self.base + (self.index + (n - 1) * self.clients) / self.rate
+                wait = due - pc()
+                if wait > 0:
+                    if self.stop_event.wait(wait):
+                        break
+                elif wait < -0.001:
+                    self.late += 1
+                t0 = due
+            else:
+                t0 = pc()
             try:
                 conn.request("POST", path, body, headers)
                 resp = conn.getresponse()
@@ -539,11 +559,13 @@ def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -
     stop = threading.Event()
     ACTIVE_STOPS[:] = [stop]
     clients = [Client(k, server, pool, (k * len(pool)) // concurrency, paths, args.batch_size, args.batch_every,
-                      args.timeout, stop, f"bench-C{concurrency}-") for k in range(concurrency)]
+                      args.timeout, stop, f"bench-C{concurrency}-", args.rate, concurrency) for k in range(concurrency)]
     slow = SlowClients(server.host, server.port, args.slow_clients) if args.slow_clients else None
     if slow is not None:
         slow.start()
     t_begin = time.perf_counter()
+    for c in clients:
+        c.base = t_begin + 0.01
     for c in clients:
         c.start()
     time.sleep(args.warmup)
@@ -605,6 +627,8 @@ def run_level(server: Server, pool, payers: list[str], concurrency: int, args) -
         "errors_by_status": errors, "errors_in_warmup_by_status": errors_warmup,
         "reconnects": sum(c.reconnects for c in clients),
         "throughput_req_per_s": len(measured) / window,
+        "open_loop_rate_per_s": args.rate or None,
+        "sent_late": sum(c.late for c in clients) if args.rate else None,
         "throughput_encounters_per_s": decided_measured / window,
         "encounters_decided": decided_measured,
         "latency_single": summarise_latencies([r[1] - r[0] for r in ok_singles]),
@@ -655,6 +679,8 @@ def command_line(args) -> tuple[str, str]:
     if args.batch_size:
         canonical += ["--batch-every", str(args.batch_every)]
     canonical += ["--pool", str(args.pool), "--seed", str(args.seed), "--timeout", f"{args.timeout:g}"]
+    if args.rate:
+        canonical += ["--rate", f"{args.rate:g}"]
     if args.slow_clients:
         canonical += ["--slow-clients", str(args.slow_clients)]
     if args.batch_memory:
@@ -689,6 +715,9 @@ def print_level(r: dict, server: Server) -> None:
           + f"; reconnects {r['reconnects']}")
     print(f"  throughput    {r['throughput_req_per_s']:.1f} req/s, {r['throughput_encounters_per_s']:.1f} "
           f"encounters/s ({r['encounters_decided']} decided)")
+    if r.get("open_loop_rate_per_s"):
+        print(f"  open loop     due at {r['open_loop_rate_per_s']:g} req/s; {r['sent_late']} sent more than 1 ms late "
+              f"(latency counted from when each was due)")
     print(f"  latency       single {fmt_lat(r['latency_single'])}")
     if r.get("slow_clients"):
         print(f"  slow clients  {r['slow_clients']}")
@@ -798,6 +827,9 @@ def parse_args(argv):
     ap.add_argument("--concurrency", default=DEFAULT_CONCURRENCY, metavar="C[,C...]",
                     help=f"concurrent clients; a comma list runs each level in turn (default {DEFAULT_CONCURRENCY})")
     ap.add_argument("--seconds", type=float, default=20.0, help="measured seconds per level (default 20)")
+    ap.add_argument("--rate", type=float, default=0.0, metavar="R",
+                    help="open loop: requests due at R per second in all (spread over the level's C clients), "
+                         "latency counted from when each was due; 0 (default): closed loop")
     ap.add_argument("--warmup", type=float, default=3.0, help="unmeasured warm-up seconds per level (default 3)")
     ap.add_argument("--payers", default=DEFAULT_PAYERS, help=f"payers, round-robin (default {DEFAULT_PAYERS})")
     ap.add_argument("--explain", default="summary", choices=("none", "summary", "full"),
@@ -874,7 +906,8 @@ def main(argv=None) -> int:
           f"{w['body_bytes_mean'] / 1024:.1f} KB (max {w['body_bytes_max'] / 1024:.1f} KB); explain={args.explain}; "
           + (f"every {args.batch_every}th request of a client is a batch of {args.batch_size}"
              if args.batch_size else "no batches"))
-    print(f"clients:    per level C threads, one keep-alive http.client.HTTPConnection each, closed loop, "
+    loop = f"open loop at {args.rate:g} req/s in all" if args.rate else "closed loop"
+    print(f"clients:    per level C threads, one keep-alive http.client.HTTPConnection each, {loop}, "
           f"timeout {args.timeout:g} s; warm-up {args.warmup:g} s (not measured), then {args.seconds:g} s measured",
           flush=True)
 

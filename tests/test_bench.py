@@ -37,3 +37,31 @@ def test_the_http_benchmark_starts_the_real_server_and_measures(tmp_path):
     assert level["requests"] > 0 and level["errors_by_status"] == {}
     assert level["encounters_decided"] == level["requests"]
     assert "left behind: nothing" in run.stdout
+
+
+def test_the_http_benchmark_runs_open_loop_at_a_fixed_rate(tmp_path):
+    # --rate: requests are due on a fixed grid and their latency counts from when each was due, so no
+    # more can start in the window than were due in it (a closed loop would send as fast as answered).
+    out = tmp_path / "http.json"
+    run = subprocess.run([sys.executable, "bench/bench_http.py", "--concurrency", "2", "--seconds", "1", "--warmup", "0",
+                          "--workers", "1", "--threads", "2", "--rate", "20", "--json", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    (level,) = json.loads(out.read_text())["levels"]
+    assert level["open_loop_rate_per_s"] == 20 and level["sent_late"] is not None
+    assert 0 < level["requests"] <= 20 * level["window_s"] + 1 and level["errors_by_status"] == {}
+    assert "open loop at 20 req/s" in run.stdout and "--rate 20" in run.stdout
+
+
+def test_the_batch_benchmark_decides_every_encounter_in_each_process_count(tmp_path):
+    out = tmp_path / "batch.json"
+    run = subprocess.run([sys.executable, "bench/bench_batch.py", "--count", "12", "--processes", "1,2",
+                          "--payers", "base,medicare", "--json", str(out)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["processes"] for r in rows] == [1, 2]
+    assert all(r["encounters"] == 12 and r["encounters_per_s"] > 0 and r["json_bytes"] > 0 for r in rows)
+    # the same encounters decided in one process or split over two give the same documents, byte for byte
+    assert rows[0]["json_bytes"] == rows[1]["json_bytes"]
+    assert "bench/bench_batch.py --count 12 --processes 1,2" in run.stdout
