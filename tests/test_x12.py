@@ -270,3 +270,22 @@ def test_the_server_refuses_other_media_types_and_bad_json_bodies(server):
     assert status == 400 and json.loads(body)["problems"][0]["path"] == "x12"
     status, headers, body = post(server, "/v1/x12/837/check", b"\xff\xfe", "text/plain")
     assert status == 400 and json.loads(body)["problems"][0]["code"] == "not_utf8"
+
+
+def test_a_payer_table_row_naming_no_overlay_is_that_claims_error_at_its_payer_segment(tmp_path):
+    table = tmp_path / "ids.yaml"
+    table.write_text('ids:\n  "999996666": {payer: nobody}\n')
+    code, answer = cli(DATA / "therapy.837", "--payer-ids", table)
+    assert code == 1 and answer["summary"]["failed"] == 2
+    error = answer["results"][0]["error"]
+    assert error["type"] == "/problems/unknown-payer" and "`nobody`" in error["detail"]
+
+
+def test_the_x12_benchmark_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "bench/bench_x12.py", "--repeat", "1"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "1 claim(s), 2 encounter(s)" in run.stdout and "reproduce: " in run.stdout
