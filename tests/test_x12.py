@@ -289,3 +289,20 @@ def test_the_x12_benchmark_runs(tmp_path):
                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr[-2000:]
     assert "1 claim(s), 2 encounter(s)" in run.stdout and "reproduce: " in run.stdout
+
+
+def test_claims_of_two_payers_in_one_interchange_are_decided_or_refused_each_on_its_own(tmp_path):
+    code, answer = cli(DATA / "two-transactions.837")
+    assert code == 0 and answer["summary"] == {"claims": 2, "encounters": 3, "decided": 3, "failed": 0}
+    assert [(r["claim"], r["payer"], r["segment"]) for r in answer["results"]] == \
+        [("26463774", "commercial", 29), ("26463774", "commercial", 29), ("125WILL", "medicare", 64)]
+    table = tmp_path / "ids.yaml"
+    table.write_text('ids:\n  "999996666": {payer: commercial}\n')      # no row for the Medicare claim's C12345
+    code, answer = cli(DATA / "two-transactions.837", "--payer-ids", table)
+    assert code == 1 and answer["summary"] == {"claims": 2, "encounters": 3, "decided": 2, "failed": 1}
+    therapy, _, chiropractic = answer["results"]
+    assert lines_of(therapy)["1"]["verdict"] == "needs_documentation"
+    [problem] = chiropractic["error"]["problems"]
+    assert (problem["code"], problem["segment"], problem["segment_id"], problem["element"]) == \
+        ("unmapped_payer", 63, "NM1", "NM109")
+    assert "`C12345`" in problem["message"]
