@@ -20,6 +20,7 @@ import click
 
 from supportable import engine as facade   # the facade: each name is imported when a command first uses it
 from supportable.cli.common import edits_option, engine_option, fail, format_option, policies_options, version_option
+from supportable.cli.formats_in import format_in_option, payer_ids_option, sidecar_option
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -69,20 +70,31 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
 
 @main.command()
 @click.argument("encounter", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--payer", default=None, help="Payer policy to apply (default: the encounter's `payer`, else base).")
+@click.option("--payer", default=None, help="Payer policy to apply (default: the encounter's `payer`, else base; "
+              "for an 837, the payer table's).")
+@format_in_option
 @format_option
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
+@sidecar_option
+@payer_ids_option
 @policies_options
 @edits_option
 @engine_option
-def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
-          edits_dir: Path | None, engine: str) -> None:
-    """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
+def check(encounter: str, payer: str | None, format_in: str, fmt: str, explain: bool, sidecar: Path | None,
+          payer_ids: Path | None, policies: Path, payers_dir: Path | None, edits_dir: Path | None,
+          engine: str) -> None:
+    """Decide every line of ENCOUNTER (a JSON file, or - for standard input); with --format-in x12,
+    every encounter of an X12 837P (docs/x12.md)."""
     from supportable.server import wire
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
+    if format_in != "json":       # another front door: cli/formats_in.py
+        from supportable.cli.formats_in import READERS, CheckOptions
+        READERS[format_in](data, CheckOptions(encounter, fmt, payer, explain, policies, payers_dir, edits_dir,
+                                              engine, sidecar, payer_ids))
+        return
     raw, problem = facade.decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
     if problem is not None:       # a leading byte-order mark is accepted, as over HTTP
         fail(fmt, EXIT_INPUT, "not_utf8", f"{problem.location}: {problem.message}")

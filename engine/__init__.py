@@ -29,7 +29,7 @@ _EXPORTS = {
     # the evaluators by name (``build_policy_set(..., engine=)``, ``PolicySet.engine``)
     "ENGINES": "engine_names", "DEFAULT_ENGINE": "engine_names", "check_engine": "engine_names",
     "payer_ids": "policyset", "default_payers_dir": "policyset", "BASE": "overlay",
-    "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource",
+    "misplaced_base": "overlay", "shown_path": "sources", "decode_utf8": "yamlsource", "load_yaml": "yamlsource",
     # inputs, problems and decisions
     "Encounter": "encounter", "DERIVED_ELEMENTS": "encounter", "Location": "errors", "Problem": "errors", "PolicyError": "errors",
     "InputError": "errors", "Decision": "decision", "LineDecision": "decision",

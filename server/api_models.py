@@ -18,7 +18,7 @@ from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Paramete
 from .wire.common import wire
 from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
 
-__all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CodeRequirements", "Decision", "Fix", "Health",
+__all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "X12Item", "X12Result", "CodeRequirements", "Decision", "Fix", "Health",
            "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
            "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
 
@@ -63,6 +63,22 @@ class BatchItem(_Doc):
 
 class BatchResult(_Doc):
     results: list[BatchItem]
+    summary: dict[str, int]
+
+
+class X12Item(BatchItem):
+    """One encounter of an 837 (a claim and date of service), or a claim that could not become one."""
+    claim: Optional[str] = Field(description="the claim's CLM01")
+    segment: int = Field(description="position of the claim's CLM segment in the interchange (ISA = 1)")
+    date_of_service: Optional[str] = Field(description="the encounter's date of service (null: the claim could "
+                                           "not be made into encounters)")
+    payer: Optional[str] = Field(description="the payer overlay the payer-identifier table (or `payer`) named")
+
+
+class X12Result(_Doc):
+    """Every encounter of an 837P: one result each, in file order, and counts (claims, encounters,
+    decided, failed)."""
+    results: list[X12Item]
     summary: dict[str, int]
 
 

@@ -56,7 +56,7 @@ def build_spec(version: str) -> dict:
                        "why: decisions with proof traces, payer policies and vocabularies. Errors are RFC 7807 "
                        "problem details (application/problem+json)."})
     models = [(Encounter, "validation"), (m.Problem, "serialization"), (m.Decision, "serialization"),
-              (m.BatchResult, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
+              (m.BatchResult, "serialization"), (m.X12Result, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
               (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization")]
     _, top = TypeAdapter.json_schemas([(model, mode, TypeAdapter(model)) for model, mode in models],
@@ -95,6 +95,29 @@ def build_spec(version: str) -> dict:
             "application/x-ndjson": {"schema": {"type": "string",
                                                 "description": "one BatchItem per line, in input order"}}}},
             **common, **failed}}})
+    spec.path(path="/v1/x12/837/check", operations={"post": {
+        "summary": "Decide every encounter of an X12 837P (005010X222A1)",
+        "description": "The body is the interchange (`application/edi-x12` or `text/plain`), or `application/json` "
+                       "`{\"x12\": \"<the 837>\", \"sidecar\": {...}}` with a sidecar giving what an 837 does not carry "
+                       "(minutes, documentation, intended outcomes; docs/x12.md). Each claim and date of service "
+                       "is an encounter, decided under the payer its payer identifier (NM1*PR NM109) maps to in "
+                       "the payer table (`payer` decides them all under one payer). A claim that cannot be checked "
+                       "is a result with an `error`, located at its segments; the others are decided.",
+        "operationId": "checkX12", "parameters": [
+            {"name": "payer", "in": "query", "schema": {"type": "string"},
+             "description": "decide every claim under this payer instead of the payer table's"}, explain_q],
+        "requestBody": {"required": True, "content": {
+            "application/edi-x12": {"schema": {"type": "string", "description": "the 837P interchange"}},
+            "text/plain": {"schema": {"type": "string", "description": "the 837P interchange"}},
+            "application/json": {"schema": {"type": "object", "required": ["x12"], "properties": {
+                "x12": {"type": "string"}, "sidecar": {"type": "object"}}}}}},
+        "responses": {"200": _json("X12Result", "one result per encounter (claim and date of service)"),
+                      "400": _problem("the body is not a readable 837P: every problem with its segment position "
+                                      "(`segment`, `segment_id`, `element`)"),
+                      "413": common["413"], "408": common["408"],
+                      "415": _problem("the body is not application/edi-x12, text/plain or application/json"),
+                      "422": _problem("the sidecar does not fit the 837, or a parameter is not valid"),
+                      "503": _problem("the payer-identifier table does not load"), **failed}}})
     spec.path(path="/v1/payers", operations={"get": {
         "summary": "List the payers", "operationId": "listPayers",
         "responses": {"200": _json("PayerList", "every payer, loaded or not"), **failed}}})

@@ -26,6 +26,10 @@ TITLES = {
     "internal-error": "Internal error",
     "bad-request": "Bad request",
     "unauthorized": "Unauthorized",
+    "invalid-x12": "The body is not a readable X12 837P",
+    "invalid-sidecar": "The sidecar does not fit the 837",
+    "invalid-claim": "The claim cannot be checked",
+    "payer-table-unavailable": "The payer-identifier table does not load",
     # kinds only the command line meets (its JSON errors are problem documents too)
     "policy-error": "The policies do not load",
     "unreadable-input": "The input cannot be read",

@@ -6,6 +6,7 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | policies | SUPPORTABLE_POLICIES | the bundled `policies/` |
 | payers | SUPPORTABLE_PAYERS | `payers/` beside the policies |
 | edits | SUPPORTABLE_EDITS | none: a folder written by `supportable edits import` (CMS's PTP and MUE tables) |
+| payer_ids | SUPPORTABLE_PAYER_IDS | `routing/payer_ids.yaml` in the payers folder: payer identifier (an 837's NM1*PR NM109) -> payer overlay |
 | decision_log | SUPPORTABLE_DECISION_LOG | `var/decisions.jsonl` in the working directory ("" turns it off) |
 | max_body_bytes | SUPPORTABLE_MAX_BODY_BYTES | 1 MiB (one encounter); sizes take units: `512KiB`, `1MiB`, `8MB` |
 | max_batch_bytes | SUPPORTABLE_MAX_BATCH_BYTES | 8 MiB (a batch, JSON or NDJSON; large corpora belong to batch audits) |
@@ -56,7 +57,7 @@ SIZE_HELP = "a size in bytes: a positive integer, or one with a unit (512KiB, 1M
 
 # What each setting accepts, said in the one-line error of a bad value.
 ACCEPTS = {
-    "policies": "a folder", "payers": "a folder", "edits": "a folder",
+    "policies": "a folder", "payers": "a folder", "edits": "a folder", "payer_ids": "a file (the payer table)",
     "decision_log": "a file path, or empty to turn the decision log off",
     "snapshot": "a folder path, or empty to keep no last good policy set on disk",
     "reload_timeout": "a number of seconds, 0 or more (0: unbounded)",
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     policies: Path = BUNDLED_POLICIES
     payers: Path | None = None
     edits: Path | None = None
+    payer_ids: Path | None = None
     decision_log: Path | None = Path("var/decisions.jsonl")
     max_body_bytes: int = 1 << 20
     max_batch_bytes: int = 8 << 20

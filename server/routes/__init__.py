@@ -3,6 +3,7 @@
 - ``hooks``: what every request goes through (request id, API key, metrics, access log, problems
   for every error);
 - ``decisions``: ``/v1/check`` and ``/v1/check/batch``;
+- ``x12``: ``/v1/x12/837/check`` (an X12 837P in, every encounter's decision out);
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import decisions, hooks, operations, payers
+from . import decisions, hooks, operations, payers, x12
 from .common import State
 
 
 def install(app: Flask, state: State) -> None:
     hooks.install(app, state)
     decisions.install(app, state)
+    x12.install(app, state)
     payers.install(app, state)
     operations.install(app, state)

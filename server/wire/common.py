@@ -87,6 +87,10 @@ class ProblemItem(TypedDict):
     line: NotRequired[int]
     column: NotRequired[int]
     details: NotRequired[list["ProblemItem"]]   # a policy-test run error: the problems behind it
+    segment: NotRequired[int]                   # an X12 837: the segment's position in the file (ISA = 1)
+    segment_id: NotRequired[str]                # ... its id (SV1)
+    element: NotRequired[str]                   # ... and the element (SV101-02), where known
+    sidecar: NotRequired[str]                   # a value the X12 sidecar gave: its key path (claims.C1.lines.1.minutes)
 
 
 def problem_item(p) -> ProblemItem:
