@@ -3,6 +3,7 @@
 - ``hooks``: what every request goes through (request id, API key, metrics, access log, problems
   for every error);
 - ``decisions``: ``/v1/check`` and ``/v1/check/batch``;
+- ``fhir``: ``/fhir/Claim/$check`` (a FHIR R4 Claim in, a ClaimResponse or OperationOutcome out);
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import decisions, hooks, operations, payers
+from . import decisions, fhir, hooks, operations, payers
 from .common import State
 
 
 def install(app: Flask, state: State) -> None:
     hooks.install(app, state)
     decisions.install(app, state)
+    fhir.install(app, state)
     payers.install(app, state)
     operations.install(app, state)
