@@ -19,7 +19,8 @@ from pathlib import Path
 import click
 
 from supportable import engine as facade   # the facade: each name is imported when a command first uses it
-from supportable.cli.common import edits_option, engine_option, fail, format_option, policies_options, version_option
+from supportable.cli.common import (edits_option, engine_option, fail, format_in_option, format_option, policies_options,
+                                    version_option)
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -71,13 +72,15 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
 @click.argument("encounter", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--payer", default=None, help="Payer policy to apply (default: the encounter's `payer`, else base).")
 @format_option
+@format_in_option
 @click.option("--explain", is_flag=True, help="Include the full proof trees.")
 @policies_options
 @edits_option
 @engine_option
-def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: Path, payers_dir: Path | None,
-          edits_dir: Path | None, engine: str) -> None:
-    """Decide every line of ENCOUNTER (a JSON file, or - for standard input)."""
+def check(encounter: str, payer: str | None, fmt: str, format_in: str, explain: bool, policies: Path,
+          payers_dir: Path | None, edits_dir: Path | None, engine: str) -> None:
+    """Decide every line of ENCOUNTER (a JSON file, or - for standard input): an encounter, or with
+    --format-in fhir a FHIR R4 Claim (then --format json prints a ClaimResponse)."""
     from supportable.server import wire
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
@@ -92,11 +95,18 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
+    front = None
+    if format_in != "json":
+        from supportable.cli.formats_in import read
+        front = read(format_in, fmt, data, encounter, payer)
+        data = front.encounter
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine)
     try:
         enc = policy.read_encounter(data)
     except facade.InputError as exc:
+        if front is not None:
+            front.fail(wire.problem_items(exc.problems))
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
@@ -104,7 +114,9 @@ def check(encounter: str, payer: str | None, fmt: str, explain: bool, policies: 
     except Exception as exc:  # an engine fault: say so plainly, never as a traceback
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
               f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
-    if fmt == "json":
+    if fmt == "json" and front is not None and front.render_json is not None:
+        click.echo(json.dumps(front.render_json(wire.decision(decision, "summary")), indent=2, default=str))
+    elif fmt == "json":
         click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
         from supportable.cli.render_text import render_decision

@@ -66,6 +66,12 @@ engine_option = click.option(
     help="The engine that evaluates the policy: `plan` (the evaluation plan, proofs read from what it derived) or "
          "`pydatalog` (the reference); decisions are identical (also SUPPORTABLE_ENGINE).")
 
+# The formats `check --format-in` reads (cli/formats_in.py has their readers).
+INPUT_FORMATS = {"json": "an encounter (docs/encounter.md)", "fhir": "a FHIR R4 Claim (docs/fhir.md)"}
+format_in_option = click.option(
+    "--format-in", "format_in", type=click.Choice(list(INPUT_FORMATS)), default="json", show_default=True,
+    help="What the input is: " + "; ".join(f"`{k}`, {v}" for k, v in INPUT_FORMATS.items()) + ".")
+
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True)
 

@@ -35,12 +35,12 @@ def install(app: Flask, state: State) -> None:
             raise ProblemError("unsupported-media-type", 415, f"send the Claim as {fhir.FHIR_JSON}, not "
                                f"`{request.mimetype or 'no content type'}`")
         document = json_document()
+        chosen = request.args.get("payer") or None
         try:
-            claim = fhir.read_claim(document)
+            claim = fhir.read_claim(document, chosen)
         except fhir.ClaimError as exc:
             return outcome_response(422, exc.issues)
-        chosen = request.args.get("payer")
-        payer = chosen or claim.payer or BASE
+        payer = claim.payer or BASE
         try:
             policy = policy_for(state, payer, "payer")
         except ProblemError as exc:
