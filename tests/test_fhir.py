@@ -344,3 +344,17 @@ def test_the_command_line_refuses_a_bad_claim_with_fhirpath(tmp_path):
     assert text.returncode == 1 and "Claim.item[1].productOrService: unknown code `99999`" in text.stderr
     spec = _cli(str(SPEC / "claim-example-professional.json"), "--format-in", "fhir")
     assert spec.returncode == 1 and "Claim.item[0].productOrService" in spec.stderr
+
+
+def test_the_openapi_document_declares_the_route_and_what_it_answers(client):
+    spec = client.get("/openapi.json").get_json()
+    operation = spec["paths"]["/fhir/Claim/$check"]["post"]
+    assert FHIR in operation["requestBody"]["content"]
+    assert {"200", "400", "401", "413", "415", "422", "500", "503"} <= set(operation["responses"])
+    assert operation["responses"]["422"]["content"][FHIR]["schema"]["$ref"].endswith("/FhirOperationOutcome")
+    assert {"bearerKey": []} in operation["security"]
+    status, body = check(client, {"resourceType": "Claim"})
+    assert str(status) in operation["responses"]
+    schema = spec["components"]["schemas"]["FhirOperationOutcome"]
+    allowed = set(schema["properties"]["issue"]["items"]["properties"])
+    assert all(set(issue) <= allowed for issue in body["issue"])
