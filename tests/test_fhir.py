@@ -358,3 +358,20 @@ def test_the_openapi_document_declares_the_route_and_what_it_answers(client):
     schema = spec["components"]["schemas"]["FhirOperationOutcome"]
     allowed = set(schema["properties"]["issue"]["items"]["properties"])
     assert all(set(issue) <= allowed for issue in body["issue"])
+
+
+def test_the_examples_answer_as_examples_fhir_readme_says(client):
+    folder = ROOT / "examples" / "fhir"
+    assert json.loads((folder / "transfer_training_billed_as_97110.claim.json").read_text()) == \
+        claim_of(json.loads((EXAMPLES / "transfer_training_billed_as_97110.json").read_text()))
+    outcomes = {}
+    for name in ("medicare_8_minute_rule", "transfer_training_billed_as_97110"):
+        status, body = check(client, json.loads((folder / f"{name}.claim.json").read_text()))
+        assert status == 200
+        outcomes[name] = ClaimResponse.model_validate(body).outcome
+    assert outcomes == {"medicare_8_minute_rule": "complete", "transfer_training_billed_as_97110": "error"}
+    status, body = check(client, json.loads((folder / "unknown_codes.claim.json").read_text()))
+    assert status == 422 and set(outcome_issues(body)) == {("Claim.item[1].productOrService", "unknown_code"),
+                                                           ("Claim.supportingInfo[0].code", "unknown_documentation")}
+    status, body = check(client, json.loads((folder / "invalid.claim.json").read_text()))
+    assert status == 422 and outcome_issues(body) == [("Claim.item[0].quantity.value", "invalid_value")]
