@@ -375,3 +375,18 @@ def test_the_examples_answer_as_examples_fhir_readme_says(client):
                                                            ("Claim.supportingInfo[0].code", "unknown_documentation")}
     status, body = check(client, json.loads((folder / "invalid.claim.json").read_text()))
     assert status == 422 and outcome_issues(body) == [("Claim.item[0].quantity.value", "invalid_value")]
+
+
+def test_the_focal_coverages_payor_names_the_payer_when_the_insurer_does_not(client):
+    claim = _claim()
+    claim.pop("insurer", None)
+    claim["contained"].append({"resourceType": "Coverage", "id": "cov", "status": "active",
+                               "beneficiary": {"reference": claim["patient"]["reference"]},
+                               "payor": [{"identifier": {"system": "http://example.org/payer-id", "value": "60054"}}]})
+    claim["insurance"] = [{"sequence": 1, "focal": True, "coverage": {"reference": "#cov"}}]
+    status, body = check(client, claim)
+    assert status == 200 and body["insurer"]["identifier"]["value"] == "aetna"
+    claim["contained"][-1]["payor"][0]["identifier"]["value"] = "00000"
+    status, body = check(client, claim)
+    cov = len(claim["contained"]) - 1
+    assert status == 422 and outcome_issues(body) == [(f"Claim.contained[{cov}].payor[0].identifier", "unknown_payer")]

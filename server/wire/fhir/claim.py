@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from . import systems as s
-from .claim_info import InfoReader, _codes, _date, _ext, _number
+from .claim_info import InfoReader, _codes, _date, _ext, _number, payer_of
 from .outcome import Issue, from_validation_error
 
 
@@ -329,7 +329,7 @@ def _map(claim, chosen: str | None = None) -> ClaimInput:
     enc["patient"] = {"id": _patient_id(claim.patient)}
     r.at("patient", "Claim.patient")
     r.at("patient.id", "Claim.patient")
-    payer = chosen or _payer(claim, r)
+    payer = chosen or payer_of(claim, r)
     team = r.care_team(enc)
     r.billing_provider(enc)
     diagnoses = sorted(enumerate(claim.diagnosis or []), key=lambda d: d[1].sequence)
@@ -377,25 +377,3 @@ def _patient_id(ref) -> str | None:
     if ref.identifier is not None and ref.identifier.value:
         return ref.identifier.value
     return ref.display
-
-
-def _payer(claim, r: _Reader) -> str | None:
-    """The overlay the insurer's identifier names: PAYER_ID directly, else the payer-id table; an
-    identifier outside both is an issue (never a silent fall-back to base)."""
-    ref, where = claim.insurer, "Claim.insurer"
-    if ref is not None and ref.reference and ref.reference.startswith("#"):
-        org, pat = r.resolve(ref, where, ("Organization",))
-        identifiers = (org.identifier or []) if org is not None else []
-        where = f"{pat}.identifier" if pat else where
-    else:
-        identifiers = [ref.identifier] if ref is not None and ref.identifier is not None else []
-        where = f"{where}.identifier"
-    for ident in identifiers:
-        if ident.system == s.PAYER_ID and ident.value:
-            return ident.value
-        if ident.value in s.PAYER_TABLE:
-            return s.PAYER_TABLE[ident.value]
-    if identifiers:
-        r.issue(where, f"no payer is known by this identifier; use {s.PAYER_ID} with an overlay id, or an id "
-                "of the payer table (docs/fhir.md)", "code-invalid", "unknown_payer")
-    return None

@@ -127,3 +127,38 @@ class InfoReader:
                 self.at(f"plan_of_care.{key}", f"{pat}.extension('{url}')")
         enc["plan_of_care"] = out
 
+
+
+def _identifiers(ref, reader, where: str, kind: str):
+    """The identifiers a reference carries, or those of the contained resource it points at."""
+    if ref is None:
+        return [], where
+    if ref.reference and ref.reference.startswith("#"):
+        found, at = reader.resolve(ref, where, (kind,))
+        return ((found.identifier or []) if found is not None else []), (f"{at}.identifier" if at else where)
+    return ([ref.identifier] if ref.identifier is not None else []), f"{where}.identifier"
+
+
+def payer_of(claim, reader) -> str | None:
+    """The overlay the payer's identifier names: ``Claim.insurer``'s, else the payor of the focal
+    insurance's contained Coverage. System PAYER_ID names an overlay directly; another identifier is
+    looked up in the payer-id table; one in neither is an issue (never a silent fall-back to base)."""
+    identifiers, where = _identifiers(claim.insurer, reader, "Claim.insurer", "Organization")
+    if not identifiers:
+        for i, insurance in enumerate(claim.insurance or []):
+            if not insurance.focal:
+                continue
+            coverage, at = reader.resolve(insurance.coverage, f"Claim.insurance[{i}].coverage", ("Coverage",))
+            for j, payor in enumerate(coverage.payor or [] if coverage is not None else []):
+                identifiers, where = _identifiers(payor, reader, f"{at}.payor[{j}]", "Organization")
+                if identifiers:
+                    break
+    for ident in identifiers:
+        if ident.system == s.PAYER_ID and ident.value:
+            return ident.value
+        if ident.value in s.PAYER_TABLE:
+            return s.PAYER_TABLE[ident.value]
+    if identifiers:
+        reader.issue(where, f"no payer is known by this identifier; use {s.PAYER_ID} with an overlay id, or an "
+                     "id of the payer table (docs/fhir.md)", "code-invalid", "unknown_payer")
+    return None
