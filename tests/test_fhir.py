@@ -390,3 +390,14 @@ def test_the_focal_coverages_payor_names_the_payer_when_the_insurer_does_not(cli
     status, body = check(client, claim)
     cov = len(claim["contained"]) - 1
     assert status == 422 and outcome_issues(body) == [(f"Claim.contained[{cov}].payor[0].identifier", "unknown_payer")]
+
+
+def test_a_preauthorization_is_checked_and_answered_as_one(client, native):
+    enc = json.loads((EXAMPLES / "mixed_visit.json").read_text())
+    claim = claim_of(enc)
+    claim["use"] = "preauthorization"
+    status, body = check(client, claim)
+    assert status == 200 and body["use"] == "preauthorization"
+    ClaimResponse.model_validate(body)
+    assert [adjudications(i)[s.ADJ_SUPPORTABLE] for i in body["item"]] == \
+        [line["units"]["supportable"] for line in native(enc)["lines"]]
