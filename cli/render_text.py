@@ -48,6 +48,8 @@ def _headline(line: dict) -> str:
         return (f"Line {line['line']}: {line['code']} — SUPPORTABLE FOR {supportable} OF {billed} "
                 f"BILLED UNITS — over-billed by {billed - supportable}")
     units = f"{supportable} of {billed} billed unit(s) supportable"
+    if line["units"].get("minutes_recorded") is False:
+        units += "; minutes not recorded"
     return f"Line {line['line']}: {line['code']} — {_VERDICT[line['verdict']]} ({units})"
 
 
@@ -60,6 +62,9 @@ def _fix_text(fix: dict) -> str:
     action = fix["action"]
     if action == "add_documentation":
         element = fix["element"]
+        if "line" in fix:       # another line's element, which this line's units rest on
+            field = DERIVED_ELEMENTS.get(element, "").split(".")[-1] or element
+            return f"state line {fix['line']}'s `{field}` (`{element}`)"
         if element in DERIVED_ELEMENTS:
             return f"state it in the line's `{DERIVED_ELEMENTS[element].split('.')[-1]}` (`{element}`)"
         return f"document `{element}`"

@@ -30,6 +30,7 @@ class Fix:
     action: str                # add_documentation, add_modifier, remove_modifier, bill_instead, reduce_units
     value: object              # element, modifier(s), code or units
     rule: Rule
+    line: str | None = None    # add_documentation on another line (its minutes, which this line's units rest on)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class LineDecision:
     verdict: str
     billed_units: int
     supportable_units: int
+    minutes_recorded: bool = True     # False: the record does not show the line's minutes
     reasons: list[Reason] = field(default_factory=list)
     missing_documentation: list[str] = field(default_factory=list)
     suggestions: list[tuple[str, ProofNode]] = field(default_factory=list)
@@ -108,7 +110,13 @@ class Decider:
                 continue
             atom = lit.atom
             args = [a.value if isinstance(a, Const) else b.get(a.name) for a in atom.args]
-            if not args or args[0] != line:
+            if not args:
+                continue
+            if args[0] != line:
+                # an element another line lacks, which this line's units rest on (that line's minutes)
+                if isinstance(lit, Negative) and atom.pred in _DOC_PREDS and args[0] is not None \
+                        and len(args) > 1 and args[1] is not None:
+                    fixes.append(Fix("add_documentation", args[1], rule, line=args[0]))
                 continue
             if isinstance(lit, Negative):
                 if atom.pred in _DOC_PREDS and args[1] is not None:
@@ -203,7 +211,8 @@ class Decider:
                 proof = self.ex.prove("suggest", (lid, code))
                 if proof is not None:
                     suggestions.append((code, proof))
-        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, suggestions=suggestions,
+        decision = LineDecision(lid, line.code, SUPPORTABLE, line.units, 0, line.minutes is not None,
+                                suggestions=suggestions,
                                 advice=self._advice(lid))
         per_derivation = []
         for proof in denials:
@@ -211,7 +220,8 @@ class Decider:
             per_derivation.append((proof, fixes))
             decision.reasons.append(Reason(proof.rule, _kind(proof.rule, fixes), proof.message, _edit_rows(proof)))
             for fix in fixes:
-                if fix.action == "add_documentation" and fix.value not in decision.missing_documentation:
+                if fix.action == "add_documentation" and fix.line is None \
+                        and fix.value not in decision.missing_documentation:
                     decision.missing_documentation.append(fix.value)
         decision.proofs = denials
         if not denials:
@@ -239,7 +249,7 @@ class Decider:
                     chosen.append(min(fixes, key=lambda f: preference.index(f.action)))
         seen = set()
         for fix in chosen:
-            key = (fix.action, repr(fix.value))
+            key = (fix.action, repr(fix.value), fix.line)
             if key not in seen:
                 seen.add(key)
                 decision.fixes.append(fix)

@@ -98,7 +98,10 @@ class Patient(_Strict):
 class Line(_Strict):
     id: LineId
     code: str = Field(min_length=1)
-    minutes: StrictInt = Field(ge=0, le=24 * 60)
+    minutes: Optional[StrictInt] = Field(default=None, ge=0, le=24 * 60,
+                                         description="direct minutes of the service; absent or null when the "
+                                         "record does not show them (an X12 837 or a FHIR Claim carries units, "
+                                         "not minutes)")
     units: StrictInt = Field(ge=1, le=96)
     modifiers: list[str] = Field(default_factory=list, max_length=8)
     one_on_one: StrictBool = True
@@ -284,13 +287,17 @@ def check_vocabulary(data: dict, vocab: Vocabulary) -> list[FieldProblem]:
 
 
 # Documentation elements that follow from a field of the line rather than being listed.
-DERIVED_ELEMENTS = {"intended_outcome": "lines[].intended_outcomes"}
+DERIVED_ELEMENTS = {"intended_outcome": "lines[].intended_outcomes", "minutes_recorded": "lines[].minutes"}
 
 
 def _derived_element(path: str, element: Any, problems: list[FieldProblem]) -> None:
     if isinstance(element, str) and element in DERIVED_ELEMENTS:   # anything else is refused by the model
-        problems.append(FieldProblem(path, f"`{element}` follows from `{DERIVED_ELEMENTS[element]}`: list the "
-                                     "outcomes there (the code is checked against them)", "derived_element"))
+        problems.append(FieldProblem(path, f"`{element}` follows from `{DERIVED_ELEMENTS[element]}`: "
+                                     + _DERIVED_HINT[element], "derived_element"))
+
+
+_DERIVED_HINT = {"intended_outcome": "list the outcomes there (the code is checked against them)",
+                 "minutes_recorded": "give the line's minutes there (the units are checked against them)"}
 
 
 def _check_consistency(enc: Encounter) -> list[FieldProblem]:

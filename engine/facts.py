@@ -55,7 +55,8 @@ INPUT_PREDICATES = {p.key: p for p in [
     _p("line", "Line", "a billed line of the encounter"),
     _p("line_position", "Line Position", "where a line is listed on the claim (1 for the first)"),
     _p("line_code", "Line Code", "the code billed on a line", (None, "code")),
-    _p("line_minutes", "Line Minutes", "direct minutes recorded for a line"),
+    _p("line_minutes", "Line Minutes", "direct minutes recorded for a line (no fact when the record does not show "
+       "them; the element `minutes_recorded` is then absent too)"),
     _p("billed_units", "Line Units", "units billed on a line"),
     _p("has_modifier", "Line Modifier", "a modifier on a line", (None, "modifier")),
     _p("one_on_one", "Line", "the provider was in direct one-on-one contact for the line's minutes"),
@@ -156,8 +157,10 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
     visit_docs = list(dict.fromkeys(enc.documentation))
     for position, line in enumerate(enc.lines, start=1):
         lid = line.id
-        facts += [("line", (lid,)), ("line_position", (lid, position)), ("line_code", (lid, line.code)),
-                  ("line_minutes", (lid, line.minutes)), ("billed_units", (lid, line.units)),
+        facts += [("line", (lid,)), ("line_position", (lid, position)), ("line_code", (lid, line.code))]
+        if line.minutes is not None:   # minutes unknown: no line_minutes fact, and the element is absent
+            facts.append(("line_minutes", (lid, line.minutes)))
+        facts += [("billed_units", (lid, line.units)),
                   ("patients_in_session", (lid, line.patients_in_session)),
                   ("line_provider", (lid, line.furnished_by or enc.provider.type))]
         if line.one_on_one:
@@ -176,4 +179,6 @@ def encounter_facts(enc: Encounter) -> list[tuple[str, tuple]]:
             facts.append(("documented", (lid, d)))
         if line.intended_outcomes:      # the element follows from the list (encounter.DERIVED_ELEMENTS)
             facts.append(("documented", (lid, "intended_outcome")))
+        if line.minutes is not None:    # likewise, the line's minutes are in the record
+            facts.append(("documented", (lid, "minutes_recorded")))
     return facts

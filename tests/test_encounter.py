@@ -514,6 +514,7 @@ def test_encounter_facts(vocab):
         ("documented", ("1", "time_recorded")),
         ("documented", ("1", "gait_impairment")),
         ("documented", ("1", "intended_outcome")),          # follows from its intended_outcomes
+        ("documented", ("1", "minutes_recorded")),          # follows from its minutes
         ("line", ("2",)),
         ("line_position", ("2", 2)),
         ("line_code", ("2", "97150")),
@@ -523,7 +524,18 @@ def test_encounter_facts(vocab):
         ("line_provider", ("2", "physical_therapist")),
         ("documented", ("2", "functional_goals")),
         ("documented", ("2", "time_recorded")),
+        ("documented", ("2", "minutes_recorded")),
     ])
+
+
+def test_a_line_without_minutes_has_no_minutes_facts(vocab):
+    data = small_encounter()
+    data["lines"][1]["minutes"] = None
+    del data["lines"][0]["minutes"]
+    facts = _facts(data, vocab)
+    assert not [args for name, args in facts if name == "line_minutes"]
+    assert not [args for name, args in facts if name == "documented" and args[1] == "minutes_recorded"]
+    assert ("billed_units", ("2", 1)) in facts and ("documented", ("2", "time_recorded")) in facts
 
 
 def test_line_documentation_adds_to_visit_documentation(vocab):
@@ -532,8 +544,9 @@ def test_line_documentation_adds_to_visit_documentation(vocab):
     for name, args in facts:
         if name == "documented":
             by_line.setdefault(args[0], []).append(args[1])
-    assert by_line == {"1": ["functional_goals", "time_recorded", "gait_impairment", "intended_outcome"],
-                       "2": ["functional_goals", "time_recorded"]}
+    assert by_line == {"1": ["functional_goals", "time_recorded", "gait_impairment", "intended_outcome",
+                             "minutes_recorded"],
+                       "2": ["functional_goals", "time_recorded", "minutes_recorded"]}
 
 
 def test_prior_visit_days_before(vocab):
@@ -560,7 +573,9 @@ def test_facts_of_minimal_encounter_have_no_optional_predicates(vocab):
     names = {name for name, _ in facts}
     assert not names & {"poc_certified_by", "poc_certified_on", "start_of_care", "prior_visit",
                         "prior_visit_code", "time_block", "line_region", "intended_outcome",
-                        "has_modifier", "documented"}
+                        "has_modifier"}
+    # the one documentation fact a minimal line has is the element its minutes give
+    assert [args for name, args in facts if name == "documented"] == [("1", "minutes_recorded")]
     assert ("one_on_one", ("1",)) in facts
 
 

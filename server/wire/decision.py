@@ -78,6 +78,7 @@ class Fix(TypedDict):
     one_of: NotRequired[list[str]]
     code: NotRequired[str]
     units: NotRequired[int]
+    line: NotRequired[str]   # add_documentation on another line, which this line's units rest on (its minutes)
     satisfies: str
 
 
@@ -102,6 +103,7 @@ class Units(TypedDict):
     billed: int
     supportable: int
     method: Optional[str]
+    minutes_recorded: NotRequired[bool]   # present (false) only when the record does not show the line's minutes
 
 
 @wire
@@ -170,7 +172,10 @@ def bindings(pairs) -> dict[str, Scalar]:
 def fix(f) -> Fix:
     if f.action == "add_modifier" and isinstance(f.value, list):
         return {"action": f.action, "one_of": f.value, "satisfies": f.rule.id}
-    return {"action": f.action, _FIX_MEMBER[f.action]: f.value, "satisfies": f.rule.id}
+    out: Fix = {"action": f.action, _FIX_MEMBER[f.action]: f.value, "satisfies": f.rule.id}
+    if f.line is not None:
+        out["line"] = f.line
+    return out
 
 
 def edit_ref(row) -> EditRef:
@@ -229,9 +234,12 @@ def attempt(a) -> Attempt:
 
 
 def line_decision(line, method: str | None, explain: str = "full") -> LineDecision:
+    units: Units = {"billed": line.billed_units, "supportable": line.supportable_units, "method": method}
+    if not line.minutes_recorded:
+        units["minutes_recorded"] = False
     out: LineDecision = {
         "line": line.line, "code": line.code, "verdict": line.verdict, "overbilled": line.overbilled,
-        "units": {"billed": line.billed_units, "supportable": line.supportable_units, "method": method},
+        "units": units,
         "reasons": [reason(r) for r in line.reasons],
         "missing_documentation": line.missing_documentation,
         "suggested_codes": [{"code": c, "rule": p.rule.id, "message": p.message} for c, p in line.suggestions],
