@@ -29,7 +29,6 @@ SPEC = ROOT / "tests" / "data" / "fhir" / "spec"
 EXAMPLE_CLAIM = ROOT / "examples" / "fhir" / "medicare_8_minute_rule.claim.json"
 ENCOUNTERS = sorted(p for p in EXAMPLES.glob("*.json"))
 FHIR = "application/fhir+json"
-MINUTES_PATH = f"Claim.item[0].extension('{s.EXT_MINUTES}')"
 
 
 @pytest.fixture(scope="module")
@@ -223,13 +222,24 @@ def test_encounter_problems_are_located_back_in_the_claim(client):
                                          ("Claim.careTeam[0].qualification", "unknown_provider_type")}
 
 
-def test_minutes_absent_is_located_at_the_minutes_extension(client):
-    claim = _claim()
+def test_an_item_without_the_minutes_extension_has_minutes_unknown(client, native):
+    enc = make_encounter([{"code": "97110", "minutes": 30, "units": 2}, {"code": "97112", "minutes": 15, "units": 1}])
+    claim = claim_of(enc)
     claim["item"][0]["extension"] = [e for e in claim["item"][0]["extension"] if e["url"] != s.EXT_MINUTES]
+    assert fhir.read_claim(claim).encounter["lines"][0].get("minutes") is None
     status, body = check(client, claim)
-    # until the encounter format has "minutes unknown", a line without minutes is refused where they belong
-    assert status == 422
-    assert (MINUTES_PATH, "missing_field") in outcome_issues(body)
+    assert status == 200, body
+    ClaimResponse.model_validate(body)
+    del enc["lines"][0]["minutes"]
+    decision = native(enc)
+    first = adjudications(body["item"][0])
+    assert decision["lines"][0]["verdict"] == "needs_documentation"      # missing evidence is never proof
+    assert first["needs-documentation"] == 0 and first[s.ADJ_SUPPORTABLE] == 0
+    assert first["reasons"] == [r["id"] for r in decision["lines"][0]["reasons"]]
+    assert "base.units.minutes_unknown" in first["reasons"]
+    notes = {n["number"]: n["text"] for n in body["processNote"]}
+    assert any("minutes_recorded" in notes[n] for n in body["item"][0]["noteNumber"])
+    assert body["outcome"] != "complete"
 
 
 def test_mapping_problems_are_located(client):
@@ -364,12 +374,15 @@ def test_the_examples_answer_as_examples_fhir_readme_says(client):
     folder = ROOT / "examples" / "fhir"
     assert json.loads((folder / "transfer_training_billed_as_97110.claim.json").read_text()) == \
         claim_of(json.loads((EXAMPLES / "transfer_training_billed_as_97110.json").read_text()))
+    assert json.loads((folder / "minutes_unknown.claim.json").read_text()) == \
+        claim_of(json.loads((EXAMPLES / "minutes_unknown.json").read_text()))
     outcomes = {}
-    for name in ("medicare_8_minute_rule", "transfer_training_billed_as_97110"):
+    for name in ("medicare_8_minute_rule", "transfer_training_billed_as_97110", "minutes_unknown"):
         status, body = check(client, json.loads((folder / f"{name}.claim.json").read_text()))
         assert status == 200
         outcomes[name] = ClaimResponse.model_validate(body).outcome
-    assert outcomes == {"medicare_8_minute_rule": "complete", "transfer_training_billed_as_97110": "error"}
+    assert outcomes == {"medicare_8_minute_rule": "complete", "transfer_training_billed_as_97110": "error",
+                        "minutes_unknown": "partial"}
     status, body = check(client, json.loads((folder / "unknown_codes.claim.json").read_text()))
     assert status == 422 and set(outcome_issues(body)) == {("Claim.item[1].productOrService", "unknown_code"),
                                                            ("Claim.supportingInfo[0].code", "unknown_documentation")}

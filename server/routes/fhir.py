@@ -44,9 +44,10 @@ def install(app: Flask, state: State) -> None:
         try:
             policy = policy_for(state, payer, "payer")
         except ProblemError as exc:
-            where = "" if chosen else ("Claim.insurer" if claim.payer else "")
-            issues = fhir.from_problems(exc.problems or [{"path": "", "code": exc.kind.replace("-", "_"),
-                                                          "message": exc.detail}], lambda _path: where)
+            where = "" if chosen else "Claim.insurer"       # the query parameter, or the Claim's insurer
+            problems = [{**p, "path": ""} if "path" in p else p for p in exc.problems or []] or \
+                [{"code": exc.kind.replace("-", "_"), "message": exc.detail}]
+            issues = fhir.from_problems(problems, lambda _path: where)
             return outcome_response(exc.status, issues)
         try:
             encounter = policy.read_encounter(claim.encounter)
