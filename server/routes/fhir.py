@@ -44,7 +44,7 @@ def install(app: Flask, state: State) -> None:
         try:
             policy = policy_for(state, payer, "payer")
         except ProblemError as exc:
-            where = "" if chosen else "Claim.insurer"       # the query parameter, or the Claim's insurer
+            where = "Claim.insurer" if claim.payer and not chosen else ""   # else the query, or the default
             problems = [{**p, "path": ""} if "path" in p else p for p in exc.problems or []] or \
                 [{"code": exc.kind.replace("-", "_"), "message": exc.detail}]
             issues = fhir.from_problems(problems, lambda _path: where)
