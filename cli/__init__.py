@@ -55,10 +55,13 @@ def main() -> None:
 
 
 def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None,
-          engine: str | None = None) -> facade.PolicySet:
+          engine: str | None = None, front=None) -> facade.PolicySet:
     from supportable.server import wire
     sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = sources.payer_ids()
+    if payer not in known and front is not None:     # an input format's own error document (exit 3)
+        front.fail([{"path": "payer", "code": "unknown_payer", "message": f"unknown payer `{payer}`; available: "
+                     f"{', '.join(known)}"}], EXIT_UNKNOWN)
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
@@ -101,7 +104,7 @@ def check(encounter: str, payer: str | None, fmt: str, format_in: str, explain: 
         front = read(format_in, fmt, data, encounter, payer)
         data = front.encounter
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
-    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine)
+    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine, front)
     try:
         enc = policy.read_encounter(data)
     except facade.InputError as exc:

@@ -15,13 +15,15 @@ EXIT_INPUT = 1
 
 class Front:
     """What a format's reader gives: the encounter document, how to locate an encounter field in the
-    input (for errors), and how to write the decision in the format (None: the decision document)."""
+    input (for errors), how to write the decision in the format (None: the decision document), and
+    ``fail(problems, exit_code)``, which reports problems (located by encounter field path) in the
+    format's own error document and exits."""
 
     def __init__(self, encounter: dict, locate, render_json=None):
         self.encounter, self.locate, self.render_json = encounter, locate, render_json
 
 
-def _fhir_fail(fmt: str, name: str, issues) -> None:
+def _fhir_fail(fmt: str, name: str, issues, code: int = EXIT_INPUT) -> None:
     from supportable.server.wire import fhir
     if fmt == "json":
         click.echo(json.dumps(fhir.operation_outcome(issues), indent=2))
@@ -29,7 +31,7 @@ def _fhir_fail(fmt: str, name: str, issues) -> None:
         click.echo(f"error: `{name}` is not a Claim Supportable can check", err=True)
         for issue in issues:
             click.echo(f"  {issue.expression or 'Claim'}: {issue.message}", err=True)
-    sys.exit(EXIT_INPUT)
+    sys.exit(code)
 
 
 def read_fhir(fmt: str, document, name: str, payer: str | None = None) -> Front:
@@ -44,7 +46,8 @@ def read_fhir(fmt: str, document, name: str, payer: str | None = None) -> Front:
         return fhir.claim_response(decision, claim.claim, claim.sequences)
 
     front = Front(claim.encounter, lambda path: fhir.fhirpath_of(claim.paths, path), render)
-    front.fail = lambda problems: _fhir_fail(fmt, name, fhir.from_problems(problems, front.locate))
+    front.fail = lambda problems, code=EXIT_INPUT: _fhir_fail(fmt, name, fhir.from_problems(problems, front.locate),
+                                                              code)
     return front
 
 

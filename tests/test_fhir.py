@@ -414,3 +414,13 @@ def test_a_preauthorization_is_checked_and_answered_as_one(client, native):
     ClaimResponse.model_validate(body)
     assert [adjudications(i)[s.ADJ_SUPPORTABLE] for i in body["item"]] == \
         [line["units"]["supportable"] for line in native(enc)["lines"]]
+
+
+def test_the_command_line_reports_an_unknown_payer_of_a_claim_as_an_operation_outcome(tmp_path):
+    claim = _claim()
+    claim["insurer"] = {"identifier": {"system": s.PAYER_ID, "value": "nobody"}}
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim))
+    done = _cli(str(path), "--format-in", "fhir", "--format", "json")
+    assert done.returncode == 3, done.stdout
+    assert outcome_issues(json.loads(done.stdout)) == [("Claim.insurer", "unknown_payer")]
