@@ -424,3 +424,15 @@ def test_the_command_line_reports_an_unknown_payer_of_a_claim_as_an_operation_ou
     done = _cli(str(path), "--format-in", "fhir", "--format", "json")
     assert done.returncode == 3, done.stdout
     assert outcome_issues(json.loads(done.stdout)) == [("Claim.insurer", "unknown_payer")]
+
+
+@pytest.mark.parametrize("quantity", [None, {"value": 1.5}, {"value": 0}, {"unit": "min"}])
+def test_units_come_from_the_quantity_and_a_bad_one_is_located_there(client, quantity):
+    claim = _claim()
+    if quantity is None:
+        del claim["item"][0]["quantity"]
+    else:
+        claim["item"][0]["quantity"] = quantity
+    status, body = check(client, claim)
+    assert status == 422
+    assert [where for where, _ in outcome_issues(body)] == ["Claim.item[0].quantity"]
