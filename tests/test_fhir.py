@@ -436,3 +436,45 @@ def test_units_come_from_the_quantity_and_a_bad_one_is_located_there(client, qua
     status, body = check(client, claim)
     assert status == 422
     assert [where for where, _ in outcome_issues(body)] == ["Claim.item[0].quantity"]
+
+
+def _normalized(enc: dict) -> dict:
+    enc = copy.deepcopy(enc)
+    for line in enc["lines"]:
+        if "time_block" in line:
+            line["time_blocks"] = [line.pop("time_block")]
+        if "region" in line:
+            line["regions"] = [line.pop("region")]
+    enc["patient"] = {k: v for k, v in enc["patient"].items() if v != []}
+    return enc
+
+
+def test_every_mapped_field_reads_back_as_it_was_written():
+    enc = make_encounter(
+        [{"code": "97110", "minutes": 23, "units": 2, "furnished_by": "physical_therapist_assistant",
+          "modifiers": ["GP", "CQ"], "one_on_one": False, "patients_in_session": 1, "allowed_amount": 31.5,
+          "time_blocks": ["A", "C"], "regions": ["lumbar", "thoracic"], "documentation": ["distinct_region"]},
+         {"code": "97140", "minutes": 8, "units": 1, "region": "cervical", "one_on_one": True}],
+        payer="medicare",
+        provider={"type": "acupuncturist", "npi": "1234567893", "credentials": ["acupuncture_degree"],
+                  "supervised_by": "physician"},
+        billing_provider={"type": "physician", "npi": "1987654321"},
+        plan_of_care={"certified_by": "nurse_practitioner", "certified_on": "2025-05-20",
+                      "start_of_care": "2025-03-01", "recertified_on": "2025-05-30",
+                      "last_progress_report_on": "2025-05-28"},
+        patient={"id": "pt-9", "condition_status": "plateau",
+                 "history": [{"date": "2025-05-26", "codes": ["97110", "97140"]}, {"date": "2025-05-28",
+                                                                                   "codes": ["97110"]}],
+                 "year_to_date": {"pt_slp": 1200.5, "ot": 40}},
+        diagnoses=["M54.50", "M54.2"])
+    del enc["lines"][0]["time_block"]           # make_encounter's own block: this line lists its blocks
+    claim = claim_of(enc)
+    read = fhir.read_claim(claim)
+    assert read.encounter == _normalized(enc)
+    assert read.sequences == [1, 2]
+    # every field path of the encounter is located in the Claim
+    assert fhir.fhirpath_of(read.paths, "lines[0].furnished_by").startswith("Claim.careTeam[")
+    assert fhir.fhirpath_of(read.paths, "provider.credentials[0]").startswith("Claim.contained[0].qualification")
+    assert fhir.fhirpath_of(read.paths, "plan_of_care.recertified_on").endswith(f"extension('{s.EXT_RECERTIFIED_ON}')")
+    assert fhir.fhirpath_of(read.paths, "patient.history[1].codes[0]").endswith(".code")
+    assert fhir.fhirpath_of(read.paths, "lines[0].regions[1]") == "Claim.item[0].extension[5].valueCoding"
