@@ -8,14 +8,13 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from conftest import EXAMPLES, ROOT, make_encounter
-from fhir_claims import NS, claim_of
+from fhir_claims import claim_of
 from serving import post, running_server
 from supportable.engine import load_policy_set
 from supportable.server import wire
@@ -209,7 +208,8 @@ def test_encounter_problems_are_located_back_in_the_claim(client):
     claim = _claim()
     claim["item"][1]["productOrService"]["coding"][0]["code"] = "99999"
     claim["item"][0]["modifier"] = [{"coding": [{"system": s.CPT, "code": "ZZ"}]}]
-    doc = next(i for i, x in enumerate(claim["supportingInfo"]) if x["category"]["coding"][0]["code"] == "documentation")
+    doc = next(i for i, x in enumerate(claim["supportingInfo"])
+               if x["category"]["coding"][0]["code"] == "documentation")
     claim["supportingInfo"][doc]["code"]["coding"][0]["code"] = "goals"
     claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] = "Q99.999"
     claim["careTeam"][0]["qualification"] = {"coding": [{"system": s.CS_PROVIDER_TYPE, "code": "wizard"}]}

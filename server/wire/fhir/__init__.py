@@ -9,5 +9,17 @@ from .claim import ClaimError, ClaimInput, fhirpath_of, read_claim
 from .outcome import FHIR_JSON, Issue, from_problem_document, from_problems, operation_outcome
 from .response import claim_response, outcome_of
 
-__all__ = ["FHIR_JSON", "ClaimError", "ClaimInput", "Issue", "claim_response", "fhirpath_of", "from_problem_document",
-           "from_problems", "operation_outcome", "outcome_of", "read_claim"]
+# the R4B models a Claim is read with: the Claim and the resources it may contain that the mapping reads
+MODELS = ("Claim", "Practitioner", "PractitionerRole", "Organization", "CarePlan", "Procedure", "Coverage")
+
+
+def warm() -> None:
+    """Import the R4B models the mapping uses (about 1.5 s on first import), so that a server's first
+    FHIR request does not pay for them (with preload, the workers share them)."""
+    from fhir.resources.R4B import get_fhir_model_class
+    for name in MODELS:
+        get_fhir_model_class(name)
+
+
+__all__ = ["FHIR_JSON", "MODELS", "ClaimError", "ClaimInput", "Issue", "claim_response", "fhirpath_of",
+           "from_problem_document", "from_problems", "operation_outcome", "outcome_of", "read_claim", "warm"]

@@ -147,7 +147,8 @@ def claim_response(decision: dict, claim, sequences: list[int], decided_at: str 
         "created": decided_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "insurer": {"identifier": {"system": s.PAYER_ID, "value": decision["payer"]}, "display": decision["payer"]},
         "request": ({"reference": f"Claim/{claim.id}"} if claim.id else
-                    {"identifier": _json(claim.identifier[0])} if claim.identifier else {"display": decision["encounter"]}),
+                    {"identifier": _json(claim.identifier[0])} if claim.identifier else
+                    {"display": decision["encounter"]}),
         "outcome": outcome_of(decision["lines"]),
         "disposition": disposition,
         "item": items})
