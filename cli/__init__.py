@@ -20,7 +20,7 @@ import click
 
 from supportable import engine as facade   # the facade: each name is imported when a command first uses it
 from supportable.cli.common import edits_option, engine_option, fail, format_option, policies_options, version_option
-from supportable.cli.formats_in import format_in_option, payer_ids_option, sidecar_option
+from supportable.cli.formats_in import WHOLE_FILE_READERS, format_in_option, payer_ids_option, sidecar_option
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL = 1, 3, 4, 5  # 2 is click's usage error
 EXIT_UNKNOWN_PAYER = EXIT_UNKNOWN
@@ -55,10 +55,13 @@ def main() -> None:
 
 
 def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_dir: Path | None = None,
-          engine: str | None = None) -> facade.PolicySet:
+          engine: str | None = None, front=None) -> facade.PolicySet:
     from supportable.server import wire
     sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = sources.payer_ids()
+    if payer not in known and front is not None:     # an input format's own error document (exit 3)
+        front.fail([{"path": "payer", "code": "unknown_payer", "message": f"unknown payer `{payer}`; available: "
+                     f"{', '.join(known)}"}], EXIT_UNKNOWN)
     if payer not in known:
         fail(fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: {', '.join(known)}")
     try:
@@ -83,16 +86,17 @@ def _load(fmt: str, policies: Path, payers_dir: Path | None, payer: str, edits_d
 def check(encounter: str, payer: str | None, format_in: str, fmt: str, explain: bool, sidecar: Path | None,
           payer_ids: Path | None, policies: Path, payers_dir: Path | None, edits_dir: Path | None,
           engine: str) -> None:
-    """Decide every line of ENCOUNTER (a JSON file, or - for standard input); with --format-in x12,
-    every encounter of an X12 837P (docs/x12.md)."""
+    """Decide every line of ENCOUNTER (a JSON file, or - for standard input): an encounter; with
+    --format-in fhir a FHIR R4 Claim (then --format json prints a ClaimResponse, docs/fhir.md); with
+    --format-in x12 every encounter of an X12 837P (docs/x12.md)."""
     from supportable.server import wire
     try:
         data = (sys.stdin.buffer.read() if encounter == "-" else Path(encounter).read_bytes())
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{encounter}`: {exc.strerror}")
-    if format_in != "json":       # another front door: cli/formats_in.py
-        from supportable.cli.formats_in import READERS, CheckOptions
-        READERS[format_in](data, CheckOptions(encounter, fmt, payer, explain, policies, payers_dir, edits_dir,
+    if format_in in WHOLE_FILE_READERS:       # a file of many encounters: cli/formats_in.py
+        from supportable.cli.formats_in import CheckOptions
+        WHOLE_FILE_READERS[format_in](data, CheckOptions(encounter, fmt, payer, explain, policies, payers_dir, edits_dir,
                                               engine, sidecar, payer_ids))
         return
     raw, problem = facade.decode_utf8(data, "<stdin>" if encounter == "-" else encounter, "an encounter is UTF-8 JSON")
@@ -104,11 +108,18 @@ def check(encounter: str, payer: str | None, format_in: str, fmt: str, explain: 
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:  # an over-long integer, or nesting too deep
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
+    front = None
+    if format_in != "json":
+        from supportable.cli.formats_in import read
+        front = read(format_in, fmt, data, encounter, payer)
+        data = front.encounter
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
-    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine)
+    policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine, front)
     try:
         enc = policy.read_encounter(data)
     except facade.InputError as exc:
+        if front is not None:
+            front.fail(wire.problem_items(exc.problems))
         fail(fmt, EXIT_INPUT, "invalid_encounter", f"`{encounter}` is not a valid encounter",
               wire.problem_items(exc.problems), text_lines=[str(p) for p in exc.problems])
     try:
@@ -116,7 +127,9 @@ def check(encounter: str, payer: str | None, format_in: str, fmt: str, explain: 
     except Exception as exc:  # an engine fault: say so plainly, never as a traceback
         fail(fmt, EXIT_INTERNAL, "internal_error", f"the engine failed while deciding `{encounter}` under payer "
               f"`{chosen}` ({type(exc).__name__}: {exc}); the decision was not made")
-    if fmt == "json":
+    if fmt == "json" and front is not None and front.render_json is not None:
+        click.echo(json.dumps(front.render_json(wire.decision(decision, "summary")), indent=2, default=str))
+    elif fmt == "json":
         click.echo(json.dumps(wire.decision(decision), indent=2, default=str))
     else:
         from supportable.cli.render_text import render_decision

@@ -66,6 +66,10 @@ engine_option = click.option(
     help="The engine that evaluates the policy: `plan` (the evaluation plan, proofs read from what it derived) or "
          "`pydatalog` (the reference); decisions are identical (also SUPPORTABLE_ENGINE).")
 
+# The formats `check --format-in` reads (cli/formats_in.py has their readers).
+INPUT_FORMATS = {"json": "an encounter (docs/encounter.md)", "fhir": "a FHIR R4 Claim (docs/fhir.md)",
+                 "x12": "an X12 837P, every claim and date of service (docs/x12.md)"}
+
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True)
 

@@ -1,8 +1,13 @@
 """`supportable check --format-in FORMAT`: inputs other than the encounter JSON.
 
-``READERS`` maps each format to the function that checks a file of it; ``json`` is the check
-command's own path. A new format adds one entry (and its name to ``FORMATS_IN``). A reader
-receives the bytes read and the command's options (:class:`CheckOptions`) and prints the answer.
+Two kinds of reader (each format's name is also in ``cli.common.INPUT_FORMATS``):
+
+- one encounter in another shape (``FRONTS``; ``fhir``, a FHIR R4 Claim): the reader turns the parsed
+  document into an encounter document and gives a :class:`Front`, with which the check command
+  decides it as usual, locates problems in the input's own terms and writes the answer in the
+  format (a ClaimResponse, or an OperationOutcome for bad input);
+- a file of many encounters (``WHOLE_FILE_READERS``; ``x12``): the reader receives the bytes read and
+  the command's options (:class:`CheckOptions`) and prints the answer itself.
 
 ``x12``: an 837P (005010X222A1) with pyx12 (docs/x12.md). Every claim and date of service is an
 encounter, decided under the payer the payer-identifier table names (``--payer`` decides them all
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -21,9 +27,8 @@ from typing import Callable
 import click
 
 from supportable import engine as facade
-from supportable.cli.common import fail
+from supportable.cli.common import INPUT_FORMATS, fail
 
-FORMATS_IN = ("json", "x12")
 EXIT_INPUT, EXIT_POLICY = 1, 4
 
 
@@ -56,8 +61,9 @@ def payer_ids_option(f):
 
 
 def format_in_option(f):
-    return click.option("--format-in", "format_in", type=click.Choice(FORMATS_IN), default="json",
-                        show_default=True, help="What the input file is: an encounter (json) or an X12 837P (x12).")(f)
+    return click.option("--format-in", "format_in", type=click.Choice(list(INPUT_FORMATS)), default="json",
+                        show_default=True, help="What the input is: " + "; ".join(
+                            f"`{k}`, {v}" for k, v in INPUT_FORMATS.items()) + ".")(f)
 
 
 def _payer_table(options: CheckOptions):
@@ -159,4 +165,55 @@ def _render(answer: dict, texts, explain: bool) -> str:
     return "\n".join(out)
 
 
-READERS: dict[str, Callable[[bytes, CheckOptions], None]] = {"x12": check_x12}
+WHOLE_FILE_READERS: dict[str, Callable[[bytes, CheckOptions], None]] = {"x12": check_x12}
+
+
+# -- one encounter in another shape -----------------------------------------------------------
+
+class Front:
+    """What a format's reader gives: the encounter document, how to locate an encounter field in the
+    input (for errors), how to write the decision in the format (None: the decision document), and
+    ``fail(problems, exit_code)``, which reports problems (located by encounter field path) in the
+    format's own error document and exits."""
+
+    def __init__(self, encounter: dict, locate, render_json=None):
+        self.encounter, self.locate, self.render_json = encounter, locate, render_json
+
+
+def _fhir_fail(fmt: str, name: str, issues, code: int = EXIT_INPUT) -> None:
+    from supportable.server.wire import fhir
+    if fmt == "json":
+        click.echo(json.dumps(fhir.operation_outcome(issues), indent=2))
+    else:
+        click.echo(f"error: `{name}` is not a Claim Supportable can check", err=True)
+        for issue in issues:
+            click.echo(f"  {issue.expression or 'Claim'}: {issue.message}", err=True)
+    sys.exit(code)
+
+
+def read_fhir(fmt: str, document, name: str, payer: str | None = None) -> Front:
+    """A FHIR R4 Claim (docs/fhir.md); its errors are an OperationOutcome (json) or FHIRPath lines."""
+    from supportable.server.wire import fhir
+    try:
+        claim = fhir.read_claim(document, payer)
+    except fhir.ClaimError as exc:
+        _fhir_fail(fmt, name, exc.issues)
+
+    def render(decision: dict) -> dict:
+        return fhir.claim_response(decision, claim.claim, claim.sequences)
+
+    front = Front(claim.encounter, lambda path: fhir.fhirpath_of(claim.paths, path), render)
+    front.fail = lambda problems, code=EXIT_INPUT: _fhir_fail(fmt, name, fhir.from_problems(problems, front.locate),
+                                                              code)
+    return front
+
+
+FRONTS = {"fhir": read_fhir}
+
+
+def read(format_in: str, fmt: str, document, name: str, payer: str | None = None) -> Front | None:
+    """The front of ``format_in``; None for the encounter JSON itself."""
+    reader = FRONTS.get(format_in)
+    if reader is None and format_in != "json":
+        fail(fmt, 2, "invalid_option", f"unknown input format `{format_in}`")
+    return reader(fmt, document, name, payer) if reader else None

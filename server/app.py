@@ -28,6 +28,7 @@ from .registry import Registry, use_engine
 from .reload import PolicyStore
 from .routes import install
 from .routes.common import State
+from .wire import fhir
 from .settings import Settings
 
 LOG = logging.getLogger("supportable")
@@ -61,9 +62,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
 
 def serving_app(settings: Settings | None = None, watch: bool = True) -> Flask:
-    """The app as a server serves it: :func:`create_app` and the ICD-10-CM index loaded (so the first
-    request does not pay for it, and with preload the workers share it), then, with ``tune_gc``, the
-    loaded policies kept out of the collector's sight (no collection touches their pages, so a
+    """The app as a server serves it: :func:`create_app` and the ICD-10-CM index and the FHIR models
+    loaded (so the first request does not pay for them, and with preload the workers share them), then,
+    with ``tune_gc``, the loaded policies kept out of the collector's sight (no collection touches their pages, so a
     forked worker shares them) and collections made rarer (measured with bench/bench_engine.py: p99
     down by about 60%), and, with ``watch``, the reload watcher started (file changes every
     ``reload_interval`` seconds; SIGHUP and admin requests wake it). gunicorn's master builds it
@@ -72,6 +73,7 @@ def serving_app(settings: Settings | None = None, watch: bool = True) -> Flask:
     settings = settings or Settings.from_env()
     app = create_app(settings)
     icd10.warm()
+    fhir.warm()           # the FHIR models /fhir/Claim/$check reads with
     if settings.tune_gc:
         gc.collect()
         gc.freeze()

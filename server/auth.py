@@ -27,6 +27,7 @@ from .settings import ENV_PREFIX, Settings
 # Paths open to anyone: probes, metrics and the API's description carry no patient data.
 OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
 PROTECTED_PREFIX = "/v1"
+PROTECTED_PREFIXES = (PROTECTED_PREFIX, "/fhir")    # /fhir carries claims: patient data, as /v1
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Gate:
         return cls(required, [ApiKeyAuthenticator(keys)] if keys else [])
 
     def protects(self, path: str) -> bool:
-        return self.required and (path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/"))
+        return self.required and any(path == p or path.startswith(p + "/") for p in PROTECTED_PREFIXES)
 
     def identify(self, request) -> Principal | None:
         for authenticator in self.authenticators:

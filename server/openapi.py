@@ -118,6 +118,7 @@ def build_spec(version: str) -> dict:
                       "415": _problem("the body is not application/edi-x12, text/plain or application/json"),
                       "422": _problem("the sidecar does not fit the 837, or a parameter is not valid"),
                       "503": _problem("the payer-identifier table does not load"), **failed}}})
+    _fhir_paths(spec, failed)
     spec.path(path="/v1/payers", operations={"get": {
         "summary": "List the payers", "operationId": "listPayers",
         "responses": {"200": _json("PayerList", "every payer, loaded or not"), **failed}}})
@@ -162,6 +163,61 @@ def build_spec(version: str) -> dict:
     return _with_api_keys(spec.to_dict())
 
 
+FHIR_JSON = "application/fhir+json"
+
+
+def _fhir(ref: str, description: str) -> dict:
+    return {"description": description, "content": {FHIR_JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def _fhir_paths(spec: APISpec, failed: dict) -> None:
+    """``/fhir/Claim/$check`` (docs/fhir.md). The FHIR resources are HL7's; their schemas here name the
+    resource and point at its definition (fhir.resources' R4B models validate them in the tests)."""
+    for name, resource in (("FhirClaim", "Claim"), ("FhirClaimResponse", "ClaimResponse")):
+        spec.components.schema(name, {
+            "type": "object", "required": ["resourceType"], "additionalProperties": True,
+            "description": f"a FHIR R4 {resource} (http://hl7.org/fhir/R4/{resource.lower()}.html); docs/fhir.md "
+                           "maps its elements",
+            "properties": {"resourceType": {"type": "string", "enum": [resource]}}})
+    spec.components.schema("FhirOperationOutcome", {
+        "type": "object", "required": ["resourceType", "issue"], "additionalProperties": False,
+        "description": "a FHIR R4 OperationOutcome (http://hl7.org/fhir/R4/operationoutcome.html): every issue, "
+                       "located by a FHIRPath expression in the Claim where it has a place",
+        "properties": {"resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                       "issue": {"type": "array", "items": {
+                           "type": "object", "required": ["severity", "code"], "additionalProperties": False,
+                           "properties": {"severity": {"type": "string", "enum": ["fatal", "error", "warning"]},
+                                          "code": {"type": "string"},
+                                          "details": {"type": "object"},
+                                          "diagnostics": {"type": "string"},
+                                          "expression": {"type": "array", "items": {"type": "string"}}}}}}})
+    outcome = "#/components/schemas/FhirOperationOutcome"
+    spec.path(path="/fhir/Claim/$check", operations={"post": {
+        "summary": "Check a FHIR R4 Claim: a ClaimResponse with each item's verdict, units and reasons",
+        "description": "The Claim (use `claim` or `preauthorization`) is read into an encounter as docs/fhir.md "
+                       "lays out and decided as by /v1/check; the ClaimResponse's item adjudications carry the "
+                       "verdict, the supportable units and every reason with its rule id, source and (when the "
+                       "reason has them) claim adjustment reason and remark codes. Every error under /fhir is an "
+                       "OperationOutcome with the status given.",
+        "operationId": "fhirClaimCheck",
+        "parameters": [{"name": "payer", "in": "query", "schema": {"type": "string"},
+                        "description": "payer id (GET /v1/payers); default: the insurer's identifier mapped to an "
+                                       "overlay (docs/fhir.md), else `base`"}],
+        "requestBody": {"required": True, "content": {
+            FHIR_JSON: {"schema": {"$ref": "#/components/schemas/FhirClaim"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/FhirClaim"}}}},
+        "responses": {"200": _fhir("FhirClaimResponse", "the ClaimResponse"),
+                      **{code: {"description": text, "content": {FHIR_JSON: {"schema": {"$ref": outcome}}}}
+                         for code, text in (
+                             ("400", "the body is not JSON or not UTF-8"),
+                             ("408", "the request did not arrive in time"),
+                             ("413", "the body is too large"),
+                             ("415", "the body is not application/fhir+json (or application/json)"),
+                             ("422", "the Claim cannot be checked: every issue with its FHIRPath"),
+                             ("503", "the payer's policies did not load"),
+                             ("500", "the server failed; the failure is logged with the request id"))}}}})
+
+
 def _with_api_keys(doc: dict) -> dict:
     """`/v1` takes an API key when the server requires one (server/auth.py; docs/operations.md)."""
     doc.setdefault("components", {})["securitySchemes"] = {
@@ -169,10 +225,13 @@ def _with_api_keys(doc: dict) -> dict:
                       "description": "an API key as `Authorization: Bearer <key>`"},
         "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
     for path, operations in doc.get("paths", {}).items():
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/fhir/")):
             for operation in operations.values():
                 # {} too: on loopback, by default, no key is needed
                 operation["security"] = [{"bearerKey": []}, {"headerKey": []}, {}]
                 operation["responses"].setdefault("401", _problem(
-                    "no valid API key, where one is required (off loopback, or SUPPORTABLE_AUTH=required)"))
+                    "no valid API key, where one is required (off loopback, or SUPPORTABLE_AUTH=required)")
+                    if path.startswith("/v1/") else {
+                    "description": "no valid API key, where one is required (an OperationOutcome)",
+                    "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/FhirOperationOutcome"}}}})
     return doc

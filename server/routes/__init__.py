@@ -4,6 +4,7 @@
   for every error);
 - ``decisions``: ``/v1/check`` and ``/v1/check/batch``;
 - ``x12``: ``/v1/x12/837/check`` (an X12 837P in, every encounter's decision out);
+- ``fhir``: ``/fhir/Claim/$check`` (a FHIR R4 Claim in, a ClaimResponse or OperationOutcome out);
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import decisions, hooks, operations, payers, x12
+from . import decisions, fhir, hooks, operations, payers, x12
 from .common import State
 
 
@@ -21,5 +22,6 @@ def install(app: Flask, state: State) -> None:
     hooks.install(app, state)
     decisions.install(app, state)
     x12.install(app, state)
+    fhir.install(app, state)
     payers.install(app, state)
     operations.install(app, state)

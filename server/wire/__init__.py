@@ -12,6 +12,8 @@ declarations, and tests/test_wire.py validates real responses against them.
 - ``policy``: rule entries, parameters, switched-off rules, edit rows and changes
 - ``payers``: a payer's description, what it requires for a code, a diff of two payers, vocabularies
 - ``tools``: the analyst's tools: lint, policy-test runs and their coverage, impact reports
+- ``fhir``: the FHIR R4 front door: a Claim read into an encounter document, a decision as a
+  ClaimResponse, problems as an OperationOutcome (docs/fhir.md)
 """
 from __future__ import annotations
 
