@@ -110,8 +110,9 @@ def check(encounter: str, payer: str | None, format_in: str, fmt: str, explain: 
         fail(fmt, EXIT_INPUT, "invalid_json", f"{encounter}: invalid JSON: {exc or 'nested too deeply'}")
     front = None
     if format_in != "json":
-        from supportable.cli.formats_in import read
-        front = read(format_in, fmt, data, encounter, payer)
+        from supportable.cli.formats_in import CheckOptions, read
+        front = read(format_in, fmt, data, encounter, payer, CheckOptions(
+            encounter, fmt, payer, explain, policies, payers_dir, edits_dir, engine, sidecar, payer_ids))
         data = front.encounter
     chosen = payer or (data.get("payer") if isinstance(data, dict) else None) or BASE
     policy = _load(fmt, policies, payers_dir, str(chosen), edits_dir, engine, front)

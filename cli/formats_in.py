@@ -191,11 +191,11 @@ def _fhir_fail(fmt: str, name: str, issues, code: int = EXIT_INPUT) -> None:
     sys.exit(code)
 
 
-def read_fhir(fmt: str, document, name: str, payer: str | None = None) -> Front:
+def read_fhir(fmt: str, document, name: str, payer: str | None = None, payer_ids=None) -> Front:
     """A FHIR R4 Claim (docs/fhir.md); its errors are an OperationOutcome (json) or FHIRPath lines."""
     from supportable.server.wire import fhir
     try:
-        claim = fhir.read_claim(document, payer)
+        claim = fhir.read_claim(document, payer, payer_ids)
     except fhir.ClaimError as exc:
         _fhir_fail(fmt, name, exc.issues)
 
@@ -211,9 +211,14 @@ def read_fhir(fmt: str, document, name: str, payer: str | None = None) -> Front:
 FRONTS = {"fhir": read_fhir}
 
 
-def read(format_in: str, fmt: str, document, name: str, payer: str | None = None) -> Front | None:
-    """The front of ``format_in``; None for the encounter JSON itself."""
+def read(format_in: str, fmt: str, document, name: str, payer: str | None = None,
+         options: CheckOptions | None = None) -> Front | None:
+    """The front of ``format_in``; None for the encounter JSON itself. Without ``payer`` the payer
+    comes from the input, through the payer-identifier table (``options``: where it is)."""
     reader = FRONTS.get(format_in)
     if reader is None and format_in != "json":
         fail(fmt, 2, "invalid_option", f"unknown input format `{format_in}`")
-    return reader(fmt, document, name, payer) if reader else None
+    if reader is None:
+        return None
+    payer_ids = _payer_table(options).payer_for if options is not None and payer is None else None
+    return reader(fmt, document, name, payer, payer_ids)

@@ -478,3 +478,26 @@ def test_every_mapped_field_reads_back_as_it_was_written():
     assert fhir.fhirpath_of(read.paths, "plan_of_care.recertified_on").endswith(f"extension('{s.EXT_RECERTIFIED_ON}')")
     assert fhir.fhirpath_of(read.paths, "patient.history[1].codes[0]").endswith(".code")
     assert fhir.fhirpath_of(read.paths, "lines[0].regions[1]") == "Claim.item[0].extension[5].valueCoding"
+
+
+def test_the_payer_identifier_goes_through_the_same_table_as_the_837s(registry, tmp_path):
+    # One payer-identifier table for every front door (docs/x12.md): an operator's own table, named by
+    # SUPPORTABLE_PAYER_IDS or --payer-ids, routes a FHIR Claim's insurer identifier as it routes NM1*PR.
+    table = tmp_path / "ids.yaml"
+    table.write_text('ids:\n  "CLEARINGHOUSE-7": {payer: medicare, name: "a clearinghouse id"}\n')
+    claim = _claim()
+    claim["insurer"] = {"identifier": {"system": "http://example.org/payer-id", "value": "CLEARINGHOUSE-7"}}
+    settings = Settings.from_env({"SUPPORTABLE_PAYER_IDS": str(table)}, tune_gc=False, reload_interval=0,
+                                 decision_log=tmp_path / "d.jsonl", snapshot="")
+    status, body = check(create_app(settings, registry).test_client(), claim)
+    assert status == 200 and body["insurer"]["identifier"]["value"] == "medicare"
+    shipped = Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log=tmp_path / "e.jsonl", snapshot="")
+    status, body = check(create_app(shipped, registry).test_client(), claim)   # not in the shipped table
+    assert status == 422 and outcome_issues(body) == [("Claim.insurer.identifier", "unknown_payer")]
+    path = tmp_path / "claim.json"
+    path.write_text(json.dumps(claim))
+    run = subprocess.run([sys.executable, "-m", "supportable.cli", "check", "--format-in", "fhir", str(path),
+                          "--payer-ids", str(table), "--format", "json"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["insurer"]["identifier"]["value"] == "medicare"

@@ -17,6 +17,7 @@ from .. import wire
 from ..problems import PROBLEM_JSON
 from ..wire import fhir
 from .common import ProblemError, State, json_document, policy_for
+from .x12 import payer_table
 
 PREFIX = "/fhir/"
 
@@ -37,7 +38,7 @@ def install(app: Flask, state: State) -> None:
         document = json_document()
         chosen = request.args.get("payer") or None
         try:
-            claim = fhir.read_claim(document, chosen)
+            claim = fhir.read_claim(document, chosen, None if chosen else payer_table(settings).payer_for)
         except fhir.ClaimError as exc:
             return outcome_response(422, exc.issues)
         payer = claim.payer or BASE

@@ -49,8 +49,9 @@ def fhirpath_of(paths: dict[str, str], path: str) -> str:
 
 
 class _Reader(InfoReader):
-    def __init__(self, claim):
+    def __init__(self, claim, payer_ids=None):
         self.claim = claim
+        self.payer_ids = payer_ids       # payer identifier -> overlay id or None (the payer-identifier table)
         self.issues: list[Issue] = []
         self.paths: dict[str, str] = {"": "Claim"}
         self.contained = {f"#{r.id}": (i, r) for i, r in enumerate(claim.contained or []) if getattr(r, "id", None)}
@@ -274,10 +275,11 @@ class _Reader(InfoReader):
             line["regions"] = regions
 
 
-def read_claim(document, payer: str | None = None) -> ClaimInput:
+def read_claim(document, payer: str | None = None, payer_ids=None) -> ClaimInput:
     """The encounter a Claim document (parsed JSON) describes; ClaimError with every issue found.
     ``payer``: the caller's choice of payer, which the insurer's identifier then does not override
-    (and is not looked up)."""
+    (and is not looked up). ``payer_ids``: the payer-identifier table's lookup (identifier -> overlay
+    id or None; server/payer_ids.py, the table the 837 front door reads)."""
     from fhir.resources.R4B.claim import Claim    # imported on first use: the models cost ~0.3 s to import
 
     if not isinstance(document, dict):
@@ -294,7 +296,7 @@ def read_claim(document, payer: str | None = None) -> ClaimInput:
         raise ClaimError(from_validation_error(exc)) from None
     except (ValueError, TypeError, KeyError) as exc:    # fhir-core's own checks, outside pydantic's errors
         raise ClaimError([Issue("Claim", f"the Claim cannot be read: {exc}", "structure", "invalid_value")]) from None
-    return _map(claim, payer)
+    return _map(claim, payer, payer_ids)
 
 
 def _contained_types(document: dict) -> list[Issue]:
@@ -312,8 +314,8 @@ def _contained_types(document: dict) -> list[Issue]:
     return issues
 
 
-def _map(claim, chosen: str | None = None) -> ClaimInput:
-    r = _Reader(claim)
+def _map(claim, chosen: str | None = None, payer_ids=None) -> ClaimInput:
+    r = _Reader(claim, payer_ids)
     enc: dict = {}
     if claim.use not in ("claim", "preauthorization"):
         r.issue("Claim.use", f"`{claim.use}`: only `claim` and `preauthorization` are checked", "not-supported",

@@ -142,7 +142,8 @@ def _identifiers(ref, reader, where: str, kind: str):
 def payer_of(claim, reader) -> str | None:
     """The overlay the payer's identifier names: ``Claim.insurer``'s, else the payor of the focal
     insurance's contained Coverage. System PAYER_ID names an overlay directly; another identifier is
-    looked up in the payer-id table; one in neither is an issue (never a silent fall-back to base)."""
+    looked up in the payer-identifier table (the one the 837 front door reads); one in neither is an
+    issue (never a silent fall-back to base)."""
     identifiers, where = _identifiers(claim.insurer, reader, "Claim.insurer", "Organization")
     if not identifiers:
         for i, insurance in enumerate(claim.insurance or []):
@@ -156,8 +157,9 @@ def payer_of(claim, reader) -> str | None:
     for ident in identifiers:
         if ident.system == s.PAYER_ID and ident.value:
             return ident.value
-        if ident.value in s.PAYER_TABLE:
-            return s.PAYER_TABLE[ident.value]
+        found = reader.payer_ids(ident.value) if reader.payer_ids is not None and ident.value else None
+        if found:
+            return found
     if identifiers:
         reader.issue(where, f"no payer is known by this identifier; use {s.PAYER_ID} with an overlay id, or an "
                      "id of the payer table (docs/fhir.md)", "code-invalid", "unknown_payer")

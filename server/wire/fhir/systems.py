@@ -71,14 +71,6 @@ ADJ_OVERBILLED = "overbilled-units"
 ADJ_REASON = "reason"
 
 # -- tables ------------------------------------------------------------------------------------------
-# A payer identifier (Claim.insurer.identifier, or the focal insurance's contained Coverage.payor) to an
-# overlay. The identifier system PAYER_ID names an overlay directly; otherwise its value is looked up
-# here (X12 payer ids as clearinghouses use them). A first table: the reusable X12 payer-id table
-# (issue 14, part 3) is to replace it.
-PAYER_TABLE = {
-    "60054": "aetna",           # Aetna's commercial payer id
-}
-
 # NUCC Health Care Provider Taxonomy codes (http://nucc.org/provider-taxonomy) for the provider types
 # of provider_types.yaml; a qualification may carry either this or CS_PROVIDER_TYPE.
 NUCC_PROVIDER_TYPES = {
