@@ -26,6 +26,8 @@ TITLES = {
     "internal-error": "Internal error",
     "bad-request": "Bad request",
     "unauthorized": "Unauthorized",
+    "invalid-cds-request": "The CDS Hooks request is not valid",
+    "precondition-failed": "The data the service needs was not sent",
     # kinds only the command line meets (its JSON errors are problem documents too)
     "policy-error": "The policies do not load",
     "unreadable-input": "The input cannot be read",

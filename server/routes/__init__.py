@@ -5,6 +5,7 @@
 - ``decisions``: ``/v1/check`` and ``/v1/check/batch``;
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
+- ``cds``: the CDS Hooks coverage service, ``/cds-services`` and ``/cds-services/<id>``;
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
   explain level, the payer's policies).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import decisions, hooks, operations, payers
+from . import cds, decisions, hooks, operations, payers
 from .common import State
 
 
@@ -21,3 +22,4 @@ def install(app: Flask, state: State) -> None:
     decisions.install(app, state)
     payers.install(app, state)
     operations.install(app, state)
+    cds.install(app, state)

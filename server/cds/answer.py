@@ -1,0 +1,190 @@
+"""The answer to a hook: for each draft order or appointment and each CPT code on it, what the payer
+will require (``prospective_requirements``), as a card for the user and as the Da Vinci CRD
+coverage-information extension on the resource (a system action updating it).
+
+How our answers map onto the extension (docs/cds-hooks.md has the table):
+
+- ``covered``: ``not-covered`` when a payer exclusion applies to what the order says (an exclusion of
+  maintenance care and an order for maintenance) or the visit limit is already reached in the history
+  given; ``conditional`` (with ``info-needed: detail-code``) when the order carries no CPT code;
+  ``indeterminate`` (with a reason) when the payer or the code is not one this service has policies
+  for; else ``covered``;
+- ``pa-needed``: ``auth-needed`` when a payer rule requires a recorded prior authorization, else ``no-auth``
+  (absent when not covered, as CRD requires);
+- ``doc-needed``: ``clinical`` when the payer requires documentation elements of every such line, with
+  ``doc-purpose: retain-doc`` (the record must show them); the elements are in the card and a detail;
+- ``billingCode``: the CPT code; ``reason``: one per rule, coded with our rule id (system
+  :data:`RULE_SYSTEM`) and its text; ``detail``: modifiers and documentation as instructions, the
+  visit limit as ``allowed-quantity`` (the visits left, when the history was given).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from supportable.engine import InputError, PolicySet, prospective_requirements, services_in_window
+
+from .reading import CPT, HookRequest, Order
+
+COVERAGE_INFORMATION = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
+CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
+RULE_SYSTEM = "urn:supportable:rule"
+ASSOCIATED = "davinci-crd.associated-resource"
+
+
+@dataclass
+class Payer:
+    id: str | None             # the overlay, or None when the Coverage's payer is not one we serve
+    name: str
+    policy: PolicySet | None
+
+
+def answer(request: HookRequest, payer: Payer, today: date) -> dict:
+    cards, actions = [], []
+    for order in request.orders:
+        extensions = []
+        for code in order.codes or [None]:
+            extension, card = _assess(request, order, code, payer, today)
+            extensions.append(extension)
+            if card is not None:
+                cards.append(card)
+        kept = [e for e in order.resource.get("extension") or [] if e.get("url") != COVERAGE_INFORMATION]
+        updated = {**order.resource, "extension": kept + extensions}
+        actions.append({"type": "update", "description": f"Record {payer.name}'s coverage requirements on "
+                        f"{order.reference}", "resource": updated})
+    return {"cards": cards, "systemActions": actions}
+
+
+def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, today: date):
+    trace = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{request.hook_instance}/{order.reference}/{code}"))
+    head = [{"url": "coverage", "valueReference": {"reference": request.coverage_reference}}]
+    tail = [{"url": "date", "valueDate": today.isoformat()}, {"url": "coverage-assertion-id", "valueString": trace}]
+    billing = [{"url": "billingCode", "valueCoding": {"system": CPT, "code": code}}] if code else []
+    if code is None:
+        why = ("the order carries no CPT code, so the payer's requirements cannot be told; codes seen: "
+               + (", ".join(order.other_codes) or "none"))
+        return _extension(head + [_code("covered", "conditional"), _code("info-needed", "detail-code"),
+                                  _reason(None, why)] + tail), None
+    if payer.policy is None:
+        why = f"the Coverage's payer ({payer.name}) is not one this service has policies for"
+        return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
+    try:
+        found = prospective_requirements(payer.policy, code, order.on)
+    except InputError:
+        why = f"{code} is not among the physical-medicine codes of {payer.name}'s policies"
+        return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
+    excluded = [r for r in found.of("exclusion") if order.maintenance and "plateau" in r.when]
+    limits = []
+    for r in found.of("limit"):
+        used = services_in_window(request.history, code, order.on, r.window_days) \
+            if request.history_given and r.cap is not None and r.window_days is not None else None
+        limits.append((r, used, None if used is None else max(r.cap - used, 0)))
+    reached = [r for r, _, left in limits if left == 0]
+    authorization = found.of("prior_authorization")
+    documentation = found.documentation
+    modifiers = [r for r in found.of("modifier") if r.always]
+    covered = "not-covered" if excluded or reached else "covered"
+    members = head + [_code("covered", covered)]
+    if covered != "not-covered":
+        members.append(_code("pa-needed", "auth-needed" if authorization else "no-auth"))
+    if documentation:
+        members += [_code("doc-needed", "clinical"), _code("doc-purpose", "retain-doc")]
+    members += billing
+    shown = excluded + reached + authorization + [r for r in found.of("documentation") if r.always and not r.any_of] \
+        + modifiers
+    members += [_reason(r.use.rule.id, r.texts[0]) for r in shown]
+    if not shown:
+        members.append(_reason(None, f"no requirement of {payer.name}'s policies applies to every {code} line"))
+    for r in modifiers:
+        members.append(_detail("cat-other", "instructions", {"valueString": f"bill {code} with "
+                               f"{' or '.join(r.elements)} ({r.use.rule.id})"}))
+    if documentation:
+        members.append(_detail("cat-other", "instructions", {"valueString": "the record must document: "
+                               + ", ".join(documentation)}))
+    for r, used, left in limits:
+        if r.cap is None:
+            continue
+        qualification = (f"{r.cap} visits within {r.window_days} days ({r.use.rule.id}); {used} in the history given"
+                         if used is not None else f"{r.cap} visits within {r.window_days} days ({r.use.rule.id}); "
+                         "no history was given, so the visits left are not known")
+        members.append(_detail("cat-limitation", "allowed-quantity",
+                               {"valueQuantity": {"value": left if left is not None else r.cap, "unit": "visits"}},
+                               qualification))
+    card = _card(request, order, code, payer, found, covered, excluded, reached, authorization, documentation,
+                 modifiers, limits, trace)
+    return _extension(members + tail), card
+
+
+def _extension(members: list[dict]) -> dict:
+    return {"url": COVERAGE_INFORMATION, "extension": members}
+
+
+def _code(url: str, value: str) -> dict:
+    return {"url": url, "valueCode": value}
+
+
+def _reason(rule_id: str | None, text: str) -> dict:
+    concept = {"text": text}
+    if rule_id:
+        concept = {"coding": [{"system": RULE_SYSTEM, "code": rule_id}], "text": text}
+    return {"url": "reason", "valueCodeableConcept": concept}
+
+
+def _detail(category: str, code: str, value: dict, qualification: str | None = None) -> dict:
+    members = [{"url": "category", "valueCode": category},
+               {"url": "code", "valueCodeableConcept": {"coding": [{"system": CRD_TEMP, "code": code}]}},
+               {"url": "value", **value}]
+    if qualification:
+        members.append({"url": "qualification", "valueString": qualification})
+    return {"url": "detail", "extension": members}
+
+
+def _card(request, order, code, payer, found, covered, excluded, reached, authorization, documentation, modifiers,
+          limits, trace) -> dict:
+    said = []
+    if covered == "not-covered":
+        said.append("not covered" + (" (maintenance care excluded)" if excluded else " (visit limit reached)"))
+    if authorization:
+        said.append("prior authorization needed")
+    if documentation:
+        said.append(f"document {len(documentation)} elements")
+    if modifiers:
+        said.append("modifier " + "/".join(modifiers[0].elements))
+    summary = f"{code} under {payer.name}: " + ("; ".join(said) or "no payer requirement found for this code")
+    if len(summary) >= 140:
+        summary = summary[:136].rstrip() + "..."
+    info = found.code.code
+    lines = [f"**{code} {info.name}** on {order.on.isoformat()}, {payer.name} (policy version "
+             f"`{found.code.policy_version}`).", "",
+             "Before the visit nothing is documented yet: this says what the payer will require, not whether "
+             "the service will be supportable."]
+    for r in excluded + reached:
+        lines += ["", f"**Not covered:** {r.texts[0]} (`{r.use.rule.id}`)"]
+    for r in authorization:
+        lines += ["", f"**Prior authorization:** {r.texts[0]} (`{r.use.rule.id}`)"]
+    if documentation:
+        lines += ["", "**The record must document:** " + ", ".join(documentation)]
+    for r in modifiers:
+        lines += ["", f"**Modifiers:** one of {', '.join(r.elements)}: {r.texts[0]} (`{r.use.rule.id}`)"]
+    for r, used, left in limits:
+        count = f"{left} left ({used} in the history given)" if left is not None else "the history was not given"
+        lines += ["", f"**Visit limit:** {r.cap} in {r.window_days} days, {count} (`{r.use.rule.id}`)"]
+    circumstantial = [r for r in found.requirements if not r.always and r not in excluded + reached]
+    if circumstantial:
+        lines += ["", "**When the visit's circumstances call for them:**"]
+        lines += [f"- {r.texts[0]} (`{r.use.rule.id}`)" for r in circumstantial[:12]]
+    card = {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, trace + "/card")), "summary": summary,
+            "detail": "\n".join(lines),
+            "indicator": "warning" if covered == "not-covered" or authorization else "info",
+            "source": {"label": f"Supportable: {payer.name}",
+                       "topic": {"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage Information"}},
+            "extension": {ASSOCIATED: [{"reference": order.reference}]}}
+    if covered == "not-covered":
+        card["suggestions"] = [{"label": f"Remove the order for {code}", "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                trace + "/remove")), "actions": [{"type": "delete", "description":
+                                f"Remove {order.reference}: {payer.name} will not cover {code} as ordered",
+                                "resourceId": order.reference}]}]
+        card["selectionBehavior"] = "at-most-one"
+    return card
