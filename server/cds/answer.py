@@ -171,7 +171,7 @@ def _card(request, order, code, payer, found, covered, excluded, reached, author
     for r, used, left in limits:
         count = f"{left} left ({used} in the history given)" if left is not None else "the history was not given"
         lines += ["", f"**Visit limit:** {r.cap} in {r.window_days} days, {count} (`{r.use.rule.id}`)"]
-    circumstantial = [r for r in found.requirements if not r.always and r not in excluded + reached]
+    circumstantial = [r for r in found.requirements if not r.always and r.kind not in ("limit", "exclusion")]
     if circumstantial:
         lines += ["", "**When the visit's circumstances call for them:**"]
         lines += [f"- {r.texts[0]} (`{r.use.rule.id}`)" for r in circumstantial[:12]]

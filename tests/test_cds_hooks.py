@@ -1,0 +1,381 @@
+"""The CDS Hooks coverage service (docs/cds-hooks.md) through the real gunicorn server: discovery,
+appointment-book and order-sign answered with cards and system actions checked against the CDS Hooks
+2.0 response shape and the Da Vinci CRD coverage-information extension (its cardinalities and
+invariants), every resource sent validated with fhir.resources R4B, bad requests answered 4xx with
+their location, and the signed JWT checked (valid, expired, wrong aud, bad signature, replay).
+
+Fixtures are the specifications' published examples, or derived from them (tests/data/cds/README).
+The JWT keys are the CDS Hooks specification's example ES384 key pair."""
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import time
+import uuid
+from pathlib import Path
+
+import jwt as pyjwt
+import pytest
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from conftest import payers_with
+from serving import running_server
+
+DATA = Path(__file__).resolve().parent / "data" / "cds"
+BASE = "https://cds.example.org"
+CI = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+KEYS = json.loads((DATA / "jwks-spec-example.json").read_text())
+PRIVATE = pyjwt.PyJWK.from_dict(KEYS["private"], algorithm="ES384")
+ISS = "https://fhir-ehr.example.com/"
+PA_OVERLAY = """id: aetna_medicare_pa
+name: Aetna Medicare Advantage (a plan requiring prior authorization)
+extends: aetna_medicare
+description: the example plan with its prior-authorization switch on, for the CDS Hooks tests
+parameters:
+  prior_authorization:
+    value: required
+    description: "this plan requires prior authorization for therapy treatment"
+    source: {file: domain-notes.md, section: "3.2 General medical-necessity rules; T2 [PPS-AETNA-2025] (B)"}
+"""
+
+
+def fixture(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def token(aud: str, *, exp_in: int = 60, key=None, kid: str = "example-kid", alg: str = "ES384", **claims) -> str:
+    now = int(time.time())
+    payload = {"iss": ISS, "aud": aud, "exp": now + exp_in, "iat": now, "jti": uuid.uuid4().hex, **claims}
+    return pyjwt.encode(payload, key if key is not None else PRIVATE.key, algorithm=alg,
+                        headers={"kid": kid, "typ": "JWT"})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cds")
+    (tmp / "ehr-jwks.json").write_text(json.dumps({"keys": [KEYS["public"]]}))
+    (tmp / "issuers.json").write_text(json.dumps({"issuers": [{"iss": ISS, "jwks_file": "ehr-jwks.json"}]}))
+    payers = payers_with(tmp, {"aetna_medicare_pa": PA_OVERLAY})
+    env = {"SUPPORTABLE_CDS_ISSUERS": str(tmp / "issuers.json"), "SUPPORTABLE_CDS_BASE_URL": BASE,
+           "SUPPORTABLE_PAYERS": str(payers), "SUPPORTABLE_SNAPSHOT": ""}
+    with running_server(tmp, env=env) as (port, _):
+        yield port
+
+
+def call(port: int, method: str, path: str, body=None, auth: str | None = "sign", headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if auth == "sign":
+        sent["Authorization"] = "Bearer " + token(BASE + path)
+    elif auth is not None:
+        sent["Authorization"] = auth
+    try:
+        conn.request(method, path, json.dumps(body).encode() if isinstance(body, dict) else body, sent)
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
+# -- the specification's shapes ----------------------------------------------------------------------
+
+def check_card(card: dict) -> None:
+    """A card as CDS Hooks 2.0 defines it (required fields, types, enumerations)."""
+    assert isinstance(card["summary"], str) and 0 < len(card["summary"]) < 140, card["summary"]
+    assert card["indicator"] in ("info", "warning", "critical")
+    assert isinstance(card["source"]["label"], str) and card["source"]["label"]
+    assert isinstance(card.get("uuid", ""), str) and isinstance(card.get("detail", ""), str)
+    topic = card["source"].get("topic")
+    assert topic is None or (isinstance(topic["code"], str) and isinstance(topic["system"], str))
+    if card.get("suggestions"):
+        assert card["selectionBehavior"] in ("at-most-one", "any")
+        for suggestion in card["suggestions"]:
+            assert isinstance(suggestion["label"], str)
+            for action in suggestion.get("actions", []):
+                check_action(action)
+    for link in card.get("links", []):
+        assert isinstance(link["label"], str) and isinstance(link["url"], str) and link["type"] in ("absolute", "smart")
+    assert set(card) <= {"uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
+                         "overrideReasons", "links", "extension"}
+
+
+def check_action(action: dict) -> None:
+    assert action["type"] in ("create", "update", "delete") and isinstance(action.get("description"), str)
+    if action["type"] == "delete":
+        assert isinstance(action["resourceId"], str) and "/" in action["resourceId"]
+    else:
+        assert isinstance(action["resource"], dict)
+
+
+def members(extension: dict) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for member in extension["extension"]:
+        found.setdefault(member["url"], []).append(member)
+    return found
+
+
+def value(member: dict):
+    return next(v for k, v in member.items() if k.startswith("value"))
+
+
+def check_coverage_information(extension: dict) -> dict[str, list]:
+    """The CRD coverage-information extension: cardinalities, value types and invariants crd-ci-q1..q9."""
+    assert extension["url"] == CI
+    m = members(extension)
+    for name in ("coverage", "covered", "date", "coverage-assertion-id"):
+        assert len(m.get(name, [])) == 1, (name, m.keys())
+    assert len(m.get("pa-needed", [])) <= 1
+    assert "reference" in m["coverage"][0]["valueReference"]
+    codes = {"covered": ("covered", "not-covered", "conditional", "indeterminate"),
+             "pa-needed": ("no-auth", "auth-needed", "satisfied", "performpa", "conditional", "indeterminate"),
+             "doc-needed": ("clinical", "admin", "patient", "conditional", "indeterminate"),
+             "doc-purpose": ("withpa", "withclaim", "withorder", "retain-doc", "OTH"),
+             "info-needed": ("performer", "location", "timeframe", "contract-window", "detail-code", "OTH")}
+    for name, allowed in codes.items():
+        for member in m.get(name, []):
+            assert member["valueCode"] in allowed, member
+    for member in m.get("billingCode", []):
+        assert member["valueCoding"]["system"] and member["valueCoding"]["code"]
+    for member in m.get("reason", []):      # q7: our codes are outside the value set, so text is present
+        assert member["valueCodeableConcept"]["text"]
+    for member in m.get("detail", []):
+        d = members(member)
+        assert set(d) >= {"category", "code", "value"}
+        assert d["category"][0]["valueCode"] in ("cat-limitation", "cat-decisional", "cat-other")
+    values = {name: [x["valueCode"] for x in m.get(name, [])] for name in ("covered", "pa-needed", "doc-needed")}
+    flat = [v for vs in values.values() for v in vs]
+    assert not ("questionnaire" in m and "doc-needed" not in m)                               # q1
+    assert not ("not-covered" in values["covered"] and "pa-needed" in m)                      # q2
+    assert ("conditional" in flat) == ("info-needed" in m)                                    # q3
+    assert ("satisfied" in values["pa-needed"]) == ("satisfied-pa-id" in m)                   # q5
+    assert not (any(x["valueCode"] == "OTH" for x in m.get("info-needed", [])) and "reason" not in m)  # q6
+    assert not ("doc-purpose" in m and "reason" not in m)                                     # q8
+    assert not ("indeterminate" in flat and "reason" not in m)                                # q9
+    assert m["date"][0]["valueDate"][:4].isdigit()
+    return m
+
+
+def check_response(body: dict, resource_type: str) -> list[dict]:
+    """The whole response: cards, system actions updating each resource (validated with fhir.resources
+    R4B) with coverage-information extensions; returns the extensions' members."""
+    assert set(body) <= {"cards", "systemActions"} and isinstance(body["cards"], list)
+    for card in body["cards"]:
+        check_card(card)
+    found = []
+    model = {"ServiceRequest": ServiceRequest, "Appointment": Appointment}[resource_type]
+    assert body["systemActions"], "CRD: primary hooks carry a coverage-information system action"
+    for action in body["systemActions"]:
+        check_action(action)
+        assert action["type"] == "update" and action["resource"]["resourceType"] == resource_type
+        model.model_validate(action["resource"])
+        infos = [e for e in action["resource"]["extension"] if e["url"] == CI]
+        assert infos
+        found += [check_coverage_information(e) for e in infos]
+    return found
+
+
+def rule_ids(m: dict) -> list[str]:
+    return [c["code"] for r in m.get("reason", []) for c in r["valueCodeableConcept"].get("coding", [])]
+
+
+def test_the_checker_accepts_the_crd_specifications_own_response_example():
+    example = fixture("CRDServiceResponse")
+    extension = example["systemActions"][0]["resource"]["extension"][0]
+    m = check_coverage_information(extension)
+    assert m["covered"][0]["valueCode"] == "covered"
+    ServiceRequest.model_validate(example["systemActions"][0]["resource"])
+    broken = copy.deepcopy(extension)
+    broken["extension"] = [x for x in broken["extension"] if x["url"] != "satisfied-pa-id"]
+    with pytest.raises(AssertionError):
+        check_coverage_information(broken)      # q5: satisfied without its id
+
+
+# -- discovery -------------------------------------------------------------------------------------
+
+def test_discovery_lists_a_service_for_each_hook(server):
+    status, _, body = call(server, "GET", "/cds-services")
+    assert status == 200
+    hooks = {s["hook"]: s for s in body["services"]}
+    assert set(hooks) == {"appointment-book", "order-sign"}
+    for service in body["services"]:
+        assert set(service) <= {"hook", "title", "description", "id", "prefetch", "usageRequirements"}
+        assert all(isinstance(service[k], str) and service[k] for k in ("hook", "description", "id"))
+        assert service["prefetch"]["coverage"] == "Coverage?patient={{context.patientId}}&status=active"
+        assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+    assert "serviceRequests" in hooks["appointment-book"]["prefetch"]
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+def test_order_sign_aetna_97112_documentation_and_visits_left(server):
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", fixture("order-sign-aetna-97112"))
+    assert status == 200, body
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == "covered" and m["pa-needed"][0]["valueCode"] == "no-auth"
+    assert m["doc-needed"][0]["valueCode"] == "clinical"
+    assert m["billingCode"][0]["valueCoding"] == {"system": "http://www.ama-assn.org/go/cpt", "code": "97112"}
+    assert "base.documentation.nmr_needs_neuro_deficit" in rule_ids(m)
+    assert m["coverage"][0]["valueReference"]["reference"] == "http://example.org/someEHR/fhir/Coverage/COV1"
+    [limit] = [d for d in m["detail"] if members(d)["code"][0]["valueCodeableConcept"]["coding"][0]["code"]
+               == "allowed-quantity"]
+    assert members(limit)["value"][0]["valueQuantity"]["value"] == 1          # 18 allowed, 17 in the history
+    [card] = body["cards"]
+    assert card["summary"].startswith("97112 under Aetna") and card["indicator"] == "info"
+    assert "neuro_deficit" in card["detail"] and "time_recorded" in card["detail"]
+    assert card["extension"]["davinci-crd.associated-resource"] == [{"reference": "ServiceRequest/1357"}]
+
+
+def test_order_sign_at_the_visit_cap_is_not_covered_with_a_suggestion_to_remove(server):
+    request = fixture("order-sign-aetna-97112")
+    request["prefetch"]["history"]["entry"].append(copy.deepcopy(request["prefetch"]["history"]["entry"][0]))
+    request["prefetch"]["history"]["entry"][-1]["resource"]["performedDateTime"] = "2025-06-01"
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    assert status == 200, body
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == "not-covered" and "pa-needed" not in m
+    assert rule_ids(m)[0] == "aetna.nmr.visit_cap"
+    [card] = body["cards"]
+    assert card["indicator"] == "warning"
+    assert card["suggestions"][0]["actions"] == [{"type": "delete", "description": card["suggestions"][0]["actions"][0]
+                                                  ["description"], "resourceId": "ServiceRequest/1357"}]
+
+
+def test_aetna_excludes_maintenance_only_when_the_order_says_maintenance(server):
+    request = fixture("order-sign-aetna-97110-maintenance")
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == "not-covered" and rule_ids(m)[0] == "aetna.necessity.plateau"
+    del request["context"]["draftOrders"]["entry"][0]["resource"]["orderDetail"]
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == "covered" and "aetna.necessity.plateau" not in rule_ids(m)
+
+
+def test_medicare_asks_for_a_therapy_discipline_modifier(server):
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", fixture("order-sign-medicare-97110"))
+    [m] = check_response(body, "ServiceRequest")
+    assert "medicare.modifiers.discipline_required" in rule_ids(m)
+    instructions = [value(members(d)["value"][0]) for d in m["detail"]]
+    assert any("GN or GO or GP" in text for text in instructions), instructions
+    assert "modifier GN/GO/GP" in body["cards"][0]["summary"]
+
+
+def test_prior_authorization_where_the_payer_requires_it(server):
+    request = fixture("order-sign-medicare-97110")
+    payor = request["prefetch"]["coverage"]["entry"][0]["resource"]["payor"][0]
+    payor["identifier"]["value"] = "aetna_medicare_pa"
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    [m] = check_response(body, "ServiceRequest")
+    assert m["pa-needed"][0]["valueCode"] == "auth-needed"
+    assert "aetna_medicare.authorization.required" in rule_ids(m)
+    assert body["cards"][0]["indicator"] == "warning" and "prior authorization" in body["cards"][0]["summary"]
+    request["prefetch"]["coverage"]["entry"][0]["resource"]["payor"][0]["identifier"]["value"] = "aetna_medicare"
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    [m] = check_response(body, "ServiceRequest")
+    assert m["pa-needed"][0]["valueCode"] == "no-auth"        # the switch is off in the shipped overlay
+
+
+def test_appointment_book_updates_the_appointment(server):
+    status, _, body = call(server, "POST", "/cds-services/coverage-appointment-book",
+                           fixture("appointment-book-medicare-97530"))
+    assert status == 200, body
+    [m] = check_response(body, "Appointment")
+    assert m["billingCode"][0]["valueCoding"]["code"] == "97530" and m["covered"][0]["valueCode"] == "covered"
+    assert body["systemActions"][0]["resource"]["id"] == "example"
+
+
+def test_the_crd_specifications_own_order_sign_example(server):
+    """Its payer (Acme) and codes (mammography, oxygen) are none of ours: indeterminate with a reason,
+    and the order with no CPT code conditional, asking for a more detailed code."""
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", fixture("CRDServiceRequest"))
+    assert status == 200, body
+    found = check_response(body, "ServiceRequest")
+    assert [m["covered"][0]["valueCode"] for m in found] == ["indeterminate"] * 4 + ["conditional"]
+    assert found[-1]["info-needed"][0]["valueCode"] == "detail-code"
+    assert "Acme Health Plan" in found[0]["reason"][0]["valueCodeableConcept"]["text"]
+    assert body["cards"] == []
+
+
+# -- bad requests ------------------------------------------------------------------------------------
+
+def test_the_specifications_appointment_example_without_coverage_is_412(server):
+    status, headers, body = call(server, "POST", "/cds-services/coverage-appointment-book", fixture("CRDServiceRequest4"))
+    assert status == 412 and headers["content-type"] == "application/problem+json"
+    assert body["problems"][0]["path"] == "prefetch.coverage"
+
+
+def test_an_invalid_fhir_resource_is_400_naming_its_location(server):
+    request = fixture("order-sign-medicare-97110")
+    del request["context"]["draftOrders"]["entry"][0]["resource"]["subject"]
+    request["context"]["draftOrders"]["entry"][0]["resource"]["intent"] = 7
+    status, headers, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    assert status == 400 and headers["content-type"] == "application/problem+json"
+    paths = {p["path"] for p in body["problems"]}
+    assert paths == {"context.draftOrders.entry[0].resource.subject", "context.draftOrders.entry[0].resource.intent"}
+
+
+@pytest.mark.parametrize("change, status, path", [
+    (lambda r: r.update(hook="order-select"), 400, "hook"),
+    (lambda r: r.pop("hookInstance"), 400, "hookInstance"),
+    (lambda r: r["context"].pop("draftOrders"), 400, "context.draftOrders"),
+    (lambda r: r["prefetch"].update(coverage={"resourceType": "Coverage", "status": 5}), 400, "prefetch.coverage.status"),
+    (lambda r: r["prefetch"].update(patient={"resourceType": "Patient", "gender": ["x"]}), 400, "prefetch.patient.gender"),
+])
+def test_bad_requests_are_4xx_with_the_location(server, change, status, path):
+    request = fixture("order-sign-medicare-97110")
+    change(request)
+    got, headers, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    assert got == status and headers["content-type"] == "application/problem+json", body
+    assert path in [p["path"] for p in body["problems"]], body
+
+
+def test_not_json_and_unknown_service(server):
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", b"{not json")
+    assert status == 400 and body["type"] == "/problems/invalid-json"
+    status, _, body = call(server, "POST", "/cds-services/no-such-service", fixture("order-sign-medicare-97110"))
+    assert status == 404
+
+
+# -- the JWT -------------------------------------------------------------------------------------
+
+PATH = "/cds-services/coverage-order-sign"
+
+
+@pytest.mark.parametrize("auth, said", [
+    (None, "Authorization: Bearer"),
+    ("Bearer " + "x.y.z", "not a JWT"),
+    (lambda: "Bearer " + token(BASE + PATH, exp_in=-120), "expired"),
+    (lambda: "Bearer " + token(BASE + "/cds-services/coverage-appointment-book"), "aud"),
+    (lambda: "Bearer " + token(BASE + PATH, iss="https://stranger.example"), "not a trusted"),
+    (lambda: "Bearer " + token(BASE + PATH, key="a-shared-secret-of-at-least-32-bytes!!", alg="HS256"), "alg"),
+    (lambda: "Bearer " + token(BASE + PATH, kid="other-kid"), "no key"),
+])
+def test_refused_tokens(server, auth, said):
+    status, headers, body = call(server, "POST", PATH, fixture("order-sign-medicare-97110"),
+                                 auth=auth() if callable(auth) else auth)
+    assert status == 401 and headers["content-type"] == "application/problem+json"
+    assert said in body["detail"], body["detail"]
+    assert headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_bad_signature_is_refused(server):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    other = ec.generate_private_key(ec.SECP384R1())
+    status, _, body = call(server, "POST", PATH, fixture("order-sign-medicare-97110"),
+                           auth="Bearer " + token(BASE + PATH, key=other))
+    assert status == 401 and "signature" in body["detail"]
+
+
+def test_a_token_is_good_once(server):
+    signed = "Bearer " + token(BASE + PATH)
+    assert call(server, "POST", PATH, fixture("order-sign-medicare-97110"), auth=signed)[0] == 200
+    status, _, body = call(server, "POST", PATH, fixture("order-sign-medicare-97110"), auth=signed)
+    assert status == 401 and "replay" in body["detail"]
+
+
+def test_discovery_needs_a_token_too(server):
+    status, _, _ = call(server, "GET", "/cds-services", auth=None)
+    assert status == 401
