@@ -379,3 +379,27 @@ def test_a_token_is_good_once(server):
 def test_discovery_needs_a_token_too(server):
     status, _, _ = call(server, "GET", "/cds-services", auth=None)
     assert status == 401
+
+
+# -- the published contract -------------------------------------------------------------------------
+
+def test_responses_validate_against_the_published_wire_types(server):
+    from supportable.server import api_models as m
+    status, _, body = call(server, "GET", "/cds-services")
+    m.validate(m.CdsDiscovery, body)
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", fixture("order-sign-aetna-97110-maintenance"))
+    m.validate(m.CdsResponse, body)
+    with pytest.raises(Exception):
+        m.validate(m.CdsResponse, {**body, "cards": [{**body["cards"][0], "indicator": "urgent"}]})
+
+
+def test_every_route_is_in_the_openapi_document():
+    from supportable.server.app import create_app
+    from supportable.server.settings import Settings
+    app = create_app(Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log="", snapshot=""))
+    spec = app.test_client().get("/openapi.json").get_json()
+    routes = {r.rule.replace("<", "{").replace(">", "}").replace("{path:", "{").replace("{service_id}", "{id}")
+              for r in app.url_map.iter_rules() if not r.rule.startswith(("/static", "/docs", "/openapi.json"))}
+    assert routes - set(spec["paths"]) == set()
+    assert spec["paths"]["/cds-services/{id}"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] \
+        == {"$ref": "#/components/schemas/CdsResponse"}
