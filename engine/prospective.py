@@ -37,7 +37,8 @@ from .templates import fill
 PRIOR_AUTHORIZATION = "prior_authorization"
 # Premises that only name the line being billed and its code.
 _LINE_IDENTITY = ("line", "line_code", "line_position")
-KINDS = ("prior_authorization", "documentation", "modifier", "limit", "exclusion", "condition")
+KINDS = ("prior_authorization", "documentation", "modifier", "limit", "exclusion", "condition",
+         "prior_authorization_possible", "advised_documentation")
 
 
 @dataclass
@@ -91,6 +92,12 @@ def prospective_requirements(policy: PolicySet, code: str, on: date | None = Non
         requirement = reader.read(use)
         if requirement is not None:
             found.append(requirement)
+    for compiled in policy.program.by_head.get("advise", []):
+        rule = policy.rule_index[compiled.id]
+        if compiled.id in policy.program.live and _in_force(rule, on) and relevance.applies(rule, code):
+            advice = reader.advice(RuleUse(rule, rule.because))
+            if advice is not None:
+                found.append(advice)
     return ProspectiveRequirements(described, on, found)
 
 
@@ -170,6 +177,27 @@ class _Reader:
     @staticmethod
     def _negated_helper_is_modifier(rule: Rule) -> bool:
         return any(isinstance(l, Positive) and l.atom.pred == "has_modifier" for l in rule.clause.body)
+
+    def advice(self, use: RuleUse) -> Requirement | None:
+        """An ``advise`` rule (it denies nothing): a prior authorization the plan may ask for
+        (``prior_authorization_possible``), or documentation the guidance advises
+        (``advised_documentation``); other advice (a review, a code set) is no requirement."""
+        rule = use.rule
+        solutions = self._solutions(rule)
+        topic = rule.clause.head.args[1] if len(rule.clause.head.args) > 1 else None
+        if not solutions or not isinstance(topic, Const):
+            return None
+        texts = list(dict.fromkeys(fill(rule.because, s).replace("{", "<").replace("}", ">") for s in solutions))
+        params = {n: self.policy.parameters[n].value for n in sorted(_params_read(rule, self.policy.program.by_head))
+                  if n in self.policy.parameters}
+        if topic.value == PRIOR_AUTHORIZATION:
+            return Requirement("prior_authorization_possible", use, [PRIOR_AUTHORIZATION], texts, parameters=params,
+                               always=self._always(rule))
+        elements, _, _ = self._negated(rule, solutions)
+        if elements:
+            return Requirement("advised_documentation", use, elements, texts, parameters=params,
+                               always=self._always(rule))
+        return None
 
     def _solutions(self, rule: Rule) -> list[dict]:
         """The bindings under which the rule's static premises and the comparisons among their values

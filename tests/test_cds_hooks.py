@@ -275,7 +275,11 @@ def test_prior_authorization_where_the_payer_requires_it(server):
     request["prefetch"]["coverage"]["entry"][0]["resource"]["payor"][0]["identifier"]["value"] = "aetna_medicare"
     status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
     [m] = check_response(body, "ServiceRequest")
-    assert m["pa-needed"][0]["valueCode"] == "no-auth"        # the switch is off in the shipped overlay
+    # the switch is off in the shipped overlay: the plan only may require one (advice), so conditional
+    assert m["pa-needed"][0]["valueCode"] == "conditional" and m["info-needed"][0]["valueCode"] == "OTH"
+    assert "aetna_medicare.authorization.may_be_required" in rule_ids(m)
+    assert "aetna_medicare.authorization.required" not in rule_ids(m)
+    assert "may be needed" in body["cards"][0]["summary"] and body["cards"][0]["indicator"] == "info"
 
 
 def test_appointment_book_updates_the_appointment(server):

@@ -9,8 +9,9 @@ How our answers map onto the extension (docs/cds-hooks.md has the table):
   given; ``conditional`` (with ``info-needed: detail-code``) when the order carries no CPT code;
   ``indeterminate`` (with a reason) when the payer or the code is not one this service has policies
   for; else ``covered``;
-- ``pa-needed``: ``auth-needed`` when a payer rule requires a recorded prior authorization, else ``no-auth``
-  (absent when not covered, as CRD requires);
+- ``pa-needed``: ``auth-needed`` when a payer rule requires a recorded prior authorization;
+  ``conditional`` (with ``info-needed: OTH`` and the reason) when the payer's policy only says the plan
+  may require one; else ``no-auth`` (absent when not covered, as CRD requires);
 - ``doc-needed``: ``clinical`` when the payer requires documentation elements of every such line, with
   ``doc-purpose: retain-doc`` (the record must show them); the elements are in the card and a detail;
 - ``billingCode``: the CPT code; ``reason``: one per rule, coded with our rule id (system
@@ -83,16 +84,19 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
         limits.append((r, used, None if used is None else max(r.cap - used, 0)))
     reached = [r for r, _, left in limits if left == 0]
     authorization = found.of("prior_authorization")
+    possible = [] if authorization else found.of("prior_authorization_possible")
     documentation = found.documentation
     modifiers = [r for r in found.of("modifier") if r.always]
     covered = "not-covered" if excluded or reached else "covered"
     members = head + [_code("covered", covered)]
     if covered != "not-covered":
-        members.append(_code("pa-needed", "auth-needed" if authorization else "no-auth"))
+        members.append(_code("pa-needed", "auth-needed" if authorization else "conditional" if possible else "no-auth"))
     if documentation:
         members += [_code("doc-needed", "clinical"), _code("doc-purpose", "retain-doc")]
+    if possible and covered != "not-covered":
+        members.append(_code("info-needed", "OTH"))     # what the member's plan says about prior authorization
     members += billing
-    shown = excluded + reached + authorization + [r for r in found.of("documentation") if r.always and not r.any_of] \
+    shown = excluded + reached + authorization + (possible if covered != "not-covered" else []) + [r for r in found.of("documentation") if r.always and not r.any_of] \
         + modifiers
     members += [_reason(r.use.rule.id, r.texts[0]) for r in shown]
     if not shown:
@@ -112,8 +116,8 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
         members.append(_detail("cat-limitation", "allowed-quantity",
                                {"valueQuantity": {"value": left if left is not None else r.cap, "unit": "visits"}},
                                qualification))
-    card = _card(request, order, code, payer, found, covered, excluded, reached, authorization, documentation,
-                 modifiers, limits, trace)
+    card = _card(request, order, code, payer, found, covered, excluded, reached, authorization + possible,
+                 documentation, modifiers, limits, trace)
     return _extension(members + tail), card
 
 
@@ -147,7 +151,8 @@ def _card(request, order, code, payer, found, covered, excluded, reached, author
     if covered == "not-covered":
         said.append("not covered" + (" (maintenance care excluded)" if excluded else " (visit limit reached)"))
     if authorization:
-        said.append("prior authorization needed")
+        said.append("prior authorization " + ("needed" if authorization[0].kind == "prior_authorization"
+                                              else "may be needed"))
     if documentation:
         said.append(f"document {len(documentation)} elements")
     if modifiers:
@@ -163,7 +168,8 @@ def _card(request, order, code, payer, found, covered, excluded, reached, author
     for r in excluded + reached:
         lines += ["", f"**Not covered:** {r.texts[0]} (`{r.use.rule.id}`)"]
     for r in authorization:
-        lines += ["", f"**Prior authorization:** {r.texts[0]} (`{r.use.rule.id}`)"]
+        lines += ["", f"**Prior authorization{'' if r.kind == 'prior_authorization' else ' (check the plan)'}:** "
+                      f"{r.texts[0]} (`{r.use.rule.id}`)"]
     if documentation:
         lines += ["", "**The record must document:** " + ", ".join(documentation)]
     for r in modifiers:
@@ -171,13 +177,18 @@ def _card(request, order, code, payer, found, covered, excluded, reached, author
     for r, used, left in limits:
         count = f"{left} left ({used} in the history given)" if left is not None else "the history was not given"
         lines += ["", f"**Visit limit:** {r.cap} in {r.window_days} days, {count} (`{r.use.rule.id}`)"]
-    circumstantial = [r for r in found.requirements if not r.always and r.kind not in ("limit", "exclusion")]
+    advised = [e for r in found.of("advised_documentation") if r.always for e in r.elements]
+    if advised:
+        lines += ["", "**The guidance also advises documenting:** " + ", ".join(dict.fromkeys(advised))]
+    circumstantial = [r for r in found.requirements if not r.always and r.kind not in
+                      ("limit", "exclusion", "prior_authorization_possible", "advised_documentation")]
     if circumstantial:
         lines += ["", "**When the visit's circumstances call for them:**"]
         lines += [f"- {r.texts[0]} (`{r.use.rule.id}`)" for r in circumstantial[:12]]
     card = {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, trace + "/card")), "summary": summary,
             "detail": "\n".join(lines),
-            "indicator": "warning" if covered == "not-covered" or authorization else "info",
+            "indicator": "warning" if covered == "not-covered" or any(r.kind == "prior_authorization"
+                                                                        for r in authorization) else "info",
             "source": {"label": f"Supportable: {payer.name}",
                        "topic": {"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage Information"}},
             "extension": {ASSOCIATED: [{"reference": order.reference}]}}
