@@ -407,3 +407,43 @@ def test_every_route_is_in_the_openapi_document():
     assert routes - set(spec["paths"]) == set()
     assert spec["paths"]["/cds-services/{id}"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] \
         == {"$ref": "#/components/schemas/CdsResponse"}
+
+
+def test_each_call_is_logged_with_its_assertions(server, tmp_path_factory):
+    status, headers, body = call(server, "POST", "/cds-services/coverage-order-sign",
+                                 fixture("order-sign-aetna-97110-maintenance"), headers={"X-Request-ID": "cds-log-1"})
+    assert status == 200
+    log = next(tmp_path_factory.getbasetemp().glob("cds*/server.log")).read_text()
+    [line] = [json.loads(x[x.index("{"):]) for x in log.splitlines() if '"cds_call"' in x and "cds-log-1" in x]
+    assert line["payer"] == "aetna" and line["service"] == "coverage-order-sign"
+    [said] = line["assertions"]
+    assert said["covered"] == "not-covered" and said["billingCode"] == "97110" and said["resource"] == "ServiceRequest/1357"
+    assert said["coverage-assertion-id"] == body["systemActions"][0]["resource"]["extension"][0]["extension"][-1]["valueString"]
+
+
+# -- start-up settings ---------------------------------------------------------------------------------
+
+def _app(tmp_path, **settings):
+    from supportable.server.app import create_app
+    from supportable.server.settings import Settings
+    return create_app(Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log="", snapshot="",
+                                        **settings))
+
+
+def test_without_issuers_loopback_serves_openly_and_elsewhere_refuses_to_start(tmp_path):
+    from supportable.server.auth import AuthError
+    client = _app(tmp_path).test_client()
+    assert client.post("/cds-services/coverage-order-sign", json=fixture("order-sign-medicare-97110")).status_code == 200
+    with pytest.raises(AuthError, match="SUPPORTABLE_CDS_ISSUERS"):
+        _app(tmp_path, host="0.0.0.0", auth="off")
+    with pytest.raises(AuthError, match="CDS_AUTH=required"):
+        _app(tmp_path, cds_auth="required")
+    client = _app(tmp_path, host="0.0.0.0", auth="off", cds_auth="off").test_client()
+    assert client.get("/cds-services").status_code == 200
+
+
+def test_a_broken_issuers_file_stops_start_up(tmp_path):
+    from supportable.server.auth import AuthError
+    (tmp_path / "issuers.json").write_text('{"issuers": [{"iss": "https://x.example"}]}')
+    with pytest.raises(AuthError, match="jwks_file"):
+        _app(tmp_path, cds_issuers=tmp_path / "issuers.json")

@@ -4,6 +4,7 @@ CRD coverage-information extension). Every call needs a CDS client's signed JWT 
 so (``server.cds.tokens``); errors are problem documents like the rest of the API."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 
@@ -75,15 +76,17 @@ def install(app: Flask, state: State) -> None:
         refused = gate.refuse(state.settings)
         if refused is not None:
             return refused
-        document = json_document()
+        document = json_document("the CDS Hooks request")
         today = datetime.now(timezone.utc).date()
         try:
             hook_request = read_request(document, HOOK_OF[service_id], today)
         except CdsInputError as exc:
             kind = "precondition-failed" if exc.status == 412 else "invalid-cds-request"
             raise ProblemError(kind, exc.status, exc.detail, exc.problems) from None
-        body = answer(hook_request, _payer(state, hook_request.coverage), today)
+        payer = _payer(state, hook_request.coverage)
+        body = answer(hook_request, payer, today)
         _check_emitted(body)
+        _log_call(service_id, hook_request.hook_instance, payer.id, body)
         return jsonify(body)
 
 
@@ -102,6 +105,21 @@ def _payer(state: State, coverage: dict) -> Payer:
     shown = [p.get("display") or (p.get("identifier") or {}).get("value") or p.get("reference")
              for p in coverage.get("payor") or []]
     return Payer(None, ", ".join(str(s) for s in shown if s) or "unnamed payer", None)
+
+
+def _log_call(service_id: str, hook_instance: str, payer: str | None, body: dict) -> None:
+    """One line per call with what was asserted (CRD asks servers to keep their answers for disputes):
+    each resource, code, coverage, prior authorization and assertion id; no patient data."""
+    said = []
+    for action in body["systemActions"]:
+        resource = action["resource"]
+        for ext in resource.get("extension") or []:
+            values = {m["url"]: m.get("valueCode") or m.get("valueString") or (m.get("valueCoding") or {}).get("code")
+                      for m in ext.get("extension") or [] if m["url"] in ("covered", "pa-needed", "doc-needed",
+                                                                          "billingCode", "coverage-assertion-id")}
+            said.append({"resource": f"{resource['resourceType']}/{resource.get('id')}", **values})
+    LOG.info(json.dumps({"event": "cds_call", "request_id": getattr(g, "request_id", None), "service": service_id,
+                         "hook_instance": hook_instance, "payer": payer, "assertions": said}))
 
 
 def _check_emitted(body: dict) -> None:
