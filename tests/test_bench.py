@@ -37,3 +37,14 @@ def test_the_http_benchmark_starts_the_real_server_and_measures(tmp_path):
     assert level["requests"] > 0 and level["errors_by_status"] == {}
     assert level["encounters_decided"] == level["requests"]
     assert "left behind: nothing" in run.stdout
+
+
+def test_the_cds_benchmark_calls_the_real_server_with_signed_tokens(tmp_path):
+    out = tmp_path / "cds.json"
+    run = subprocess.run([sys.executable, "bench/bench_cds.py", "--requests", "5", "--warmup", "1", "--json", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["requests"] == 5 and figures["errors"] == []
+    assert figures["median_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert "command:  PYTHONPATH=. .venv/bin/python bench/bench_cds.py" in run.stdout
