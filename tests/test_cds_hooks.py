@@ -447,3 +447,19 @@ def test_a_broken_issuers_file_stops_start_up(tmp_path):
     (tmp_path / "issuers.json").write_text('{"issuers": [{"iss": "https://x.example"}]}')
     with pytest.raises(AuthError, match="jwks_file"):
         _app(tmp_path, cds_issuers=tmp_path / "issuers.json")
+
+
+def test_the_documented_examples_are_answered(tmp_path):
+    examples = Path(__file__).resolve().parent.parent / "examples" / "cds-hooks"
+    client = _app(tmp_path).test_client()
+    script = (examples / "calls.sh").read_text()
+    names = sorted(p.stem for p in examples.glob("*.json"))
+    assert len(names) == 4
+    for name in names:
+        assert f"{name}" in script
+        body = json.loads((examples / f"{name}.json").read_text())
+        service = "coverage-appointment-book" if body["hook"] == "appointment-book" else "coverage-order-sign"
+        answer = client.post(f"/cds-services/{service}", json=body)
+        assert answer.status_code == 200, answer.get_json()
+        check_response(answer.get_json(), "Appointment" if "appointment" in name else "ServiceRequest")
+        assert body == fixture(name)          # the examples are the tested fixtures

@@ -98,7 +98,7 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
     members += billing
     shown = excluded + reached + authorization + (possible if covered != "not-covered" else []) + [r for r in found.of("documentation") if r.always and not r.any_of] \
         + modifiers
-    members += [_reason(r.use.rule.id, r.texts[0]) for r in shown]
+    members += [_reason(r.use.rule.id, _said(r)) for r in shown]
     if not shown:
         members.append(_reason(None, f"no requirement of {payer.name}'s policies applies to every {code} line"))
     for r in modifiers:
@@ -119,6 +119,14 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
     card = _card(request, order, code, payer, found, covered, excluded, reached, authorization + possible,
                  documentation, modifiers, limits, trace)
     return _extension(members + tail), card
+
+
+def _said(requirement) -> str:
+    """The rule's text for the code: one way it applies, or, when it applies once per element (each
+    documentation element of a list), its text with the element open and the elements listed."""
+    if len(requirement.texts) == 1 or not requirement.elements:
+        return requirement.texts[0]
+    return f"{requirement.use.because} (for each of: {', '.join(requirement.elements)})"
 
 
 def _extension(members: list[dict]) -> dict:
