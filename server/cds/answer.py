@@ -20,6 +20,7 @@ How our answers map onto the extension (docs/cds-hooks.md has the table):
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +34,24 @@ CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 RULE_SYSTEM = "urn:supportable:rule"
 ASSOCIATED = "davinci-crd.associated-resource"
+
+
+_CACHE: dict = {}          # (payer, policy version, code, date) -> ProspectiveRequirements (read-only)
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4096
+
+
+def _requirements(payer: "Payer", code: str, on: date):
+    """``prospective_requirements`` once per payer's policy version, code and date (a few ms each)."""
+    key = (payer.id, payer.policy.version, code, on)
+    found = _CACHE.get(key)
+    if found is None:
+        found = prospective_requirements(payer.policy, code, on)
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()
+            _CACHE[key] = found
+    return found
 
 
 @dataclass
@@ -72,7 +91,7 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
         why = f"the Coverage's payer ({payer.name}) is not one this service has policies for"
         return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
     try:
-        found = prospective_requirements(payer.policy, code, order.on)
+        found = _requirements(payer, code, order.on)
     except InputError:
         why = f"{code} is not among the physical-medicine codes of {payer.name}'s policies"
         return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
