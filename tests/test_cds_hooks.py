@@ -225,6 +225,19 @@ def test_an_invalid_fhir_resource_is_400_naming_its_location(server):
     (lambda r: r["context"].pop("draftOrders"), 400, "context.draftOrders"),
     (lambda r: r["prefetch"].update(coverage={"resourceType": "Coverage", "status": 5}), 400, "prefetch.coverage.status"),
     (lambda r: r["prefetch"].update(patient={"resourceType": "Patient", "gender": ["x"]}), 400, "prefetch.patient.gender"),
+    (lambda r: r["context"]["draftOrders"]["entry"].append({"resource": {"resourceType": "Nonsense"}}), 400,
+     "context.draftOrders.entry[1].resource.resourceType"),
+    (lambda r: r["context"]["draftOrders"]["entry"][0]["resource"].pop("resourceType"), 400,
+     "context.draftOrders.entry[0].resource.resourceType"),
+    (lambda r: r["context"].update(draftOrders=r["context"]["draftOrders"]["entry"][0]["resource"]), 400,
+     "context.draftOrders.resourceType"),
+    (lambda r: r["context"]["draftOrders"]["entry"][0]["resource"].pop("id"), 400,
+     "context.draftOrders.entry[0].resource.id"),
+    (lambda r: r["prefetch"].update(coverage={"resourceType": "Bundle", "type": "searchset"}), 412, "prefetch.coverage.entry"),
+    (lambda r: r["prefetch"].update(history={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "Procedure", "status": "completed", "subject": {"reference": "Patient/1"},
+        "performedDateTime": "June"}}]}), 400, "prefetch.history.entry[0].resource.performedDateTime"),
+    (lambda r: r["context"].update(userId=5), 400, "context.userId"),
 ])
 def test_bad_requests_are_4xx_with_the_location(server, change, status, path):
     request = fixture("order-sign-medicare-97110")

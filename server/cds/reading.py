@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.patient import Patient
@@ -87,7 +88,7 @@ def read_request(doc, hook: str, today: date | None = None) -> HookRequest:
         problems.append(_problem(f"context.{key}", f"`{key}` is required: a FHIR Bundle", "required"))
     if problems:
         raise CdsInputError(400, "the CDS Hooks request is not valid", problems)
-    bundle = _validate(Bundle, context[key], f"context.{key}")
+    _validate(Bundle, context[key], f"context.{key}")
     if "patient" in prefetch and prefetch["patient"] is not None:
         _validate(Patient, prefetch["patient"], "prefetch.patient")
     coverage, coverage_ref = _coverage(prefetch)
@@ -114,21 +115,46 @@ def read_request(doc, hook: str, today: date | None = None) -> HookRequest:
 def _validate(model, data, path: str):
     if not isinstance(data, dict):
         raise CdsInputError(400, f"{path} must be a FHIR resource (a JSON object)", [_problem(path, "not an object")])
+    unknown = list(_resource_types(data, path))
+    if unknown:
+        raise CdsInputError(400, f"{unknown[0]['path']}: {unknown[0]['message']}", unknown[:20])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [_problem(_joined(path, err["loc"]), err["msg"], err["type"]) for err in exc.errors()[:20]]
         raise CdsInputError(400, f"{path} is not a valid FHIR R4 {model.__name__}: {problems[0]['path']}: "
                                  f"{problems[0]['message']}", problems) from None
-    except (TypeError, ValueError) as exc:
-        raise CdsInputError(400, f"{path} is not a valid FHIR R4 {model.__name__}: {exc}",
+    except Exception as exc:     # fhir_core raises others than ValidationError on some bad input
+        raise CdsInputError(400, f"{path} is not a valid FHIR R4 {model.__name__}: {type(exc).__name__}: {exc}",
                             [_problem(path, str(exc))]) from None
+
+
+def _resource_types(node, path: str, resource: bool = True):
+    """Problems with the resource types in a resource: every resource (this one, a Bundle entry's, a
+    contained one) names a FHIR R4 resource type (fhir.resources fails on an unknown one without
+    saying where)."""
+    if not isinstance(node, dict):
+        return
+    if resource:
+        kind = node.get("resourceType")
+        if not isinstance(kind, str):
+            yield _problem(f"{path}.resourceType", "a resource needs its `resourceType`", "required")
+        else:
+            try:
+                get_fhir_model_class(kind)
+            except (ValueError, KeyError):
+                yield _problem(f"{path}.resourceType", f"`{kind}` is not a FHIR R4 resource type", "unknown_type")
+    for key, value in node.items():
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            inner = f"{path}.{key}" + (f"[{i}]" if i is not None else "")
+            yield from _resource_types(item, inner, resource=key in ("resource", "contained"))
 
 
 def _joined(prefix: str, loc) -> str:
     out = prefix
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else ".resourceType" if part == "resource_type" else f".{part}"
     return out
 
 

@@ -8,7 +8,7 @@ The operator lists the trusted issuers in a JSON file (``SUPPORTABLE_CDS_ISSUERS
 A ``jwks_file`` (relative to the issuers file) holds the issuer's public JWK Set; a ``jwks_url`` is
 fetched (and cached) when a token names a key not yet known, and a token's ``jku`` header, when it
 has one, must be that URL. Checked, as CDS Hooks asks: an asymmetric ``alg`` (never ``none`` or an
-HMAC), ``kid`` naming a key of the issuer, the signature, ``iss`` trusted, ``aud`` this endpoint's URL
+HMAC), ``typ`` JWT when given, ``kid`` naming a key of the issuer, the signature, ``iss`` trusted, ``aud`` this endpoint's URL
 (``SUPPORTABLE_CDS_BASE_URL`` + the path, or the URL the request came to), ``exp``, ``iat`` and
 ``jti`` present, the token not expired (30 seconds' leeway) and its ``jti`` not seen before in this
 worker process while it is valid (a replay).
@@ -94,6 +94,8 @@ class Verifier:
                            "(never none or an HMAC)")
         if not kid:
             raise JwtError("the JWT's header has no `kid`")
+        if header.get("typ") is not None and str(header["typ"]).upper() != "JWT":
+            raise JwtError(f"the JWT's typ `{header['typ']}` is not JWT")
         issuer = self.issuers.get(claims.get("iss"))
         if issuer is None:
             raise JwtError(f"the JWT's issuer `{claims.get('iss')}` is not a trusted CDS client")
