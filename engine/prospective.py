@@ -15,6 +15,8 @@ sorts each ``deny`` rule by what would satisfy it:
 - ``limit``: a limit rule (``kind: limit``), with the cap and window parameters it reads;
 - ``exclusion``: a coverage rule that applies when the patient's condition has a status
   (``condition_status(plateau)``: maintenance care);
+- ``ineligible``: with the provider type given, an eligibility rule that denies every line that
+  provider would bill (who may furnish the service);
 - ``condition``: any other condition the line will have to meet (diagnoses, who may furnish it, code
   choice), listed as its rule's text.
 
@@ -37,7 +39,7 @@ from .templates import fill
 PRIOR_AUTHORIZATION = "prior_authorization"
 # Premises that only name the line being billed and its code.
 _LINE_IDENTITY = ("line", "line_code", "line_position")
-KINDS = ("prior_authorization", "documentation", "modifier", "limit", "exclusion", "condition",
+KINDS = ("prior_authorization", "documentation", "modifier", "limit", "exclusion", "ineligible", "condition",
          "prior_authorization_possible", "advised_documentation")
 
 
@@ -79,12 +81,16 @@ class ProspectiveRequirements:
         return list(seen)
 
 
-def prospective_requirements(policy: PolicySet, code: str, on: date | None = None) -> ProspectiveRequirements:
-    """What ``policy`` will require of a line billing ``code`` on ``on`` (any date if None); raises
-    InputError for an unknown code (as :func:`explain_code`)."""
+def prospective_requirements(policy: PolicySet, code: str, on: date | None = None,
+                             provider_type: str | None = None) -> ProspectiveRequirements:
+    """What ``policy`` will require of a line billing ``code`` on ``on`` (any date if None), furnished
+    by a provider of ``provider_type`` (a vocabulary id; any provider if None): with a provider type,
+    the rules reading the line's provider are judged for it (Medicare's CQ for a physical therapist
+    assistant; who may furnish the service). Raises InputError for an unknown code (as
+    :func:`explain_code`)."""
     described = explain_code(policy, code)
     relevance = _Relevance(policy, code)
-    reader = _Reader(policy, relevance, code, on)
+    reader = _Reader(policy, relevance, code, on, provider_type)
     found = []
     for use in described.requirements:
         if use.rule.clause.head.pred != "deny" or not _in_force(use.rule, on):
@@ -116,8 +122,10 @@ def _in_force(rule: Rule, on: date | None) -> bool:
 
 
 class _Reader:
-    def __init__(self, policy: PolicySet, relevance: _Relevance, code: str, on: date | None):
+    def __init__(self, policy: PolicySet, relevance: _Relevance, code: str, on: date | None,
+                 provider_type: str | None = None):
         self.policy, self.relevance, self.code, self.on = policy, relevance, code, on
+        self.provider_type = provider_type
         self.explainer: Explainer = relevance.explainer
 
     def read(self, use: RuleUse) -> Requirement | None:
@@ -145,6 +153,8 @@ class _Reader:
                     and lit.atom.pred == "condition_status" and isinstance(lit.atom.args[0], Const)]
         if rule.kind == "coverage" and statuses:
             return Requirement("exclusion", use, [], texts, when=statuses, parameters=params, always=False)
+        if rule.kind == "eligibility" and always and self.provider_type is not None:
+            return Requirement("ineligible", use, [], texts, parameters=params)
         return Requirement("condition", use, [], texts, parameters=params, always=always)
 
     def _always(self, rule: Rule) -> bool:
@@ -156,6 +166,8 @@ class _Reader:
             if isinstance(lit, Positive):
                 pred = lit.atom.pred
                 if pred in self.relevance.static or pred in _LINE_IDENTITY or pred in ("date_of_service",):
+                    continue
+                if pred == "line_provider" and self.provider_type is not None:
                     continue
                 if not self._identity_helper(pred):
                     return False
@@ -208,12 +220,20 @@ class _Reader:
             for lit in body:
                 if isinstance(lit, Positive) and lit.atom.pred == "date_of_service" and isinstance(lit.atom.args[0], Var):
                     bound[lit.atom.args[0].name] = self.on.isoformat()
+        if self.provider_type is not None:
+            for lit in body:
+                if isinstance(lit, Positive) and lit.atom.pred == "line_provider" and len(lit.atom.args) == 2 \
+                        and isinstance(lit.atom.args[1], Var):
+                    bound[lit.atom.args[1].name] = self.provider_type
         static = [lit for lit in body if isinstance(lit, Positive) and lit.atom.pred in self.relevance.static]
         known = set(bound) | {v for lit in static for v in lit.atom.vars()}
         compares = [lit for lit in body if isinstance(lit, Compare)
                     and all(not isinstance(t, Var) or t.name in known for t in (lit.left, lit.right))]
+        # a static fact that must not hold, once its values are known (`not may_furnish(Service, Type)`)
+        absent = [lit for lit in body if isinstance(lit, Negative) and lit.atom.pred in self.relevance.static
+                  and lit.atom.vars() <= known] if self.provider_type is not None else []
         out = []
-        for solution, _ in self.explainer._solve(rule, static + compares, dict(bound), False):
+        for solution, _ in self.explainer._solve(rule, static + compares + absent, dict(bound), False):
             out.append(solution)
             if len(out) >= 64:
                 break

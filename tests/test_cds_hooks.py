@@ -374,3 +374,34 @@ def test_the_documented_examples_are_answered(tmp_path):
         assert answer.status_code == 200, answer.get_json()
         check_response(answer.get_json(), "Appointment" if "appointment" in name else "ServiceRequest")
         assert body == fixture(name)          # the examples are the tested fixtures
+
+
+@pytest.mark.parametrize("coding, covered, modifiers, rule", [
+    ({"system": "http://nucc.org/provider-taxonomy", "code": "225200000X"}, "covered", "GN/GO/GP + CQ",
+     "medicare.modifiers.assistant_required"),
+    ({"system": "http://nucc.org/provider-taxonomy", "code": "225100000X"}, "covered", "GN/GO/GP", None),
+    ({"system": "urn:supportable:provider-type", "code": "chiropractor"}, "not-covered", None,
+     "base.eligibility.provider_not_eligible"),
+])
+def test_the_ordered_performer_type(server, coding, covered, modifiers, rule):
+    request = fixture("order-sign-medicare-97110")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["performerType"] = {"coding": [coding]}
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    assert status == 200, body
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == covered
+    if modifiers:
+        assert f"modifier {modifiers};" in body["cards"][0]["summary"] or body["cards"][0]["summary"].endswith(
+            f"modifier {modifiers}")
+    if rule:
+        assert rule in rule_ids(m)
+    else:
+        assert "medicare.modifiers.assistant_required" not in rule_ids(m)
+
+
+def test_an_unknown_provider_type_is_400(server):
+    request = fixture("order-sign-medicare-97110")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["performerType"] = {
+        "coding": [{"system": "urn:supportable:provider-type", "code": "wizard"}]}
+    status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
+    assert status == 400 and body["problems"][0]["path"] == "context.draftOrders.entry[0].resource.performerType"

@@ -85,3 +85,17 @@ def test_services_in_window():
                (date(2025, 6, 2), "97112")]
     assert services_in_window(history, "97112", ON, 42) == 1
     assert services_in_window(history, "97112", ON, 90) == 2
+
+
+def test_the_provider_type_judges_the_rules_that_read_it(policies):
+    def kinds(provider):
+        found = prospective_requirements(policies["medicare"], "97110", ON, provider)
+        return {r.use.rule.id: (r.kind, r.elements, r.always) for r in found.requirements}
+    assistant = kinds("physical_therapist_assistant")
+    assert assistant["medicare.modifiers.assistant_required"] == ("modifier", ["CQ"], True)
+    assert "base.eligibility.provider_not_eligible" not in assistant
+    therapist = kinds("physical_therapist")
+    assert "medicare.modifiers.assistant_required" not in therapist
+    assert "base.eligibility.provider_not_eligible" not in therapist
+    assert kinds("chiropractor")["base.eligibility.provider_not_eligible"][0] == "ineligible"
+    assert kinds(None)["base.eligibility.provider_not_eligible"] == ("condition", [], False)

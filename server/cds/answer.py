@@ -5,8 +5,8 @@ coverage-information extension on the resource (a system action updating it).
 How our answers map onto the extension (docs/cds-hooks.md has the table):
 
 - ``covered``: ``not-covered`` when a payer exclusion applies to what the order says (an exclusion of
-  maintenance care and an order for maintenance) or the visit limit is already reached in the history
-  given; ``conditional`` (with ``info-needed: detail-code``) when the order carries no CPT code;
+  maintenance care and an order for maintenance; a provider type the payer does not pay for the
+  service, from ``performerType``) or the visit limit is already reached in the history given; ``conditional`` (with ``info-needed: detail-code``) when the order carries no CPT code;
   ``indeterminate`` (with a reason) when the payer or the code is not one this service has policies
   for; else ``covered``;
 - ``pa-needed``: ``auth-needed`` when a payer rule requires a recorded prior authorization;
@@ -41,12 +41,13 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4096
 
 
-def _requirements(payer: "Payer", code: str, on: date):
-    """``prospective_requirements`` once per payer's policy version, code and date (a few ms each)."""
-    key = (payer.id, payer.policy.version, code, on)
+def _requirements(payer: "Payer", code: str, on: date, provider_type: str | None):
+    """``prospective_requirements`` once per payer's policy version, code, date and provider type (a
+    few ms each)."""
+    key = (payer.id, payer.policy.version, code, on, provider_type)
     found = _CACHE.get(key)
     if found is None:
-        found = prospective_requirements(payer.policy, code, on)
+        found = prospective_requirements(payer.policy, code, on, provider_type)
         with _CACHE_LOCK:
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.clear()
@@ -91,11 +92,11 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
         why = f"the Coverage's payer ({payer.name}) is not one this service has policies for"
         return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
     try:
-        found = _requirements(payer, code, order.on)
+        found = _requirements(payer, code, order.on, order.provider_type)
     except InputError:
         why = f"{code} is not among the physical-medicine codes of {payer.name}'s policies"
         return _extension(head + [_code("covered", "indeterminate")] + billing + [_reason(None, why)] + tail), None
-    excluded = [r for r in found.of("exclusion") if order.maintenance and "plateau" in r.when]
+    excluded = [r for r in found.of("exclusion") if order.maintenance and "plateau" in r.when] + found.of("ineligible")
     limits = []
     for r in found.of("limit"):
         used = services_in_window(request.history, code, order.on, r.window_days) \
@@ -176,14 +177,16 @@ def _card(request, order, code, payer, found, covered, excluded, reached, author
           limits, trace) -> dict:
     said = []
     if covered == "not-covered":
-        said.append("not covered" + (" (maintenance care excluded)" if excluded else " (visit limit reached)"))
+        why = ("visit limit reached" if not excluded else "provider not eligible" if excluded[0].kind == "ineligible"
+               else "maintenance care excluded")
+        said.append(f"not covered ({why})")
     if authorization:
         said.append("prior authorization " + ("needed" if authorization[0].kind == "prior_authorization"
                                               else "may be needed"))
     if documentation:
         said.append(f"document {len(documentation)} elements")
     if modifiers:
-        said.append("modifier " + "/".join(modifiers[0].elements))
+        said.append("modifier " + " + ".join("/".join(r.elements) for r in modifiers))
     summary = f"{code} under {payer.name}: " + ("; ".join(said) or "no payer requirement found for this code")
     if len(summary) >= 140:
         summary = summary[:136].rstrip() + "..."

@@ -21,6 +21,13 @@ from pydantic import ValidationError
 CPT = "http://www.ama-assn.org/go/cpt"
 BILLING_OPTIONS = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options"
 ORDER_DETAIL = "urn:supportable:order-detail"
+PROVIDER_TYPE = "urn:supportable:provider-type"
+NUCC = "http://nucc.org/provider-taxonomy"
+# NUCC Health Care Provider Taxonomy codes of the provider types the policies name (the vocabulary's
+# provider_types.yaml); others are given with PROVIDER_TYPE and the vocabulary id.
+NUCC_TYPES = {"225100000X": "physical_therapist", "225200000X": "physical_therapist_assistant",
+              "225X00000X": "occupational_therapist", "224Z00000X": "occupational_therapy_assistant",
+              "111N00000X": "chiropractor", "171100000X": "acupuncturist"}
 _WORD_MAINTENANCE = re.compile(r"\bmaintenance\b", re.IGNORECASE)
 
 
@@ -43,6 +50,8 @@ class Order:
     other_codes: list[str]           # codings of other systems (`system|code`)
     on: date                         # the date of service looked ahead to (today when none is given)
     maintenance: bool                # the order says the care is maintenance
+    provider_type: str | None = None     # who will furnish it (vocabulary id), from performerType
+    provider_path: str = ""
 
     @property
     def reference(self) -> str:
@@ -193,7 +202,9 @@ def _codings(concept: dict | None) -> list[dict]:
 
 
 def _order(resource: dict, path: str, based_on: dict, today: date) -> Order:
+    performers = []
     if resource["resourceType"] == "ServiceRequest":
+        performers.append((f"{path}.performerType", resource.get("performerType")))
         concepts = [resource.get("code")]
         texts = [*(resource.get("category") or []), *(resource.get("orderDetail") or []),
                  *(resource.get("reasonCode") or [])]
@@ -206,12 +217,24 @@ def _order(resource: dict, path: str, based_on: dict, today: date) -> Order:
             target = based_on.get(str(ref.get("reference", "")).rsplit("/", 1)[-1])
             if target is not None:
                 concepts.append(target.get("code"))
+                performers.append((f"prefetch.serviceRequests ServiceRequest/{target.get('id')}.performerType",
+                                   target.get("performerType")))
                 texts += [*(target.get("category") or []), *(target.get("orderDetail") or [])]
         when = resource.get("start") or (resource.get("requestedPeriod") or {}).get("start")
     codings = [c for concept in concepts for c in _codings(concept)]
     codes = list(dict.fromkeys(str(c.get("code")) for c in codings if c.get("system") == CPT and c.get("code")))
     others = list(dict.fromkeys(f"{c.get('system')}|{c.get('code')}" for c in codings if c.get("system") != CPT))
-    return Order(resource, path, codes, others, _date(when) or today, _maintenance(texts))
+    provider, where = next(((p, w) for w, concept in performers for p in [_provider_type(concept)] if p), (None, ""))
+    return Order(resource, path, codes, others, _date(when) or today, _maintenance(texts), provider, where)
+
+
+def _provider_type(concept) -> str | None:
+    for coding in _codings(concept):
+        if coding.get("system") == PROVIDER_TYPE and coding.get("code"):
+            return str(coding["code"])
+        if coding.get("system") == NUCC and coding.get("code") in NUCC_TYPES:
+            return NUCC_TYPES[coding["code"]]
+    return None
 
 
 def _date(value) -> date | None:

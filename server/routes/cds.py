@@ -84,6 +84,7 @@ def install(app: Flask, state: State) -> None:
             kind = "precondition-failed" if exc.status == 412 else "invalid-cds-request"
             raise ProblemError(kind, exc.status, exc.detail, exc.problems) from None
         payer = _payer(state, hook_request.coverage)
+        _check_provider_types(hook_request, payer)
         body = answer(hook_request, payer, today)
         _check_emitted(body)
         _log_call(service_id, hook_request.hook_instance, payer.id, body)
@@ -105,6 +106,20 @@ def _payer(state: State, coverage: dict) -> Payer:
     shown = [p.get("display") or (p.get("identifier") or {}).get("value") or p.get("reference")
              for p in coverage.get("payor") or []]
     return Payer(None, ", ".join(str(s) for s in shown if s) or "unnamed payer", None)
+
+
+def _check_provider_types(hook_request, payer: Payer) -> None:
+    """A provider type named with our system must be one of the vocabulary's (else every eligibility
+    rule would deny it)."""
+    if payer.policy is None:
+        return
+    known = payer.policy.vocabulary.entries.get("provider_type", {})
+    bad = [o for o in hook_request.orders if o.provider_type is not None and o.provider_type not in known]
+    if bad:
+        raise ProblemError("invalid-cds-request", 400, f"unknown provider type `{bad[0].provider_type}`; GET "
+                           "/v1/vocabulary lists them", [{"path": o.provider_path, "code": "unknown_provider_type",
+                                                         "message": f"unknown provider type `{o.provider_type}`"}
+                                                        for o in bad])
 
 
 def _log_call(service_id: str, hook_instance: str, payer: str | None, body: dict) -> None:
