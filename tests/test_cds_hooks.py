@@ -405,3 +405,26 @@ def test_an_unknown_provider_type_is_400(server):
         "coding": [{"system": "urn:supportable:provider-type", "code": "wizard"}]}
     status, _, body = call(server, "POST", "/cds-services/coverage-order-sign", request)
     assert status == 400 and body["problems"][0]["path"] == "context.draftOrders.entry[0].resource.performerType"
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_the_command_line_answers_as_the_service_does():
+    from click.testing import CliRunner
+    from supportable.cli import main
+    run = CliRunner().invoke(main, ["cds", str(DATA / "order-sign-aetna-97110-maintenance.json"), "--today",
+                                    "2026-01-05"])
+    assert run.exit_code == 0, run.output
+    body = json.loads(run.output)
+    [m] = check_response(body, "ServiceRequest")
+    assert m["covered"][0]["valueCode"] == "not-covered" and rule_ids(m)[0] == "aetna.necessity.plateau"
+    assert m["date"][0]["valueDate"] == "2026-01-05"
+    run = CliRunner().invoke(main, ["cds", str(DATA / "CRDServiceRequest4.json")])
+    assert run.exit_code == 1
+    problem = json.loads(run.output)
+    assert problem["type"] == "/problems/precondition-failed" and problem["problems"][0]["path"] == "prefetch.coverage"
+    request = fixture("order-sign-medicare-97110")
+    del request["context"]["draftOrders"]["entry"][0]["resource"]["subject"]
+    run = CliRunner().invoke(main, ["cds", "-"], input=json.dumps(request))
+    assert run.exit_code == 1
+    assert json.loads(run.output)["problems"][0]["path"] == "context.draftOrders.entry[0].resource.subject"

@@ -25,6 +25,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
 from supportable.engine import InputError, PolicySet, prospective_requirements, services_in_window
 
 from .reading import CPT, HookRequest, Order
@@ -34,6 +37,7 @@ CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
 CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
 RULE_SYSTEM = "urn:supportable:rule"
 ASSOCIATED = "davinci-crd.associated-resource"
+EMITTED = {"ServiceRequest": ServiceRequest, "Appointment": Appointment}
 
 
 _CACHE: dict = {}          # (payer, policy version, code, date) -> ProspectiveRequirements (read-only)
@@ -76,6 +80,23 @@ def answer(request: HookRequest, payer: Payer, today: date) -> dict:
         actions.append({"type": "update", "description": f"Record {payer.name}'s coverage requirements on "
                         f"{order.reference}", "resource": updated})
     return {"cards": cards, "systemActions": actions}
+
+
+def provider_type_problems(request: HookRequest, payer: "Payer") -> list[dict]:
+    """A provider type named with our system must be one of the vocabulary's (else every eligibility
+    rule would deny it): a problem for each that is not."""
+    if payer.policy is None:
+        return []
+    known = payer.policy.vocabulary.entries.get("provider_type", {})
+    return [{"path": o.provider_path, "code": "unknown_provider_type", "message": f"unknown provider type "
+             f"`{o.provider_type}`"} for o in request.orders if o.provider_type is not None and o.provider_type not in known]
+
+
+def validate_emitted(body: dict) -> None:
+    """Every resource sent validates as FHIR R4 with fhir.resources (a failure is our bug: it raises)."""
+    for action in body["systemActions"]:
+        resource = action["resource"]
+        EMITTED[resource["resourceType"]].model_validate(resource)
 
 
 def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, today: date):

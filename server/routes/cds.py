@@ -8,13 +8,10 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from fhir.resources.R4B.appointment import Appointment
-from fhir.resources.R4B.servicerequest import ServiceRequest
 from flask import Flask, g, jsonify, request
-from pydantic import ValidationError
 
 from ..auth import AuthError, Principal, is_loopback
-from ..cds.answer import Payer, answer
+from ..cds.answer import Payer, answer, provider_type_problems, validate_emitted
 from ..cds.payers import overlay_for
 from ..cds.reading import CdsInputError, read_request
 from ..cds.services import HOOK_OF, SERVICES
@@ -23,7 +20,6 @@ from ..settings import ENV_PREFIX, Settings
 from .common import ProblemError, State, answer_problem, json_document
 
 LOG = logging.getLogger("supportable")
-EMITTED = {"ServiceRequest": ServiceRequest, "Appointment": Appointment}
 
 
 class CdsGate:
@@ -84,9 +80,11 @@ def install(app: Flask, state: State) -> None:
             kind = "precondition-failed" if exc.status == 412 else "invalid-cds-request"
             raise ProblemError(kind, exc.status, exc.detail, exc.problems) from None
         payer = _payer(state, hook_request.coverage)
-        _check_provider_types(hook_request, payer)
+        bad = provider_type_problems(hook_request, payer)
+        if bad:
+            raise ProblemError("invalid-cds-request", 400, bad[0]["message"] + "; GET /v1/vocabulary lists them", bad)
         body = answer(hook_request, payer, today)
-        _check_emitted(body)
+        validate_emitted(body)
         _log_call(service_id, hook_request.hook_instance, payer.id, body)
         return jsonify(body)
 
@@ -108,20 +106,6 @@ def _payer(state: State, coverage: dict) -> Payer:
     return Payer(None, ", ".join(str(s) for s in shown if s) or "unnamed payer", None)
 
 
-def _check_provider_types(hook_request, payer: Payer) -> None:
-    """A provider type named with our system must be one of the vocabulary's (else every eligibility
-    rule would deny it)."""
-    if payer.policy is None:
-        return
-    known = payer.policy.vocabulary.entries.get("provider_type", {})
-    bad = [o for o in hook_request.orders if o.provider_type is not None and o.provider_type not in known]
-    if bad:
-        raise ProblemError("invalid-cds-request", 400, f"unknown provider type `{bad[0].provider_type}`; GET "
-                           "/v1/vocabulary lists them", [{"path": o.provider_path, "code": "unknown_provider_type",
-                                                         "message": f"unknown provider type `{o.provider_type}`"}
-                                                        for o in bad])
-
-
 def _log_call(service_id: str, hook_instance: str, payer: str | None, body: dict) -> None:
     """One line per call with what was asserted (CRD asks servers to keep their answers for disputes):
     each resource, code, coverage, prior authorization and assertion id; no patient data."""
@@ -135,14 +119,3 @@ def _log_call(service_id: str, hook_instance: str, payer: str | None, body: dict
             said.append({"resource": f"{resource['resourceType']}/{resource.get('id')}", **values})
     LOG.info(json.dumps({"event": "cds_call", "request_id": getattr(g, "request_id", None), "service": service_id,
                          "hook_instance": hook_instance, "payer": payer, "assertions": said}))
-
-
-def _check_emitted(body: dict) -> None:
-    """Every resource sent validates as FHIR R4 (a failure is our bug: logged, answered 500)."""
-    for action in body["systemActions"]:
-        resource = action["resource"]
-        try:
-            EMITTED[resource["resourceType"]].model_validate(resource)
-        except ValidationError:
-            LOG.exception("an emitted %s does not validate", resource["resourceType"])
-            raise
