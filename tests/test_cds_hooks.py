@@ -428,3 +428,20 @@ def test_the_command_line_answers_as_the_service_does():
     run = CliRunner().invoke(main, ["cds", "-"], input=json.dumps(request))
     assert run.exit_code == 1
     assert json.loads(run.output)["problems"][0]["path"] == "context.draftOrders.entry[0].resource.subject"
+
+
+def test_an_appointment_booked_for_an_order_reads_the_orders_codes_and_performer(server):
+    request = fixture("appointment-book-medicare-97530")
+    appointment = request["context"]["appointments"]["entry"][0]["resource"]
+    del appointment["serviceType"]
+    appointment["basedOn"] = [{"reference": "ServiceRequest/1357"}]
+    order = fixture("order-sign-medicare-97110")["context"]["draftOrders"]["entry"][0]["resource"]
+    order["performerType"] = {"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "225200000X"}]}
+    request["prefetch"]["serviceRequests"] = {"resourceType": "Bundle", "type": "searchset",
+                                              "entry": [{"resource": order}]}
+    status, _, body = call(server, "POST", "/cds-services/coverage-appointment-book", request)
+    assert status == 200, body
+    [m] = check_response(body, "Appointment")
+    assert m["billingCode"][0]["valueCoding"]["code"] == "97110"
+    assert "medicare.modifiers.assistant_required" in rule_ids(m)
+    assert body["systemActions"][0]["resource"]["basedOn"] == [{"reference": "ServiceRequest/1357"}]
