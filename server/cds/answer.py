@@ -15,7 +15,7 @@ How our answers map onto the extension (docs/cds-hooks.md has the table):
 - ``doc-needed``: ``clinical`` when the payer requires documentation elements of every such line, with
   ``doc-purpose: retain-doc`` (the record must show them); the elements are in the card and a detail;
 - ``billingCode``: the CPT code; ``reason``: one per rule, coded with our rule id (system
-  :data:`RULE_SYSTEM`) and its text; ``detail``: modifiers and documentation as instructions, the
+  ``urn:supportable:rule``) and its text; ``detail``: modifiers and documentation as instructions, the
   visit limit as ``allowed-quantity`` (the visits left, when the history was given).
 """
 from __future__ import annotations
@@ -30,13 +30,11 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from supportable.engine import InputError, PolicySet, prospective_requirements, services_in_window
 
+from ..wire.cds import COVERAGE_INFORMATION
+from ..wire.cds import card as _card, code_member as _code, coverage_information as _extension, \
+    detail_member as _detail, reason_member as _reason, said as _said
 from .reading import CPT, HookRequest, Order
 
-COVERAGE_INFORMATION = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
-CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"
-CARD_TYPE = "http://terminology.hl7.org/CodeSystem/cdshooks-card-type"
-RULE_SYSTEM = "urn:supportable:rule"
-ASSOCIATED = "davinci-crd.associated-resource"
 EMITTED = {"ServiceRequest": ServiceRequest, "Appointment": Appointment}
 
 
@@ -157,96 +155,6 @@ def _assess(request: HookRequest, order: Order, code: str | None, payer: Payer, 
         members.append(_detail("cat-limitation", "allowed-quantity",
                                {"valueQuantity": {"value": left if left is not None else r.cap, "unit": "visits"}},
                                qualification))
-    card = _card(request, order, code, payer, found, covered, excluded, reached, authorization + possible,
+    card = _card(order, code, payer, found, covered, excluded, reached, authorization + possible,
                  documentation, modifiers, limits, trace)
     return _extension(members + tail), card
-
-
-def _said(requirement) -> str:
-    """The rule's text for the code: one way it applies, or, when it applies once per element (each
-    documentation element of a list), its text with the element open and the elements listed."""
-    if len(requirement.texts) == 1 or not requirement.elements:
-        return requirement.texts[0]
-    return f"{requirement.use.because} (for each of: {', '.join(requirement.elements)})"
-
-
-def _extension(members: list[dict]) -> dict:
-    return {"url": COVERAGE_INFORMATION, "extension": members}
-
-
-def _code(url: str, value: str) -> dict:
-    return {"url": url, "valueCode": value}
-
-
-def _reason(rule_id: str | None, text: str) -> dict:
-    concept = {"text": text}
-    if rule_id:
-        concept = {"coding": [{"system": RULE_SYSTEM, "code": rule_id}], "text": text}
-    return {"url": "reason", "valueCodeableConcept": concept}
-
-
-def _detail(category: str, code: str, value: dict, qualification: str | None = None) -> dict:
-    members = [{"url": "category", "valueCode": category},
-               {"url": "code", "valueCodeableConcept": {"coding": [{"system": CRD_TEMP, "code": code}]}},
-               {"url": "value", **value}]
-    if qualification:
-        members.append({"url": "qualification", "valueString": qualification})
-    return {"url": "detail", "extension": members}
-
-
-def _card(request, order, code, payer, found, covered, excluded, reached, authorization, documentation, modifiers,
-          limits, trace) -> dict:
-    said = []
-    if covered == "not-covered":
-        why = ("visit limit reached" if not excluded else "provider not eligible" if excluded[0].kind == "ineligible"
-               else "maintenance care excluded")
-        said.append(f"not covered ({why})")
-    if authorization:
-        said.append("prior authorization " + ("needed" if authorization[0].kind == "prior_authorization"
-                                              else "may be needed"))
-    if documentation:
-        said.append(f"document {len(documentation)} elements")
-    if modifiers:
-        said.append("modifier " + " + ".join("/".join(r.elements) for r in modifiers))
-    summary = f"{code} under {payer.name}: " + ("; ".join(said) or "no payer requirement found for this code")
-    if len(summary) >= 140:
-        summary = summary[:136].rstrip() + "..."
-    info = found.code.code
-    lines = [f"**{code} {info.name}** on {order.on.isoformat()}, {payer.name} (policy version "
-             f"`{found.code.policy_version}`).", "",
-             "Before the visit nothing is documented yet: this says what the payer will require, not whether "
-             "the service will be supportable."]
-    for r in excluded + reached:
-        lines += ["", f"**Not covered:** {r.texts[0]} (`{r.use.rule.id}`)"]
-    for r in authorization:
-        lines += ["", f"**Prior authorization{'' if r.kind == 'prior_authorization' else ' (check the plan)'}:** "
-                      f"{r.texts[0]} (`{r.use.rule.id}`)"]
-    if documentation:
-        lines += ["", "**The record must document:** " + ", ".join(documentation)]
-    for r in modifiers:
-        lines += ["", f"**Modifiers:** one of {', '.join(r.elements)}: {r.texts[0]} (`{r.use.rule.id}`)"]
-    for r, used, left in limits:
-        count = f"{left} left ({used} in the history given)" if left is not None else "the history was not given"
-        lines += ["", f"**Visit limit:** {r.cap} in {r.window_days} days, {count} (`{r.use.rule.id}`)"]
-    advised = [e for r in found.of("advised_documentation") if r.always for e in r.elements]
-    if advised:
-        lines += ["", "**The guidance also advises documenting:** " + ", ".join(dict.fromkeys(advised))]
-    circumstantial = [r for r in found.requirements if not r.always and r.kind not in
-                      ("limit", "exclusion", "prior_authorization_possible", "advised_documentation")]
-    if circumstantial:
-        lines += ["", "**When the visit's circumstances call for them:**"]
-        lines += [f"- {r.texts[0]} (`{r.use.rule.id}`)" for r in circumstantial[:12]]
-    card = {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, trace + "/card")), "summary": summary,
-            "detail": "\n".join(lines),
-            "indicator": "warning" if covered == "not-covered" or any(r.kind == "prior_authorization"
-                                                                        for r in authorization) else "info",
-            "source": {"label": f"Supportable: {payer.name}",
-                       "topic": {"system": CARD_TYPE, "code": "coverage-info", "display": "Coverage Information"}},
-            "extension": {ASSOCIATED: [{"reference": order.reference}]}}
-    if covered == "not-covered":
-        card["suggestions"] = [{"label": f"Remove the order for {code}", "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                trace + "/remove")), "actions": [{"type": "delete", "description":
-                                f"Remove {order.reference}: {payer.name} will not cover {code} as ordered",
-                                "resourceId": order.reference}]}]
-        card["selectionBehavior"] = "at-most-one"
-    return card

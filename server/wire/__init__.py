@@ -11,7 +11,8 @@ declarations, and tests/test_wire.py validates real responses against them.
 - ``decision``: a decision, its lines, reasons, fixes, advice, proof trees and why-nots
 - ``policy``: rule entries, parameters, switched-off rules, edit rows and changes
 - ``payers``: a payer's description, what it requires for a code, a diff of two payers, vocabularies
-- ``cds``: the CDS Hooks documents (discovery, cards, actions) of the coverage service
+- ``cds``: the CDS Hooks documents (discovery, cards, actions) and the CRD coverage-information
+  extension of the coverage service, and the functions that build the cards and the extension
 - ``tools``: the analyst's tools: lint, policy-test runs and their coverage, impact reports
 """
 from __future__ import annotations
