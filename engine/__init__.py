@@ -38,6 +38,9 @@ _EXPORTS = {
     # what a loaded policy says
     "explain_code": "requirements", "CodeRequirements": "requirements", "diff_policies": "policydiff",
     "PolicyDiff": "policydiff",
+    # what a payer will require for a code before the service (the CDS Hooks coverage service)
+    "prospective_requirements": "prospective", "ProspectiveRequirements": "prospective",
+    "services_in_window": "prospective",
     # the analyst's tools
     "lint_policies": "lint:lint", "run_tests": "policytest", "import_files": "ncci_import",
     "StoreError": "edits_store", "load_imported": "edits_store",

@@ -15,10 +15,11 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Parameter, ProblemItem
+from .wire.cds import CdsDiscovery, CdsResponse
 from .wire.common import wire
 from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
 
-__all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "X12Item", "X12Result", "CodeRequirements", "Decision", "Fix", "Health",
+__all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CdsDiscovery", "CdsResponse", "X12Item", "X12Result", "CodeRequirements", "Decision", "Fix", "Health",
            "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
            "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
 

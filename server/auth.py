@@ -3,9 +3,10 @@
 An :class:`Authenticator` looks at a request and returns the :class:`Principal` it proves, or None
 when the request carries nothing it accepts. :class:`Gate` asks its authenticators in turn; the
 first principal wins. Today there is one: API keys (:class:`ApiKeyAuthenticator`). Later front
-doors plug in the same way — a session cookie for web pages, or the signed JWT that CDS Hooks
-clients send as ``Authorization: Bearer`` (verified against the client's JWKS) — each a class with
-``scheme`` and ``authenticate(request)``.
+doors plug in the same way — a session cookie for web pages — each a class with ``scheme`` and
+``authenticate(request)``. The CDS Hooks service (``/cds-services``) has its own gate, in this
+style: the signed JWT its clients send, verified against the trusted issuers' keys
+(``server.routes.cds.CdsGate``, ``server.cds.tokens``).
 
 When keys are required: ``SUPPORTABLE_AUTH=required``, or ``auto`` (the default) with the server
 bound to an address other than loopback. ``SUPPORTABLE_AUTH=off`` turns them off explicitly (the

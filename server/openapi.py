@@ -58,7 +58,8 @@ def build_spec(version: str) -> dict:
     models = [(Encounter, "validation"), (m.Problem, "serialization"), (m.Decision, "serialization"),
               (m.BatchResult, "serialization"), (m.X12Result, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
-              (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization")]
+              (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization"), (m.CdsDiscovery, "serialization"),
+              (m.CdsResponse, "serialization")]
     _, top = TypeAdapter.json_schemas([(model, mode, TypeAdapter(model)) for model, mode in models],
                                       ref_template="#/components/schemas/{model}")
     for name, schema in sorted(top.get("$defs", {}).items()):
@@ -160,6 +161,7 @@ def build_spec(version: str) -> dict:
         "summary": "Prometheus metrics", "operationId": "metrics",
         "responses": {"200": {"description": "Prometheus text format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
+    _cds_paths(spec, failed)
     return _with_api_keys(spec.to_dict())
 
 
@@ -216,6 +218,39 @@ def _fhir_paths(spec: APISpec, failed: dict) -> None:
                              ("422", "the Claim cannot be checked: every issue with its FHIRPath"),
                              ("503", "the payer's policies did not load"),
                              ("500", "the server failed; the failure is logged with the request id"))}}}})
+def _cds_paths(spec: APISpec, failed: dict) -> None:
+    """The CDS Hooks coverage service (docs/cds-hooks.md): its own JWT, not the API keys of /v1."""
+    unauthorized = {"401": _problem("no valid signed JWT from a trusted CDS client, where one is required "
+                                    "(SUPPORTABLE_CDS_AUTH; docs/operations.md)")}
+    security = [{"cdsJwt": []}, {}]
+    spec.components.security_scheme("cdsJwt", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                               "description": "the CDS client's signed JWT (CDS Hooks 2.0): iss, "
+                                                              "aud = this endpoint's URL, exp, iat, jti; kid"})
+    spec.path(path="/cds-services", operations={"get": {
+        "summary": "CDS Hooks discovery: the coverage services (appointment-book, order-sign)",
+        "operationId": "cdsDiscovery", "security": security,
+        "responses": {"200": _json("CdsDiscovery", "the services"), **unauthorized, **failed}}})
+    spec.path(path="/cds-services/{id}", operations={"post": {
+        "summary": "Call a CDS Hooks coverage service (Da Vinci CRD)",
+        "description": "A CDS Hooks request (hook, hookInstance, context, prefetch with the Coverage). The answer "
+                       "says, before the visit, what the patient's payer will require for each CPT code ordered or "
+                       "booked: cards, and system actions updating each draft ServiceRequest or Appointment with "
+                       "the CRD coverage-information extension.",
+        "operationId": "cdsCall", "security": security,
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {
+            "type": "string", "enum": ["coverage-appointment-book", "coverage-order-sign"]}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["hook", "hookInstance", "context"],
+            "properties": {"hook": {"type": "string"}, "hookInstance": {"type": "string"},
+                           "fhirServer": {"type": "string"}, "fhirAuthorization": {"type": "object"},
+                           "context": {"type": "object"}, "prefetch": {"type": "object"}}}}}},
+        "responses": {"200": _json("CdsResponse", "cards and system actions"),
+                      "400": _problem("the request or a FHIR resource in it is not valid (each problem with its "
+                                      "location), or the body is not JSON"),
+                      "404": _problem("no such service"), "408": _problem("the request did not arrive in time"),
+                      "412": _problem("the Coverage was not prefetched"), "413": _problem("the body is too large"),
+                      "415": _problem("the body is not JSON"), "503": _problem("the payer's policies did not load"),
+                      **unauthorized, **failed}}})
 
 
 def _with_api_keys(doc: dict) -> dict:

@@ -30,6 +30,8 @@ TITLES = {
     "invalid-sidecar": "The sidecar does not fit the 837",
     "invalid-claim": "The claim cannot be checked",
     "payer-table-unavailable": "The payer-identifier table does not load",
+    "invalid-cds-request": "The CDS Hooks request is not valid",
+    "precondition-failed": "The data the service needs was not sent",
     # kinds only the command line meets (its JSON errors are problem documents too)
     "policy-error": "The policies do not load",
     "unreadable-input": "The input cannot be read",

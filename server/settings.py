@@ -30,6 +30,9 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | access_log | SUPPORTABLE_ACCESS_LOG | off: on adds gunicorn's access log (JSON) to the app's request log |
 | certfile | SUPPORTABLE_CERTFILE | none: serve TLS with this certificate (PEM) and keyfile |
 | keyfile | SUPPORTABLE_KEYFILE | none: the certificate's private key (PEM) |
+| cds_auth | SUPPORTABLE_CDS_AUTH | auto: the CDS Hooks service (`/cds-services`) needs a signed JWT from a trusted issuer when issuers are set or the server is bound off loopback; `required`; `off` accepts calls without one |
+| cds_issuers | SUPPORTABLE_CDS_ISSUERS | none: a JSON file of the trusted CDS clients (`iss` and their JWK Set: `jwks_file` or `jwks_url`) |
+| cds_base_url | SUPPORTABLE_CDS_BASE_URL | none: the service's public base URL (`https://cds.example.org`), for the JWT's `aud`; by default the URL the request came to |
 | engine | SUPPORTABLE_ENGINE | plan: the evaluation plan (proofs read from its derivations); `pydatalog`: the reference |
 
 Every bad value is a :class:`SettingsError` naming the variable (or option) and what it accepts.
@@ -70,7 +73,8 @@ ACCEPTS = {
     "request_timeout": "a number of seconds greater than 0",
     "host": "an address or host name to bind", "port": "an integer from 1 to 65535",
     "workers": "an integer from 1 to 64", "threads": "an integer from 1 to 64",
-    "auth": "auto, required or off", "log_level": "debug, info, warning or error",
+    "auth": "auto, required or off", "cds_auth": "auto, required or off",
+    "cds_issuers": "a JSON file of trusted issuers", "cds_base_url": "an http(s) URL", "log_level": "debug, info, warning or error",
     "engine": " or ".join(ENGINES),
 }
 
@@ -141,6 +145,9 @@ class Settings(BaseSettings):
     access_log: bool = False
     certfile: Path | None = None
     keyfile: Path | None = None
+    cds_auth: Literal["auto", "required", "off"] = "auto"
+    cds_issuers: Path | None = None
+    cds_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     engine: str = DEFAULT_ENGINE
 
     @classmethod
@@ -171,7 +178,7 @@ class Settings(BaseSettings):
             raise ValueError("not an integer")
         return value
 
-    @field_validator("auth", "log_level", "engine", mode="before")
+    @field_validator("auth", "cds_auth", "log_level", "engine", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -208,7 +215,7 @@ class Settings(BaseSettings):
             path = getattr(self, name)
             if path is not None and not Path(path).is_dir():
                 out.append(f"{_source_name(name)} (--{name}): `{path}` is not a folder")
-        for name in ("api_keys_file", "certfile", "keyfile"):
+        for name in ("api_keys_file", "certfile", "keyfile", "cds_issuers"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 out.append(f"{_source_name(name)}: `{path}` is not a readable file")

@@ -65,3 +65,14 @@ def test_the_batch_benchmark_decides_every_encounter_in_each_process_count(tmp_p
     # the same encounters decided in one process or split over two give the same documents, byte for byte
     assert rows[0]["json_bytes"] == rows[1]["json_bytes"]
     assert "bench/bench_batch.py --count 12 --processes 1,2" in run.stdout
+
+
+def test_the_cds_benchmark_calls_the_real_server_with_signed_tokens(tmp_path):
+    out = tmp_path / "cds.json"
+    run = subprocess.run([sys.executable, "bench/bench_cds.py", "--requests", "5", "--warmup", "1", "--json", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["requests"] == 5 and figures["errors"] == []
+    assert figures["median_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    assert "command:  PYTHONPATH=. .venv/bin/python bench/bench_cds.py" in run.stdout

@@ -7,6 +7,7 @@
 - ``fhir``: ``/fhir/Claim/$check`` (a FHIR R4 Claim in, a ClaimResponse or OperationOutcome out);
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
+- ``cds``: the CDS Hooks coverage service, ``/cds-services`` and ``/cds-services/<id>``;
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
   explain level, the payer's policies).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import decisions, fhir, hooks, operations, payers, x12
+from . import cds, decisions, fhir, hooks, operations, payers, x12
 from .common import State
 
 
@@ -25,3 +26,4 @@ def install(app: Flask, state: State) -> None:
     fhir.install(app, state)
     payers.install(app, state)
     operations.install(app, state)
+    cds.install(app, state)

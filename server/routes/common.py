@@ -81,9 +81,9 @@ def read_body() -> bytes:
         raise ProblemError("bad-request", 400, f"the body's chunked framing is broken: {exc}") from None
 
 
-def json_document():
+def json_document(what: str = "the encounter"):
     if not is_json(request.mimetype):
-        raise ProblemError("unsupported-media-type", 415, f"send the encounter as application/json, not "
+        raise ProblemError("unsupported-media-type", 415, f"send {what} as application/json, not "
                            f"`{request.mimetype or 'no content type'}`")
     raw = read_body()
     try:

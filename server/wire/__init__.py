@@ -11,6 +11,8 @@ declarations, and tests/test_wire.py validates real responses against them.
 - ``decision``: a decision, its lines, reasons, fixes, advice, proof trees and why-nots
 - ``policy``: rule entries, parameters, switched-off rules, edit rows and changes
 - ``payers``: a payer's description, what it requires for a code, a diff of two payers, vocabularies
+- ``cds``: the CDS Hooks documents (discovery, cards, actions) and the CRD coverage-information
+  extension of the coverage service, and the functions that build the cards and the extension
 - ``tools``: the analyst's tools: lint, policy-test runs and their coverage, impact reports
 - ``fhir``: the FHIR R4 front door: a Claim read into an encounter document, a decision as a
   ClaimResponse, problems as an OperationOutcome (docs/fhir.md)
