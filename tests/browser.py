@@ -72,3 +72,18 @@ def wait_for(driver, css: str, text: str | None = None, timeout: float = WAIT):
             body = driver.find_element(By.TAG_NAME, "body").text[:2000]
             raise AssertionError(f"no `{css}`{f' with {text!r}' if text else ''} on {driver.current_url}: {body}")
         time.sleep(0.1)
+
+
+def click_and_wait(driver, element_id: str, timeout: float = WAIT) -> None:
+    """Click a button that submits a form or follows a link, and wait until the next page replaced this one."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    old = driver.find_element("tag name", "html")
+    driver.find_element("id", element_id).click()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            old.tag_name
+        except StaleElementReferenceException:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"clicking #{element_id} did not lead to a new page")

@@ -3,10 +3,14 @@ chromedriver, tests/browser.py) against the real gunicorn server (tests/serving.
 one browser session for the module, so the tests stay few and quick."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from browser import chromium, require_browser, wait_for
-from serving import running_server
+from browser import chromium, click_and_wait, require_browser, wait_for
+from serving import post, running_server
+
+GAIT_DOCUMENTATION = ["gait_impairment", "walking_limitation", "balance_deficit"]
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +18,134 @@ def site(tmp_path_factory):
     require_browser()
     tmp = tmp_path_factory.mktemp("web")
     with running_server(tmp, workers=2, threads=2) as (port, _proc), chromium() as driver:
-        yield f"http://127.0.0.1:{port}", driver
+        yield f"http://127.0.0.1:{port}", driver, port
 
 
-def test_the_browser_renders_the_api_documentation(site):
-    base, driver = site
-    driver.get(base + "/docs")
-    assert wait_for(driver, ".swagger-ui .title", "Supportable")     # Swagger UI ran its script
+def _by(css):
+    from selenium.webdriver.common.by import By
+    return By.CSS_SELECTOR, css
+
+
+def _choose(driver, element_id: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+    Select(driver.find_element("id", element_id)).select_by_value(value)
+
+
+def _type(driver, element_id: str, text: str) -> None:
+    field = driver.find_element("id", element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def _fill_visit(driver, payer: str, lines: list[dict]) -> None:
+    """The 'Check a claim' form, filled as a person would: the seeds' stroke patient (docs/encounter.md)."""
+    _choose(driver, "payer", payer)
+    _type(driver, "date_of_service", "03142025")             # a date field, typed month, day, year (en-US)
+    _choose(driver, "certified_by", "physician")
+    _type(driver, "certified_on", "03012025")
+    _type(driver, "start_of_care", "02242025")
+    _type(driver, "diagnosis-0", "I69.354")
+    for element in GAIT_DOCUMENTATION:
+        box = driver.find_element("id", f"doc-{element}")
+        if not box.is_selected():
+            box.click()
+    for i, line in enumerate(lines):
+        _choose(driver, f"line-{i}-code", line["code"])
+        _type(driver, f"line-{i}-minutes", str(line["minutes"]))
+        _type(driver, f"line-{i}-units", str(line["units"]))
+        _type(driver, f"line-{i}-patients", str(line.get("patients", 1)))
+        _choose(driver, f"line-{i}-outcome", line["outcome"])
+
+
+def _rows(driver) -> dict[str, dict]:
+    wait_for(driver, "table#result")
+    rows = {}
+    for row in driver.find_elements(*_by("table#result tbody tr")):
+        rows[row.get_attribute("data-line")] = {
+            "code": row.get_attribute("data-code"),
+            "verdict": row.find_element(*_by("td.verdict")).text,
+            "billed": int(row.find_element(*_by("td.units-billed")).text),
+            "supportable": int(row.find_element(*_by("td.units-supportable")).text.split()[0]),
+            "text": row.text}
+    return rows
+
+
+def _api_decision(port: int, payer: str, encounter: dict) -> dict:
+    status, _headers, body = post(port, f"/v1/check?payer={payer}&explain=none", json.dumps(encounter).encode())
+    assert status == 200, body
+    return json.loads(body)
+
+
+SEEDS_VISIT = [{"code": "97116", "minutes": 22, "units": 1, "outcome": "gait"},
+               {"code": "97110", "minutes": 18, "units": 1, "outcome": "strength"}]
+
+
+@pytest.mark.parametrize("payer, expected", [
+    # Medicare totals the visit's timed minutes (40: 3 units; 97116 has the most minutes, so 2), CPT
+    # counts each code's own minutes (22: 1 unit; 18: 1 unit): docs/decisions.md
+    ("medicare", {"1": 2, "2": 1}),
+    ("commercial", {"1": 1, "2": 1}),
+])
+def test_the_seeds_22_and_18_minute_visit_shows_each_payers_units(site, payer, expected):
+    base, driver, port = site
+    driver.get(base + "/")
+    _fill_visit(driver, payer, SEEDS_VISIT)
+    click_and_wait(driver, "check")
+    rows = _rows(driver)
+    assert {line: row["supportable"] for line, row in rows.items()} == expected
+    assert all(row["verdict"].endswith("Supportable") and row["billed"] == 1 for row in rows.values()), rows
+    assert payer in driver.find_element("css selector", "p.lead").text
+    # the page shows what the API decides for the encounter the page checked (shown on the page)
+    checked = json.loads(driver.find_element("id", "claim-json").get_attribute("textContent"))
+    api = _api_decision(port, payer, checked)
+    assert {l["line"]: l["units"]["supportable"] for l in api["lines"]} == expected
+    # the proof opens as a tree down to the encounter's facts; the link reproduces the result
+    proof = driver.find_element("id", "proof-1")
+    proof.find_element(*_by("summary")).click()
+    assert "22 minute(s)" in proof.text
+    driver.get(driver.find_element("id", "permalink").get_attribute("href"))
+    assert {line: row["supportable"] for line, row in _rows(driver).items()} == expected
+
+
+def test_a_group_session_shows_97150_suggested(site):
+    base, driver, _port = site
+    driver.get(base + "/")
+    _fill_visit(driver, "base", [{"code": "97110", "minutes": 30, "units": 2, "outcome": "strength", "patients": 3}])
+    click_and_wait(driver, "check")
+    row = _rows(driver)["1"]
+    assert row["verdict"].endswith("Not supportable")
+    assert "97150" in driver.find_element(*_by("li.suggested-code")).text
+    fixes = driver.find_element("id", "fixes").text
+    assert "Bill 97150 instead" in fixes
+
+
+def test_bad_input_shows_a_readable_message(site):
+    base, driver, _port = site
+    driver.get(base + "/")
+    _fill_visit(driver, "medicare", SEEDS_VISIT)
+    _type(driver, "line-0-minutes", "twenty")
+    _type(driver, "diagnosis-1", "Q99.999")
+    click_and_wait(driver, "check")
+    errors = wait_for(driver, "#errors").text
+    assert "Line 1 › minutes: `twenty` is not a whole number" in errors
+    # the form keeps what was typed, so the person fixes only the mistake
+    assert driver.find_element("id", "line-1-minutes").get_attribute("value") == "18"
+    _type(driver, "line-0-minutes", "22")
+    click_and_wait(driver, "check")
+    errors = wait_for(driver, "#errors").text
+    assert "Diagnosis 2" in errors and "Q99.999" in errors
+    # pasted text that is not JSON
+    _type(driver, "encounter_text", "{not json")
+    click_and_wait(driver, "check-pasted")
+    assert "this is not JSON: line 1, column 2" in wait_for(driver, "#errors").text
+    assert "Traceback" not in driver.page_source
+
+
+def test_diagnoses_are_searched_as_you_type(site):
+    base, driver, _port = site
+    driver.get(base + "/")
+    driver.find_element("id", "diagnosis-0").send_keys("hemiplegia left")
+    wait_for(driver, "#dx-list option")
+    options = driver.find_elements(*_by("#dx-list option"))
+    assert options and all("left" in o.get_attribute("label").lower() for o in options)
+    assert any(o.get_attribute("value").startswith("G81") for o in options)
