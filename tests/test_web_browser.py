@@ -4,12 +4,19 @@ one browser session for the module, so the tests stay few and quick."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from browser import chromium, click_and_wait, require_browser, wait_for
 from serving import post, running_server
 
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"
+DAY_SAMPLE = 8           # corpus encounters uploaded as a day's claims (each also checked by the CLI)
 GAIT_DOCUMENTATION = ["gait_impairment", "walking_limitation", "balance_deficit"]
 
 
@@ -17,7 +24,7 @@ GAIT_DOCUMENTATION = ["gait_impairment", "walking_limitation", "balance_deficit"
 def site(tmp_path_factory):
     require_browser()
     tmp = tmp_path_factory.mktemp("web")
-    with running_server(tmp, workers=2, threads=2) as (port, _proc), chromium() as driver:
+    with running_server(tmp, workers=2, threads=2, env={"SUPPORTABLE_WEB_JOBS": str(tmp / "jobs")}) as (port, _proc), chromium() as driver:
         yield f"http://127.0.0.1:{port}", driver, port
 
 
@@ -149,3 +156,43 @@ def test_diagnoses_are_searched_as_you_type(site):
     options = driver.find_elements(*_by("#dx-list option"))
     assert options and all("left" in o.get_attribute("label").lower() for o in options)
     assert any(o.get_attribute("value").startswith("G81") for o in options)
+
+
+def _cli_summary(path: Path, payer: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "supportable.cli", "check", str(path), "--payer", payer,
+                          "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["summary"]
+
+
+def test_a_days_claims_show_the_totals_the_command_line_computes(site, tmp_path):
+    base, driver, _port = site
+    encounters = CORPUS.read_text().splitlines()[:DAY_SAMPLE]
+    day = tmp_path / "day.ndjson"
+    day.write_text("\n".join(encounters) + "\n")
+    singles = []
+    for i, text in enumerate(encounters):
+        singles.append(tmp_path / f"enc{i}.json")
+        singles[-1].write_text(text)
+    with ThreadPoolExecutor(2) as pool:         # the command line's own answers, while the browser works
+        expected = pool.map(lambda p: _cli_summary(p, "commercial"), singles)
+        driver.get(base + "/day")
+        driver.find_element("id", "claims_file").send_keys(str(day))
+        _choose(driver, "day-payer", "commercial")
+        click_and_wait(driver, "start-day")
+        wait_for(driver, "#totals-verdict", timeout=120)         # the job page polls until the results are in
+        cli = {}
+        for summary in expected:
+            for key, n in summary.items():
+                cli[key] = cli.get(key, 0) + n
+    shown = {row.get_attribute("data-verdict"): int(row.find_element(*_by("td.count")).text)
+             for row in driver.find_elements(*_by("#totals-verdict tbody tr"))}
+    assert shown == {k: cli[k] for k in ("supportable", "needs_documentation", "not_supportable")}
+    assert f"{DAY_SAMPLE} claim(s), {DAY_SAMPLE} checked" in driver.find_element(*_by("p.lead")).text
+    assert f"supportable: {cli['overbilled']}" in driver.find_element("id", "overbilled").text
+    # filtering by verdict shows that many lines; the CSV download link carries the filter
+    _choose(driver, "filter-verdict", "not_supportable")
+    click_and_wait(driver, "apply-filters")
+    rows = driver.find_elements(*_by("#day-lines tbody tr"))
+    assert len(rows) == cli["not_supportable"] and all("Not supportable" in r.text for r in rows)
+    assert "verdict=not_supportable" in driver.find_element("id", "download").get_attribute("href")
