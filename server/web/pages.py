@@ -3,7 +3,6 @@ the vocabulary with its descriptions, and rendering a page with its navigation."
 from __future__ import annotations
 
 import logging
-import secrets
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -76,7 +75,8 @@ def blueprint(state: State) -> Blueprint:
 
 
 def page(template: str, title: str, **context):
-    return render_template(template, title=title, pages=PAGES, nonce=secrets.token_hex(8), **context)
+    context.setdefault("labels", labels)
+    return render_template(template, title=title, pages=PAGES, **context)
 
 
 def vocabulary(state: State) -> dict:
