@@ -5,6 +5,7 @@ OpenAPI document."""
 from __future__ import annotations
 
 import io
+from html import unescape as html_unescape
 import re
 import time
 
@@ -181,3 +182,40 @@ def test_where_keys_are_required_the_pages_ask_to_sign_in(tmp_path):
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert client.get("/payers").status_code == 200
     assert client.get("/v1/payers").status_code == 401          # the API still wants the key in a header
+
+
+def test_the_analyst_page_shows_the_impact_the_command_line_reports(client, tmp_path):
+    import json
+    import subprocess
+    import sys
+    candidate = ROOT / "examples" / "candidates" / "aetna_cap_24.yaml"
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": candidate.read_text(), "run-impact": "1",
+                                           "run-lint": "1", "max_encounters": "60"})
+    assert answer.status_code == 303
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = client.get(location).data.decode()
+    shown = {html_unescape(t): int(n) for t, n in re.findall(r'<tr data-type="([^"]+)">.*?<td class="count">(\d+)</td>', html, re.S)}
+    cli = subprocess.run([sys.executable, "-m", "supportable.cli", "impact", "--payer", "aetna", "--candidate",
+                          str(candidate), "--encounters", str(ROOT / "examples" / "corpus" / "encounters.jsonl"),
+                          "--max-encounters", "60", "--format", "json"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    by_type = json.loads(cli.stdout)["summary"]["by_type"]
+    assert shown and shown == {t: by_type.get(t, 0) for t in shown}
+    assert sum(shown.values()) > 0                      # the candidate changes something on this sample
+    assert "0 error(s)" in text_of(html)
+
+
+def test_a_candidate_that_does_not_load_is_located_in_its_file(client):
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": "id: aetna\nname: x\n: : :\n", "run-lint": "1"})
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = text_of(client.get(location).data.decode())
+    assert "payers/aetna.yaml:3:1: error: invalid YAML" in html and "supportable-analyst" not in html
+
+
+def test_an_analyst_form_without_a_candidate_is_a_message(client):
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": "  "})
+    assert answer.status_code == 422
+    message = errors_of(answer.data.decode())
+    assert "The candidate overlay is empty" in message and "Choose at least one thing to run" in message
