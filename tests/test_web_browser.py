@@ -196,3 +196,32 @@ def test_a_days_claims_show_the_totals_the_command_line_computes(site, tmp_path)
     rows = driver.find_elements(*_by("#day-lines tbody tr"))
     assert len(rows) == cli["not_supportable"] and all("Not supportable" in r.text for r in rows)
     assert "verdict=not_supportable" in driver.find_element("id", "download").get_attribute("href")
+
+
+def test_the_form_works_from_the_keyboard_alone(site):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    base, driver, _port = site
+    driver.get(base + "/")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert driver.switch_to.active_element.text == "Skip to the page"
+    # every field is reached and filled by typing: selects by typing an option's start, boxes by space
+    keys = {"payer": "commercial", "date_of_service": "03142025", "certified_by": "phys", "certified_on": "03012025",
+            "start_of_care": "02242025", "diagnosis-0": "I69.354", "line-0-code": "97116", "line-0-minutes": "22",
+            "line-0-units": "1", "line-0-outcome": "gait"}
+    for element_id, typed in keys.items():
+        field = driver.find_element("id", element_id)
+        if field.tag_name == "input" and field.get_attribute("type") != "date":
+            field.clear()
+        field.send_keys(typed)
+    for element in GAIT_DOCUMENTATION:
+        driver.find_element("id", f"doc-{element}").send_keys(Keys.SPACE)
+    driver.find_element("id", "add-line").send_keys(Keys.ENTER)          # "Add a line" shows line 5
+    assert driver.switch_to.active_element.get_attribute("id") == "line-4-code"
+    old = driver.find_element("tag name", "html")
+    driver.find_element("id", "line-0-units").send_keys(Keys.ENTER)      # Enter in a field submits the form
+    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support import expected_conditions
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    rows = _rows(driver)
+    assert rows["1"]["code"] == "97116" and rows["1"]["supportable"] == 1 and rows["1"]["verdict"].endswith("Supportable")

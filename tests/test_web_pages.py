@@ -219,3 +219,13 @@ def test_an_analyst_form_without_a_candidate_is_a_message(client):
     assert answer.status_code == 422
     message = errors_of(answer.data.decode())
     assert "The candidate overlay is empty" in message and "Choose at least one thing to run" in message
+
+
+def test_a_path_that_is_no_page_is_a_page_for_a_browser_and_a_problem_for_a_program(client):
+    html = client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert html.status_code == 404 and html.mimetype == "text/html"
+    assert "There is no page at /no-such-page" in errors_of(html.data.decode())
+    api = client.get("/no-such-page")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    assert api.get_json()["type"] == "/problems/not-found"
+    assert client.get("/v1/nothing", headers={"Accept": "text/html"}).mimetype == "application/problem+json"

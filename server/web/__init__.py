@@ -28,3 +28,4 @@ def install(app: Flask, state: State) -> None:
     for group in (check, day, payers, analyst):
         group.install(blueprint, state)
     app.register_blueprint(blueprint)
+    app.register_error_handler(404, pages.not_found)

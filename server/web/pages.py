@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import wire
 from ..auth import COOKIE, CookieKeyAuthenticator, Gate
-from ..routes.common import ProblemError, State
+from ..routes.common import ProblemError, State, answer_problem
 from . import labels
 
 LOG = logging.getLogger("supportable")
@@ -72,6 +72,18 @@ def blueprint(state: State) -> Blueprint:
 
     bp.state = state      # type: ignore[attr-defined]
     return bp
+
+
+def not_found(exc):
+    """A path that is no route: a page for a browser asking for HTML outside ``/v1``, else the API's
+    problem document (as before the pages existed)."""
+    if request.blueprint == "web":                 # a page's own "not found" (no such job, payer or code)
+        return page("problem.html", "Something is wrong", errors=[exc.description]), 404
+    wants_page = "text/html" in request.headers.get("Accept", "") and not request.path.startswith("/v1")
+    if wants_page:
+        return page("problem.html", "There is no such page", intro="Sorry:", errors=[
+            f"There is no page at {request.path}. The pages are listed at the top."]), 404
+    return answer_problem("not-found", 404, f"no resource at {request.path}; see /openapi.json")
 
 
 def page(template: str, title: str, **context):
