@@ -190,7 +190,7 @@ def test_the_analyst_page_shows_the_impact_the_command_line_reports(client, tmp_
     import sys
     candidate = ROOT / "examples" / "candidates" / "aetna_cap_24.yaml"
     answer = client.post("/analyst", data={"payer": "aetna", "candidate": candidate.read_text(), "run-impact": "1",
-                                           "run-lint": "1", "max_encounters": "60"})
+                                           "run-lint": "1", "max_encounters": "30"})
     assert answer.status_code == 303
     location = answer.headers["Location"]
     _finished(client, location)
@@ -198,7 +198,7 @@ def test_the_analyst_page_shows_the_impact_the_command_line_reports(client, tmp_
     shown = {html_unescape(t): int(n) for t, n in re.findall(r'<tr data-type="([^"]+)">.*?<td class="count">(\d+)</td>', html, re.S)}
     cli = subprocess.run([sys.executable, "-m", "supportable.cli", "impact", "--payer", "aetna", "--candidate",
                           str(candidate), "--encounters", str(ROOT / "examples" / "corpus" / "encounters.jsonl"),
-                          "--max-encounters", "60", "--format", "json"], cwd=ROOT, capture_output=True, text=True,
+                          "--max-encounters", "30", "--format", "json"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     by_type = json.loads(cli.stdout)["summary"]["by_type"]
     assert shown and shown == {t: by_type.get(t, 0) for t in shown}
@@ -229,3 +229,19 @@ def test_a_path_that_is_no_page_is_a_page_for_a_browser_and_a_problem_for_a_prog
     assert api.status_code == 404 and api.mimetype == "application/problem+json"
     assert api.get_json()["type"] == "/problems/not-found"
     assert client.get("/v1/nothing", headers={"Accept": "text/html"}).mimetype == "application/problem+json"
+
+
+def test_a_job_whose_worker_stopped_shows_as_stopped(tmp_path):
+    import json
+    import os
+    from supportable.server.web.jobs import STALE_SECONDS, JobStore
+    store = JobStore(tmp_path)
+    job = tmp_path / ("ab" * 16)
+    job.mkdir()
+    (job / "status.json").write_text(json.dumps({"status": "running", "done": 3, "total": 9, "message": "3 of 9"}))
+    assert store.status(job.name)["status"] == "running"
+    past = os.path.getmtime(job / "status.json") - STALE_SECONDS - 1
+    os.utime(job / "status.json", (past, past))
+    stopped = store.status(job.name)
+    assert stopped["status"] == "failed" and "restarted" in stopped["message"]
+    assert store.status("../etc") is None

@@ -22,6 +22,7 @@ from typing import Callable
 
 LOG = logging.getLogger("supportable")
 KEEP_SECONDS = 24 * 3600
+STALE_SECONDS = 300      # a job that reported nothing for this long stopped with its worker (a restart)
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -78,7 +79,16 @@ class JobStore:
         return job_id
 
     def status(self, job_id: str) -> dict | None:
-        return self._read(job_id, "status.json")
+        status = self._read(job_id, "status.json")
+        if status is not None and status.get("status") in ("queued", "running"):
+            try:
+                quiet = time.time() - (self.folder / job_id / "status.json").stat().st_mtime
+            except OSError:
+                quiet = 0.0
+            if quiet > STALE_SECONDS:
+                return {**status, "status": "failed", "message": "the job stopped when the server restarted; "
+                        "start it again"}
+        return status
 
     def meta(self, job_id: str) -> dict | None:
         return self._read(job_id, "meta.json")
