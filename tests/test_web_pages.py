@@ -95,6 +95,9 @@ def test_a_payers_page_shows_its_parameters_and_what_a_code_requires(client):
     required = wire.code_requirements(explain_code(policy, "97116"))
     html = text_of(client.get("/payers/medicare/codes/97116").data.decode())
     assert all(r["id"] in html for r in required["requirements"])
+    pairs = wire.code_requirements(explain_code(policy, "97530"))["edits"]["column2_of"]
+    html = text_of(client.get("/payers/medicare/codes/97530").data.decode())
+    assert pairs and all(f"{e['column1']} (column 1) with {e['column2']} (column 2)" in html for e in pairs)
     assert client.get("/payers/medicare?code=97116").headers["Location"].endswith("/payers/medicare/codes/97116")
 
 
