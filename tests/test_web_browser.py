@@ -124,6 +124,15 @@ def test_a_group_session_shows_97150_suggested(site):
     assert "97150" in driver.find_element(*_by("li.suggested-code")).text
     fixes = driver.find_element("id", "fixes").text
     assert "Bill 97150 instead" in fixes
+    # the printed report: the result without the navigation and buttons (the print stylesheet)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not driver.find_element(*_by("header.site")).is_displayed()
+        assert not driver.find_element(*_by("p.noprint")).is_displayed()
+        assert driver.find_element("id", "result").is_displayed()
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert driver.find_element(*_by("header.site")).is_displayed()
 
 
 def test_bad_input_shows_a_readable_message(site):

@@ -31,6 +31,13 @@ document.addEventListener("DOMContentLoaded", () => {
       } catch (e) { /* the search is a help: typing a code still works */ }
     }, 150);
   }));
+  // Printing a result: its proofs print opened (their first level), then close again.
+  let opened = [];
+  window.addEventListener("beforeprint", () => {
+    opened = [...document.querySelectorAll("details.proof:not([open])")];
+    opened.forEach((d) => { d.open = true; });
+  });
+  window.addEventListener("afterprint", () => { opened.forEach((d) => { d.open = false; }); opened = []; });
   // A background job's progress: poll its status until it is done, then show the results.
   const job = document.getElementById("job");
   if (job && job.dataset.status !== "done" && job.dataset.status !== "failed") {
