@@ -248,3 +248,14 @@ def test_a_job_whose_worker_stopped_shows_as_stopped(tmp_path):
     stopped = store.status(job.name)
     assert stopped["status"] == "failed" and "restarted" in stopped["message"]
     assert store.status("../etc") is None
+
+
+@pytest.mark.parametrize("query", ["M54.5", "m62.8", "hemiplegia left", "stroke"])
+def test_the_diagnosis_search_finds_billable_codes_by_code_or_title(client, query):
+    from supportable.engine import icd10
+    matches = client.get(f"/ui/diagnoses?q={query}").get_json()["matches"]
+    assert matches and len(matches) <= 20
+    for m in matches:
+        assert icd10.is_billable(m["code"]) and m["title"] == icd10.describe(m["code"])
+        assert m["code"].startswith(query.upper()) or all(w in m["title"].lower() for w in query.lower().split())
+    assert client.get("/ui/diagnoses?q=M").get_json()["matches"] == []        # two characters at least

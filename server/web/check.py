@@ -4,6 +4,7 @@ the diagnosis search the form's search-as-you-type uses (``/ui/diagnoses?q=``)."
 from __future__ import annotations
 
 import base64
+import bisect
 import binascii
 import json
 import zlib
@@ -103,18 +104,29 @@ def search_diagnoses(query: str, limit: int = SEARCH_RESULTS) -> list[dict]:
     query = query.strip()
     if len(query) < 2:
         return []
-    titles = icd10.code_set().title
-    billable = icd10.code_list().billable
-    upper = query.upper()
-    words = query.lower().split()
-    by_code, by_title = [], []
-    for code, title in titles.items():
-        if code.replace(".", "") not in billable:
-            continue
-        if code.startswith(upper):
-            by_code.append({"code": code, "title": title})
-        elif len(by_title) < limit and all(w in title.lower() for w in words):
-            by_title.append({"code": code, "title": title})
-        if len(by_code) >= limit:
+    upper, words = query.upper(), query.lower().split()
+    titles = _billable_titles()
+    found = []
+    at = bisect.bisect_left(titles, (upper,))
+    while at < len(titles) and len(found) < limit and titles[at][0].startswith(upper):   # codes, in order
+        found.append({"code": titles[at][0], "title": titles[at][1]})
+        at += 1
+    first, rest = words[0], words[1:]
+    for code, title, lowered in titles:                                                   # then titles
+        if len(found) >= limit:
             break
-    return (sorted(by_code, key=lambda m: m["code"]) + by_title)[:limit]
+        if first in lowered and all(w in lowered for w in rest) and not code.startswith(upper):
+            found.append({"code": code, "title": title})
+    return found
+
+
+_TITLES: list[tuple[str, str, str]] = []
+
+
+def _billable_titles() -> list[tuple[str, str, str]]:
+    """(code, title, lower-case title) of every billable code, in code order; built once a process."""
+    if not _TITLES:
+        billable = icd10.code_list().billable
+        _TITLES.extend(sorted((code, title, title.lower()) for code, title in icd10.code_set().title.items()
+                              if code.replace(".", "") in billable))
+    return _TITLES
