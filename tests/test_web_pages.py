@@ -62,6 +62,11 @@ def test_the_pages_stay_out_of_the_openapi_document(client):
                                                        "/docs"))}
 
 
+def test_the_answers_address_opened_again_leads_back_to_the_form(client):
+    answer = client.get("/check")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
 def test_a_link_that_is_not_a_claim_is_a_message(client):
     answer = client.get("/result?e=not-a-claim")
     assert answer.status_code == 422

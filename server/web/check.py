@@ -9,7 +9,7 @@ import binascii
 import json
 import zlib
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, redirect, request, url_for
 
 from supportable.engine import icd10
 
@@ -84,6 +84,10 @@ def install(bp: Blueprint, state: State) -> None:
             return form_page(form, ["The uploaded file is not UTF-8 text."], 422, pasted)
         except FormError as exc:
             return form_page(form, labels.problems_text(exc.problems), 422, pasted)
+
+    @bp.get("/check")
+    def check_again():          # a bookmark or a reload of the answer's address: back to the form
+        return redirect(url_for("web.check_form"), code=303)
 
     @bp.get("/result")
     def result():
