@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser-installed
 
-.PHONY: serve test bench bench-peers golden engines-check clean
+.PHONY: serve test browser screenshots bench bench-peers golden engines-check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +17,25 @@ $(STAMP): requirements.lock pyproject.toml
 serve: $(STAMP)
 	$(BIN)/supportable serve --host 127.0.0.1 --port 8080
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest
+
+# The browser tests' own set-up: Debian's chromium and chromium-driver (apt-get, as root, when either is
+# missing; never a browser download of Selenium's own) and Selenium pinned in requirements-browser.lock.
+# Not root and missing: a warning here, and the browser tests skip (under CI=true they fail).
+browser: $(BROWSER_STAMP)
+$(BROWSER_STAMP): $(STAMP) requirements-browser.lock
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "make browser: chromium and chromium-driver are missing; install them (as root: apt-get install chromium chromium-driver) to run the browser tests" >&2; fi; \
+	fi
+	$(BIN)/python -m pip install --quiet -r requirements-browser.lock
+	touch $(BROWSER_STAMP)
+
+# A screenshot of every page, in var/screenshots/ (not committed), for a reviewer to look at.
+screenshots: $(BROWSER_STAMP)
+	$(BIN)/python tests/screenshots.py var/screenshots
 
 # Every corpus encounter under every payer against tests/data/golden.json (make test checks a sample).
 golden: $(STAMP)

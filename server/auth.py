@@ -29,6 +29,7 @@ from .settings import ENV_PREFIX, Settings
 OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
 PROTECTED_PREFIX = "/v1"
 PROTECTED_PREFIXES = (PROTECTED_PREFIX, "/fhir")    # /fhir carries claims: patient data, as /v1
+COOKIE = "supportable_key"      # the web pages' sign-in (server/web): the API key, HttpOnly, SameSite=Strict
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class ApiKeyAuthenticator:
             header = request.headers.get("Authorization", "")
             scheme, _, value = header.partition(" ")
             given = value.strip() if scheme.lower() == "bearer" else ""
+        return self.principal_for(given)
+
+    def principal_for(self, given: str) -> Principal | None:
         if not given:
             return None
         digest = _digest(given)
@@ -137,3 +141,23 @@ class Gate:
     def challenge(self) -> str:
         schemes = dict.fromkeys(a.scheme for a in self.authenticators) or {"Bearer": None}
         return ", ".join(f'{s} realm="supportable"' for s in schemes)
+
+
+class CookieKeyAuthenticator:
+    """The web pages' sign-in: the API key a person entered on ``/signin``, kept in the ``COOKIE``
+    cookie and checked against the gate's keys (the pages only; ``/v1`` takes keys in headers)."""
+
+    scheme = "Cookie"
+
+    def __init__(self, gate: Gate):
+        self._keys = [a for a in gate.authenticators if isinstance(a, ApiKeyAuthenticator)]
+
+    def check_key(self, key: str) -> Principal | None:
+        for authenticator in self._keys:
+            principal = authenticator.principal_for(key.strip())
+            if principal is not None:
+                return principal
+        return None
+
+    def authenticate(self, request) -> Principal | None:
+        return self.check_key(request.cookies.get(COOKIE, ""))

@@ -131,6 +131,7 @@ class Settings(BaseSettings):
     reload_interval: float = Field(2.0, ge=0, allow_inf_nan=False)
     reload_timeout: float = Field(60.0, ge=0, allow_inf_nan=False)
     snapshot: Path | None = Path("var/last-good")
+    web_jobs: Path = Path("var/web-jobs")     # the web pages' background jobs (server/web/jobs.py)
     admin_token: str | None = Field(None, repr=False)
     request_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
     host: str = Field("127.0.0.1", min_length=1)

@@ -8,6 +8,7 @@
 - ``payers``: ``/v1/payers``, one payer, one code's requirements, ``/v1/vocabulary``;
 - ``operations``: ``/healthz``, ``/readyz``, ``/admin/reload``, ``/metrics``, ``/openapi.json``, ``/docs``;
 - ``cds``: the CDS Hooks coverage service, ``/cds-services`` and ``/cds-services/<id>``;
+- the web pages (``server.web``: HTML for people, not API; not in the OpenAPI document);
 - ``common``: the app's state and what the groups share (problem errors, reading a JSON body, the
   explain level, the payer's policies).
 """
@@ -27,3 +28,5 @@ def install(app: Flask, state: State) -> None:
     payers.install(app, state)
     operations.install(app, state)
     cds.install(app, state)
+    from ..web import install as install_pages      # the pages use the route groups' decisions
+    install_pages(app, state)

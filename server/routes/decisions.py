@@ -81,6 +81,9 @@ def _decide(state: State, document, payer_param: str | None, explain: str) -> di
     return body
 
 
+decide_document = _decide     # the web pages decide through the same function (server/web)
+
+
 def _batch_item(state: State, index: int, document, payer: str | None, explain: str) -> dict:
     try:
         return {"index": index, "decision": _decide(state, document, payer, explain)}

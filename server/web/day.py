@@ -1,0 +1,152 @@
+""""A day's claims": upload NDJSON, a JSON array or a CSV (server/web/claims_file.py, docs/web.md), decide
+every encounter as a background job (server/web/jobs.py) with progress, then a table of every line
+with filters (payer, verdict, code, reason), totals by verdict and by reason, and the rows as CSV.
+
+The job runs through one function, :data:`RUN_DAY` (``run_claims`` here: each encounter decided as
+``POST /v1/check`` decides it). The batch-audit path replaces it by assigning its own function of
+the same signature, and the page stays as it is."""
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from typing import Callable
+
+from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+
+from ..routes.common import ProblemError, State
+from ..routes.decisions import decide_document
+from . import labels
+from .claims_file import CSV_COLUMNS, read_claims
+from .jobs import JobStore, Progress
+from .pages import page, payer_ids
+
+FILTERS = ("payer", "verdict", "code", "reason")
+CSV_OUT = ("encounter", "payer", "line", "code", "verdict", "overbilled", "units_billed", "units_supportable",
+           "reasons")
+
+
+def run_claims(state: State, items: list[tuple[str, object]], payer: str | None, progress: Progress) -> dict:
+    """Decide each (where, document); problems for the ones that cannot be decided. The result is
+    what the page shows: ``lines`` (one row per billed line) and ``failed`` (one per encounter)."""
+    lines, failed = [], []
+    total = len(items)
+    for n, (where, document) in enumerate(items, start=1):
+        ident = document.get("id") if isinstance(document, dict) else None
+        if isinstance(document, list):              # problems found while reading the file
+            failed.append({"where": where, "encounter": ident, "problems": labels.problems_text(document)})
+        else:
+            try:
+                decision = decide_document(state, document, payer, "none")
+            except ProblemError as exc:
+                failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None,
+                               "problems": labels.problems_text(exc.problems) if exc.problems else [exc.detail]})
+            else:
+                for line in decision["lines"]:
+                    lines.append({"encounter": decision["encounter"], "payer": decision["payer"], "line": line["line"],
+                                  "code": line["code"], "verdict": line["verdict"], "overbilled": line["overbilled"],
+                                  "billed": line["units"]["billed"], "supportable": line["units"]["supportable"],
+                                  "reasons": [{"id": r["id"], "message": r["message"],
+                                               "source": labels.source_text(r.get("source"))} for r in line["reasons"]]})
+        progress.step(n, total, f"{n} of {total} claims checked")
+    return {"encounters": total, "decided": total - len(failed), "failed": failed, "lines": lines}
+
+
+# The one function a day's claims run through: (state, items, payer, progress) -> result.
+RUN_DAY: Callable[[State, list, str | None, Progress], dict] = run_claims
+
+
+def totals(lines: list[dict]) -> dict:
+    by_verdict = Counter(l["verdict"] for l in lines)
+    by_reason: Counter = Counter()
+    messages: dict[str, str] = {}
+    for l in lines:
+        for r in l["reasons"]:
+            by_reason[r["id"]] += 1
+            messages.setdefault(r["id"], r["message"])
+    return {"lines": len(lines), "by_verdict": {v: by_verdict.get(v, 0) for v in labels.VERDICT_WORDS},
+            "overbilled": sum(1 for l in lines if l["overbilled"]),
+            "by_reason": [(rid, n, messages[rid]) for rid, n in by_reason.most_common()]}
+
+
+def filtered(lines: list[dict], chosen: dict) -> list[dict]:
+    out = lines
+    for key in ("payer", "verdict", "code"):
+        if chosen.get(key):
+            out = [l for l in out if l[key] == chosen[key]]
+    if chosen.get("reason"):
+        out = [l for l in out if any(r["id"] == chosen["reason"] for r in l["reasons"])]
+    return out
+
+
+def install(bp: Blueprint, state: State) -> None:
+    store = JobStore(state.settings.web_jobs)
+
+    def upload_page(errors=None, status=200):
+        return page("day.html", "A day's claims", payers=payer_ids(state), columns=CSV_COLUMNS, errors=errors or []), \
+            status
+
+    @bp.get("/day")
+    def day():
+        return upload_page()
+
+    @bp.post("/day")
+    def day_start():
+        upload = request.files.get("claims_file")
+        name = upload.filename if upload and upload.filename else "pasted text"
+        try:
+            text = upload.read().decode("utf-8-sig") if upload and upload.filename else request.form.get("claims_text", "")
+            items = read_claims(name, text)
+        except UnicodeDecodeError:
+            return upload_page([f"{name} is not UTF-8 text."], 422)
+        except ValueError as exc:
+            return upload_page([str(exc)], 422)
+        if not items:
+            return upload_page([f"{name} holds no claims."], 422)
+        payer = request.form.get("payer") or None
+        if payer and payer not in state.registry.known:
+            return upload_page([f"Unknown payer `{payer}`."], 422)
+        job_id = store.start("day", lambda progress: RUN_DAY(state, items, payer, progress), total=len(items),
+                             meta={"name": name, "payer": payer})
+        return redirect(url_for("web.day_job", job_id=job_id), code=303)
+
+    @bp.get("/day/jobs/<job_id>/status")
+    def day_job_status(job_id: str):
+        status = store.status(job_id)
+        if status is None:
+            abort(404, description="There is no such job (jobs are kept for a day).")
+        return jsonify(status)
+
+    @bp.get("/day/jobs/<job_id>")
+    def day_job(job_id: str):
+        status, meta = store.status(job_id), store.meta(job_id)
+        if status is None or meta is None:
+            abort(404, description="There is no such job (jobs are kept for a day).")
+        if status["status"] != "done":
+            return page("job.html", "A day's claims: checking", status=status, meta=meta, job_id=job_id,
+                        poll=url_for("web.day_job_status", job_id=job_id),
+                        errors=[status["message"]] if status["status"] == "failed" else [])
+        result = store.result(job_id) or {"lines": [], "failed": [], "encounters": 0, "decided": 0}
+        chosen = {k: request.args.get(k, "") for k in FILTERS}
+        lines = result["lines"]
+        shown = filtered(lines, chosen)
+        options = {"payer": sorted({l["payer"] for l in lines}), "verdict": list(labels.VERDICT_WORDS),
+                   "code": sorted({l["code"] for l in lines}),
+                   "reason": sorted({r["id"] for l in lines for r in l["reasons"]})}
+        return page("day_result.html", "A day's claims: results", result=result, meta=meta, job_id=job_id,
+                    all_totals=totals(lines), totals=totals(shown), shown=shown, chosen=chosen, options=options,
+                    labels=labels, csv_link=url_for("web.day_job_csv", job_id=job_id, **{k: v for k, v in chosen.items() if v}))
+
+    @bp.get("/day/jobs/<job_id>/results.csv")
+    def day_job_csv(job_id: str):
+        result = store.result(job_id)
+        if result is None:
+            abort(404, description="There is no such finished job (jobs are kept for a day).")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_OUT)
+        for l in filtered(result["lines"], {k: request.args.get(k, "") for k in FILTERS}):
+            writer.writerow([l["encounter"], l["payer"], l["line"], l["code"], l["verdict"], str(l["overbilled"]).lower(),
+                             l["billed"], l["supportable"], "; ".join(f"{r['id']}: {r['message']}" for r in l["reasons"])])
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="claims-{job_id[:8]}.csv"'})

@@ -1,0 +1,113 @@
+"""The "Check a claim" form as an encounter document (docs/encounter.md), and what arrives pasted or
+uploaded instead. The form's field names are documented in docs/web.md.
+
+``intake`` is the seam for other claim formats: each reader turns the text a person pasted or
+uploaded into an encounter document (or raises :class:`FormError`). Encounter JSON is read today; a
+FHIR Claim or an X12 837 reader plugs in as another entry of ``READERS`` once the engine reads them.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Callable
+
+MAX_LINES = 20
+SPLIT = re.compile(r"[\s,;]+")
+
+
+class FormError(ValueError):
+    """What is wrong with a form or a pasted document: problem items (path, code, message)."""
+
+    def __init__(self, problems: list[dict]):
+        super().__init__("; ".join(p["message"] for p in problems))
+        self.problems = problems
+
+
+def _problem(path: str, message: str, code: str = "invalid_value") -> dict:
+    return {"path": path, "code": code, "level": "error", "message": message}
+
+
+def _number(form, name: str, path: str, problems: list, default: int | None = None) -> int | None:
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        if default is None:
+            problems.append(_problem(path, "is required: enter a whole number", "missing_field"))
+        return default
+    if not raw.isdigit():
+        problems.append(_problem(path, f"`{raw}` is not a whole number"))
+        return default
+    return int(raw)
+
+
+def encounter_from_form(form) -> dict:
+    """The encounter the form describes; FormError lists every field it cannot read."""
+    problems: list[dict] = []
+    text = lambda name: (form.get(name) or "").strip()    # noqa: E731
+    doc: dict = {"id": text("id") or "web-claim", "date_of_service": text("date_of_service"),
+                 "provider": {"type": text("provider_type")},
+                 "diagnoses": [d.strip().upper() for d in form.getlist("diagnosis") if d.strip()],
+                 "documentation": [d for d in form.getlist("documentation") if d],
+                 "patient": {"id": text("patient_id") or "patient-1"}}
+    if text("payer"):
+        doc["payer"] = text("payer")
+    if text("condition_status"):
+        doc["patient"]["condition_status"] = text("condition_status")
+    if text("certified_by"):
+        plan = {"certified_by": text("certified_by"), "start_of_care": text("start_of_care")}
+        if text("certified_on"):
+            plan["certified_on"] = text("certified_on")
+        doc["plan_of_care"] = plan
+    lines = []
+    for i in range(MAX_LINES):
+        prefix = f"line-{i}-"
+        code = text(prefix + "code")
+        if not code:
+            continue
+        path = f"lines[{len(lines)}]"
+        line: dict = {"id": str(len(lines) + 1), "code": code,
+                      "minutes": _number(form, prefix + "minutes", path + ".minutes", problems),
+                      "units": _number(form, prefix + "units", path + ".units", problems),
+                      "modifiers": [m.upper() for m in SPLIT.split(text(prefix + "modifiers")) if m]}
+        patients = _number(form, prefix + "patients", path + ".patients_in_session", problems, default=1)
+        if patients != 1:
+            line["patients_in_session"] = patients
+        if text(prefix + "outcome"):
+            line["intended_outcomes"] = [text(prefix + "outcome")]
+        if text(prefix + "block"):
+            line["time_block"] = text(prefix + "block")
+        lines.append(line)
+    if not lines:
+        problems.append(_problem("lines", "enter at least one line with a code", "missing_field"))
+    doc["lines"] = lines
+    if problems:
+        raise FormError(problems)
+    return doc
+
+
+def read_encounter_json(text: str) -> dict | list:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormError([_problem("", f"this is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                                  "invalid_json")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise FormError([_problem("", f"this is not JSON: {exc or 'nested too deeply'}", "invalid_json")]) from None
+
+
+# name -> (label shown on the page, reader). A FHIR Claim or an X12 837 reader is added here.
+READERS: dict[str, tuple[str, Callable[[str], dict | list]]] = {
+    "encounter": ("Encounter JSON (docs/encounter.md)", read_encounter_json),
+}
+
+
+def intake(kind: str, text: str) -> dict:
+    """One encounter document from pasted or uploaded text of the given kind."""
+    if kind not in READERS:
+        raise FormError([_problem("format", f"unknown format `{kind}`; choose one of {', '.join(READERS)}")])
+    if not text.strip():
+        raise FormError([_problem("", "nothing was pasted or uploaded", "missing_field")])
+    document = READERS[kind][1](text)
+    if not isinstance(document, dict):
+        raise FormError([_problem("", "an encounter is one JSON object ({...}); a day's claims go on the "
+                                      "“A day's claims” page", "invalid_type")])
+    return document

@@ -1,0 +1,266 @@
+"""The web pages through Flask's test client (the browser tests, tests/test_web_browser.py, drive the
+real server): every page answers HTML, bad input is a readable message on the page (never a
+traceback, a blank page or a 500), pages show what the engine says, and they stay out of the
+OpenAPI document."""
+from __future__ import annotations
+
+import io
+from html import unescape as html_unescape
+import re
+import time
+
+import pytest
+
+from conftest import ROOT
+from supportable.engine import diff_policies, explain_code, load_policy_set
+from supportable.server import wire
+from supportable.server.app import create_app
+from supportable.server.registry import Registry
+from supportable.server.settings import Settings
+
+PAGES = ["/", "/day", "/payers", "/payers/medicare", "/payers/aetna/codes/97112", "/payers/diff?from=base&to=medicare",
+         "/analyst"]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("jobs")
+    settings = Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log="", snapshot="", web_jobs=str(folder))
+    return create_app(settings, Registry.load(settings.policies))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def errors_of(html: str) -> str:
+    found = re.search(r'<div class="errors" role="alert" id="errors">(.*?)</div>', html, re.S)
+    assert found, "no error message on the page"
+    return text_of(found.group(1))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_is_html_with_labelled_fields(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    html = answer.data.decode()
+    assert '<html lang="en">' in html and "<h1>" in html
+    ids = set(re.findall(r'<(?:input|select|textarea)(?![^>]*type="(?:hidden|submit)")[^>]*\bid="([^"]+)"', html))
+    labelled = set(re.findall(r'<label[^>]*\bfor="([^"]+)"', html))
+    assert ids <= labelled, f"fields without a label: {sorted(ids - labelled)}"
+
+
+def test_the_pages_stay_out_of_the_openapi_document(client):
+    paths = set(client.get("/openapi.json").get_json()["paths"])
+    assert "/v1/check" in paths
+    assert not {p for p in paths if not p.startswith(("/v1", "/healthz", "/readyz", "/metrics", "/admin", "/openapi",
+                                                       "/docs"))}
+
+
+def test_the_answers_address_opened_again_leads_back_to_the_form(client):
+    answer = client.get("/check")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
+def test_a_link_that_is_not_a_claim_is_a_message(client):
+    answer = client.get("/result?e=not-a-claim")
+    assert answer.status_code == 422
+    assert "this link does not hold a readable claim" in errors_of(answer.data.decode())
+
+
+def test_a_pasted_encounter_is_checked_like_the_api_checks_it(client, example):
+    document = example("group_billed_as_97110")
+    answer = client.post("/check", data={"source": "paste", "format": "encounter", "payer": "",
+                                         "encounter_text": __import__("json").dumps(document)})
+    html = answer.data.decode()
+    assert answer.status_code == 200
+    api = client.post("/v1/check?explain=none", json=document).get_json()
+    for line in api["lines"]:
+        row = re.search(rf'<tr class="line verdict-(\w+)" data-line="{line["line"]}"', html)
+        assert row and row.group(1) == line["verdict"]
+    assert "Bill 97150 instead" in text_of(html)
+    # an encounter that is not valid names each field
+    document["lines"][0]["minutes"] = -3
+    answer = client.post("/check", data={"source": "paste", "encounter_text": __import__("json").dumps(document)})
+    assert answer.status_code == 422 and "Line 1 › minutes" in errors_of(answer.data.decode())
+
+
+def test_a_payers_page_shows_its_parameters_and_what_a_code_requires(client):
+    policy = load_policy_set(ROOT / "policies", "medicare")
+    html = text_of(client.get("/payers/medicare").data.decode())
+    described = wire.payer_description(policy)
+    assert " → ".join(described["chain"]) in html
+    method = described["parameters"]["unit_method"]
+    assert method["value"] in html and method["source"]["file"] in html
+    required = wire.code_requirements(explain_code(policy, "97116"))
+    html = text_of(client.get("/payers/medicare/codes/97116").data.decode())
+    assert all(r["id"] in html for r in required["requirements"])
+    pairs = wire.code_requirements(explain_code(policy, "97530"))["edits"]["column2_of"]
+    html = text_of(client.get("/payers/medicare/codes/97530").data.decode())
+    assert pairs and all(f"{e['column1']} (column 1) with {e['column2']} (column 2)" in html for e in pairs)
+    assert client.get("/payers/medicare?code=97116").headers["Location"].endswith("/payers/medicare/codes/97116")
+
+
+def test_the_diff_of_two_payers_shows_the_engines_diff(client):
+    before, after = (load_policy_set(ROOT / "policies", p) for p in ("commercial", "medicare"))
+    diff = wire.policy_diff(diff_policies(before, after))
+    html = text_of(client.get("/payers/diff?from=commercial&to=medicare").data.decode())
+    s = diff["summary"]
+    assert f"Rules added: {s['added']}; replaced: {s['replaced']}; removed or switched off: {s['removed']}; " \
+           f"parameters that differ: {s['parameters']}" in html
+    assert all(p["name"] in html for p in diff["parameters"])
+
+
+@pytest.mark.parametrize("path, status, message", [
+    ("/payers/nobody", 404, "unknown payer `nobody`"),
+    ("/payers/medicare/codes/00000", 404, "no code `00000`"),
+    ("/payers/diff?from=base", 422, "Choose the payer to compare to"),
+    ("/day/jobs/0123456789abcdef0123456789abcdef", 404, "no such job"),
+])
+def test_bad_addresses_are_messages_on_a_page(client, path, status, message):
+    answer = client.get(path)
+    assert answer.status_code == status and answer.mimetype == "text/html"
+    assert message in errors_of(answer.data.decode())
+
+
+def _finished(client, location: str) -> None:
+    deadline = time.monotonic() + 60
+    while client.get(location + "/status").get_json()["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the job did not finish"
+        time.sleep(0.1)
+
+
+CSV_HEAD = ("encounter_id,payer,date_of_service,provider_type,patient_id,plan_certified_by,plan_certified_on,"
+            "plan_start_of_care,diagnoses,documentation,code,minutes,units,modifiers,intended_outcomes,time_block\n")
+DOCS = "functional_goals;goal_linkage;objective_findings;skilled_intervention;progress_toward_goals;time_recorded"
+
+
+def test_a_csv_of_a_days_claims_groups_rows_into_encounters(client):
+    rows = [f"e1,medicare,2025-03-14,physical_therapist,p1,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A",
+            f"e1,medicare,2025-03-14,physical_therapist,p1,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97112,10,1,GP,balance,B",
+            f"e2,medicare,2025-03-14,physical_therapist,p2,,,,,{DOCS},97110,lots,1,GP,strength,A"]
+    answer = client.post("/day", data={"claims_file": (io.BytesIO((CSV_HEAD + "\n".join(rows)).encode()), "day.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 303
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = client.get(location).data.decode()
+    assert "2 claim(s), 1 checked, 1 could not be read; 2 line(s)" in text_of(html)
+    assert "row 4, column minutes: `lots` is not a whole number" in text_of(html)
+    # the same encounter through the API: the CSV's lines are its lines
+    decided = client.post("/v1/check?explain=none", json={
+        "id": "e1", "payer": "medicare", "date_of_service": "2025-03-14", "provider": {"type": "physical_therapist"},
+        "diagnoses": ["I69.354"], "documentation": DOCS.split(";"), "patient": {"id": "p1"},
+        "plan_of_care": {"certified_by": "physician", "certified_on": "2025-03-01", "start_of_care": "2025-02-24"},
+        "lines": [{"id": "1", "code": "97110", "minutes": 23, "units": 2, "modifiers": ["GP"], "intended_outcomes": ["strength"], "time_block": "A"},
+                  {"id": "2", "code": "97112", "minutes": 10, "units": 1, "modifiers": ["GP"], "intended_outcomes": ["balance"], "time_block": "B"}]}).get_json()
+    csv_text = client.get(location + "/results.csv").data.decode().splitlines()
+    assert csv_text[0].startswith("encounter,payer,line,code,verdict")
+    got = {tuple(r.split(",")[2:5]) for r in csv_text[1:]}
+    assert got == {(l["line"], l["code"], l["verdict"]) for l in decided["lines"]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b\n1,2\n", "unknown column(s) a, b"),
+    ("[1, 2", "not JSON"),
+    ("", "the file is empty"),
+])
+def test_a_days_claims_that_cannot_be_read_are_a_message(client, text, message):
+    answer = client.post("/day", data={"claims_text": text})
+    assert answer.status_code == 422 and message in errors_of(answer.data.decode())
+
+
+def test_where_keys_are_required_the_pages_ask_to_sign_in(tmp_path):
+    settings = Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log="", snapshot="",
+                                 web_jobs=str(tmp_path), auth="required", api_keys="sekrit-key")
+    client = create_app(settings, Registry.load(settings.policies)).test_client()
+    answer = client.get("/payers")
+    assert answer.status_code == 302 and "/signin?next=/payers" in answer.headers["Location"]
+    assert client.get("/signin").status_code == 200
+    wrong = client.post("/signin", data={"key": "guess", "next": "/payers"})
+    assert wrong.status_code == 401 and "not one this server accepts" in errors_of(wrong.data.decode())
+    right = client.post("/signin", data={"key": "sekrit-key", "next": "//elsewhere.example/"})
+    assert right.status_code == 302 and right.headers["Location"] == "/"       # never off the site
+    cookie = right.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/payers").status_code == 200
+    assert client.get("/v1/payers").status_code == 401          # the API still wants the key in a header
+
+
+def test_the_analyst_page_shows_the_impact_the_command_line_reports(client, tmp_path):
+    import json
+    import subprocess
+    import sys
+    candidate = ROOT / "examples" / "candidates" / "aetna_cap_24.yaml"
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": candidate.read_text(), "run-impact": "1",
+                                           "run-lint": "1", "max_encounters": "30"})
+    assert answer.status_code == 303
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = client.get(location).data.decode()
+    shown = {html_unescape(t): int(n) for t, n in re.findall(r'<tr data-type="([^"]+)">.*?<td class="count">(\d+)</td>', html, re.S)}
+    cli = subprocess.run([sys.executable, "-m", "supportable.cli", "impact", "--payer", "aetna", "--candidate",
+                          str(candidate), "--encounters", str(ROOT / "examples" / "corpus" / "encounters.jsonl"),
+                          "--max-encounters", "30", "--format", "json"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    by_type = json.loads(cli.stdout)["summary"]["by_type"]
+    assert shown and shown == {t: by_type.get(t, 0) for t in shown}
+    assert sum(shown.values()) > 0                      # the candidate changes something on this sample
+    assert "0 error(s)" in text_of(html)
+
+
+def test_a_candidate_that_does_not_load_is_located_in_its_file(client):
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": "id: aetna\nname: x\n: : :\n", "run-lint": "1"})
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = text_of(client.get(location).data.decode())
+    assert "payers/aetna.yaml:3:1: error: invalid YAML" in html and "supportable-analyst" not in html
+
+
+def test_an_analyst_form_without_a_candidate_is_a_message(client):
+    answer = client.post("/analyst", data={"payer": "aetna", "candidate": "  "})
+    assert answer.status_code == 422
+    message = errors_of(answer.data.decode())
+    assert "The candidate overlay is empty" in message and "Choose at least one thing to run" in message
+
+
+def test_a_path_that_is_no_page_is_a_page_for_a_browser_and_a_problem_for_a_program(client):
+    html = client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert html.status_code == 404 and html.mimetype == "text/html"
+    assert "There is no page at /no-such-page" in errors_of(html.data.decode())
+    api = client.get("/no-such-page")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    assert api.get_json()["type"] == "/problems/not-found"
+    assert client.get("/v1/nothing", headers={"Accept": "text/html"}).mimetype == "application/problem+json"
+
+
+def test_a_job_whose_worker_stopped_shows_as_stopped(tmp_path):
+    import json
+    import os
+    from supportable.server.web.jobs import STALE_SECONDS, JobStore
+    store = JobStore(tmp_path)
+    job = tmp_path / ("ab" * 16)
+    job.mkdir()
+    (job / "status.json").write_text(json.dumps({"status": "running", "done": 3, "total": 9, "message": "3 of 9"}))
+    assert store.status(job.name)["status"] == "running"
+    past = os.path.getmtime(job / "status.json") - STALE_SECONDS - 1
+    os.utime(job / "status.json", (past, past))
+    stopped = store.status(job.name)
+    assert stopped["status"] == "failed" and "restarted" in stopped["message"]
+    assert store.status("../etc") is None
+
+
+@pytest.mark.parametrize("query", ["M54.5", "m62.8", "hemiplegia left", "stroke"])
+def test_the_diagnosis_search_finds_billable_codes_by_code_or_title(client, query):
+    from supportable.engine import icd10
+    matches = client.get(f"/ui/diagnoses?q={query}").get_json()["matches"]
+    assert matches and len(matches) <= 20
+    for m in matches:
+        assert icd10.is_billable(m["code"]) and m["title"] == icd10.describe(m["code"])
+        assert m["code"].startswith(query.upper()) or all(w in m["title"].lower() for w in query.lower().split())
+    assert client.get("/ui/diagnoses?q=M").get_json()["matches"] == []        # two characters at least
