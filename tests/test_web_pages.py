@@ -59,7 +59,9 @@ def test_the_pages_stay_out_of_the_openapi_document(client):
     paths = set(client.get("/openapi.json").get_json()["paths"])
     assert "/v1/check" in paths
     assert not {p for p in paths if not p.startswith(("/v1", "/healthz", "/readyz", "/metrics", "/admin", "/openapi",
-                                                       "/docs"))}
+                                                       "/docs", "/fhir/", "/cds-services"))}
+    pages = {"/", "/check", "/result", "/day", "/payers", "/analyst", "/signin", "/ui/diagnoses"}
+    assert not pages & paths and not {p for p in paths if p.startswith(("/day/", "/payers/", "/analyst/", "/ui/"))}
 
 
 def test_the_answers_address_opened_again_leads_back_to_the_form(client):
