@@ -18,6 +18,8 @@ from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.patient import Patient
 from pydantic import ValidationError
 
+from ..taxonomy import provider_type
+
 CPT = "http://www.ama-assn.org/go/cpt"
 BILLING_OPTIONS = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options"
 ORDER_DETAIL = "urn:supportable:order-detail"
@@ -25,9 +27,6 @@ PROVIDER_TYPE = "urn:supportable:provider-type"
 NUCC = "http://nucc.org/provider-taxonomy"
 # NUCC Health Care Provider Taxonomy codes of the provider types the policies name (the vocabulary's
 # provider_types.yaml); others are given with PROVIDER_TYPE and the vocabulary id.
-NUCC_TYPES = {"225100000X": "physical_therapist", "225200000X": "physical_therapist_assistant",
-              "225X00000X": "occupational_therapist", "224Z00000X": "occupational_therapy_assistant",
-              "111N00000X": "chiropractor", "171100000X": "acupuncturist"}
 _WORD_MAINTENANCE = re.compile(r"\bmaintenance\b", re.IGNORECASE)
 
 
@@ -232,8 +231,8 @@ def _provider_type(concept) -> str | None:
     for coding in _codings(concept):
         if coding.get("system") == PROVIDER_TYPE and coding.get("code"):
             return str(coding["code"])
-        if coding.get("system") == NUCC and coding.get("code") in NUCC_TYPES:
-            return NUCC_TYPES[coding["code"]]
+        if coding.get("system") == NUCC and provider_type(str(coding.get("code") or "")) is not None:
+            return provider_type(str(coding["code"]))
     return None
 
 

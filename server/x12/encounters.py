@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..payer_ids import PayerIdTable, payer_for_id
 from .reader import At, Claim, ServiceLine
-from .taxonomy import provider_type
+from ..taxonomy import provider_type
 
 ICD10 = {"ABK": "principal", "ABF": "other"}
 ICD9 = {"BK", "BF"}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from ...taxonomy import provider_type as nucc_provider_type
 from . import systems as s
 from .claim_info import InfoReader, _codes, _date, _ext, _number, payer_of
 from .outcome import Issue, from_validation_error
@@ -85,8 +86,9 @@ class _Reader(InfoReader):
         if ours:
             return ours[0]
         for code in _codes(concept, s.NUCC):
-            if code in s.NUCC_PROVIDER_TYPES:
-                return s.NUCC_PROVIDER_TYPES[code]
+            kind = nucc_provider_type(code)
+            if kind is not None:
+                return kind
         if concept is not None and concept.coding:
             self.issue(where, f"no provider type: give a coding from {s.CS_PROVIDER_TYPE} or a NUCC taxonomy "
                        "code docs/fhir.md lists", "code-invalid", "unknown_provider_type")

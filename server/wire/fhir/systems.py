@@ -71,21 +71,4 @@ ADJ_OVERBILLED = "overbilled-units"
 ADJ_REASON = "reason"
 
 # -- tables ------------------------------------------------------------------------------------------
-# NUCC Health Care Provider Taxonomy codes (http://nucc.org/provider-taxonomy) for the provider types
-# of provider_types.yaml; a qualification may carry either this or CS_PROVIDER_TYPE.
-NUCC_PROVIDER_TYPES = {
-    "225100000X": "physical_therapist",
-    "225200000X": "physical_therapist_assistant",
-    "225X00000X": "occupational_therapist",
-    "224Z00000X": "occupational_therapy_assistant",
-    "111N00000X": "chiropractor",
-    "171100000X": "acupuncturist",
-    "208D00000X": "physician",      # general practice
-    "207Q00000X": "physician",      # family medicine
-    "207R00000X": "physician",      # internal medicine
-    "208100000X": "physician",      # physical medicine & rehabilitation
-    "363L00000X": "nurse_practitioner",
-    "363A00000X": "physician_assistant",
-    "364S00000X": "clinical_nurse_specialist",
-    "2255A2300X": "athletic_trainer",
-}
+# NUCC Health Care Provider Taxonomy codes are read with server/taxonomy.py, the table every front door shares.

@@ -1,5 +1,6 @@
-"""Provider taxonomy codes (the NUCC Health Care Provider Taxonomy code set, sent in an 837's PRV03)
-to the encounter's provider types (policies/vocabulary/provider_types.yaml).
+"""Provider taxonomy codes (the NUCC Health Care Provider Taxonomy code set: an 837's PRV03, a FHIR
+Claim's careTeam qualification, a CDS Hooks order's performer) to the encounter's provider types
+(policies/vocabulary/provider_types.yaml): the one table every front door reads.
 
 A code is looked up whole first, then by its prefix (``2251...`` are physical therapist
 specialties, ``20...`` the allopathic and osteopathic physicians). A code with no row is not
@@ -19,6 +20,10 @@ CODES = {
     "363A00000X": "physician_assistant",
     "364S00000X": "clinical_nurse_specialist",
     "225700000X": "other",          # massage therapist
+    "208D00000X": "physician",      # general practice (and every other 20... code, by its prefix)
+    "207Q00000X": "physician",      # family medicine
+    "207R00000X": "physician",      # internal medicine
+    "208100000X": "physician",      # physical medicine & rehabilitation
 }
 # specialties under a classification (first characters of the code), longest first
 PREFIXES = [("2251", "physical_therapist"), ("225X", "occupational_therapist"),
