@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -50,10 +51,19 @@ def cds(request: str, today, policies: Path, payers_dir: Path | None, edits_dir:
              exc.problems)
     sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     known = list(sources.payer_ids())
+    from supportable.server.payer_ids import PayerIdTableError, default_path, load_payer_ids
+    table_path = Path(os.environ.get("SUPPORTABLE_PAYER_IDS") or default_path(
+        payers_dir or facade.default_payers_dir(Path(policies))))
+    try:
+        payer_ids = load_payer_ids(table_path).payer_for
+    except PayerIdTableError as exc:
+        from supportable.server import wire
+        fail(fmt, 4, "payer_table_error", f"the payer table `{table_path}` does not load",
+             wire.problem_items(exc.problems))
     payer = Payer(None, ", ".join(str(p.get("display") or (p.get("identifier") or {}).get("value") or "")
                                   for p in hook_request.coverage.get("payor") or []) or "unnamed payer", None)
     for payor in hook_request.coverage.get("payor") or []:
-        overlay = overlay_for(payor, known)
+        overlay = overlay_for(payor, known, payer_ids)
         if overlay is not None:
             try:
                 policy = facade.build_policy_set(facade.parse_sources(sources), overlay, engine)

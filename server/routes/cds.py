@@ -13,6 +13,7 @@ from flask import Flask, g, jsonify, request
 from ..auth import AuthError, Principal, is_loopback
 from ..cds.answer import Payer, answer, provider_type_problems, validate_emitted
 from ..cds.payers import overlay_for
+from .x12 import payer_table
 from ..cds.reading import CdsInputError, read_request
 from ..cds.services import HOOK_OF, SERVICES
 from ..cds.tokens import IssuerFileError, JwtError, Verifier, read_issuers
@@ -92,7 +93,7 @@ def install(app: Flask, state: State) -> None:
 def _payer(state: State, coverage: dict) -> Payer:
     registry = state.registry
     for i, payor in enumerate(coverage.get("payor") or []):
-        overlay = overlay_for(payor, list(registry.known))
+        overlay = overlay_for(payor, list(registry.known), payer_table(state.settings).payer_for)
         if overlay is None:
             continue
         if overlay in registry.failed:
