@@ -38,6 +38,8 @@ class Reason:
     kind: str
     message: str
     edits: list = field(default_factory=list)   # the edit-table rows (engine.edits.Edit) the denial rests on
+    carc: str | None = None     # the remittance codes a payer would use (engine.remittance; set by PolicySet.decide)
+    rarc: str | None = None
 
 
 def _edit_rows(proof: ProofNode) -> list:
