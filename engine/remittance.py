@@ -179,7 +179,7 @@ def check_table(parts: list[RemittanceLayer], codes: dict, known_rules: list[set
                 problems.error("unknown_reason_kind", f"`{entry.key}` is not a reason kind; use one of "
                                f"{', '.join(REASON_KINDS)}", entry.location)
             if entry.match == "rule" and entry.key not in rules:
-                problems.error("unknown_rule", f"the remittance table names rule `{entry.key}`, which layer "
+                problems.error("unknown_rule_id", f"the remittance table names rule `{entry.key}`, which layer "
                                f"`{part.layer}` does not define or inherit", entry.location)
             for kind, code in (("carc", entry.carc), ("rarc", entry.rarc)):
                 if code is not None and (kind, code) not in codes:

@@ -114,7 +114,7 @@ def test_unknown_rule_kind_and_code_are_load_errors_with_their_position(tmp_path
              "  base.units.once_per_session:\n    carc: \"999\"\n    source: {file: domain-notes-2.md}\n")
     policies, payers = _project(tmp_path, extra)
     shown = "policies/remittance/codes.yaml"
-    assert _problems(policies, payers) == [("unknown_rule", f"{shown}:{n + 2}:5"),
+    assert _problems(policies, payers) == [("unknown_rule_id", f"{shown}:{n + 2}:5"),
                                           ("unknown_remittance_code", f"{shown}:{n + 6}:5")]
 
 
@@ -124,7 +124,7 @@ def test_unknown_kind_in_an_overlay_and_a_rule_it_cannot_see(tmp_path):
                "      carc: \"16\"\n      rarc: N822\n      source: {file: domain-notes-2.md}\n")
     policies, payers = _project(tmp_path, overlay=overlay)
     assert _problems(policies, payers, "acme") == [("unknown_reason_kind", "payers/acme.yaml:7:7"),
-                                                  ("unknown_rule", "payers/acme.yaml:11:7")]
+                                                  ("unknown_rule_id", "payers/acme.yaml:11:7")]
 
 
 def test_an_overlay_overrides_a_kind_and_the_policy_version_follows(tmp_path):
