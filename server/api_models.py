@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Parameter, ProblemItem
 from .wire.common import wire
 from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
+from .wire.logged import LoggedDecision
 
 __all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CodeRequirements", "Decision", "Fix", "Health",
-           "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
+           "LineDecision", "LoggedDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
            "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
 
 
