@@ -12,6 +12,7 @@ declarations, and tests/test_wire.py validates real responses against them.
 - ``policy``: rule entries, parameters, switched-off rules, edit rows and changes
 - ``payers``: a payer's description, what it requires for a code, a diff of two payers, vocabularies
 - ``tools``: the analyst's tools: lint, policy-test runs and their coverage, impact reports
+- ``logged``: a decision as the decision log keeps it (``GET /v1/decisions/{id}``), a replay report
 """
 from __future__ import annotations
 
