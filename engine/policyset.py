@@ -130,14 +130,7 @@ class PolicySet:
     def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
         """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""
         model, explainer = self.explaining(encounter)
-        decision = decide(encounter, model, explainer, self.payer, self.version, explain)
-        if self.remittance is not None:
-            for line in decision.lines:
-                for reason in line.reasons:
-                    found = self.remittance.lookup(reason.rule.id, reason.kind)
-                    if found is not None:
-                        reason.carc, reason.rarc = found.carc, found.rarc
-        return decision
+        return decide(encounter, model, explainer, self.payer, self.version, explain, self.remittance)
 
 
 def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None,

@@ -147,3 +147,16 @@ def test_the_text_shows_the_code_next_to_the_reason():
     assert result.exit_code == 0
     assert ("97110 is not the code for this service as documented; 97150 is (CARC 16, RARC M51) "
             "[base.choice.billed_code_contradicts_intent;") in result.output
+
+
+def test_a_policy_test_names_codes_from_the_table(tmp_path):
+    """A policy test's `remittance:` must name codes of the payer's table; a wrong one is located."""
+    case = (ROOT / "policies" / "tests" / "base" / "remittance.yaml").read_text(encoding="utf-8")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(case.replace("remittance: [16/N706]", "remittance: [16/N999]")
+                     .replace("remittance: [16/M51]", "remittance: [16/N706]"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["test", str(wrong)])
+    assert result.exit_code == 1
+    line = next(i for i, l in enumerate(wrong.read_text().splitlines(), 1) if "16/N999" in l)
+    assert f"wrong.yaml:{line}:" in result.output and "`16/N999` in `remittance` names a code" in result.output
+    assert "expected: [16/N706]" in result.output and "actual:   [16/M51]" in result.output   # a mismatch fails

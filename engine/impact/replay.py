@@ -142,7 +142,7 @@ def _replay_entry(report: Replay, number: int, entry: dict, policy_for, payer_id
                     f"{exc.problems[0] if exc.problems else exc}")
         return
     versions = report.versions.setdefault(payer, {"logged": set(), "now": policy.version})
-    versions["logged"].add(entry.get("policy_version"))
+    versions["logged"].add(str(entry.get("policy_version")))
     encounter_id = entry.get("encounter")
     try:
         decision = policy.decide(policy.read_encounter(entry["input"]), "none")
