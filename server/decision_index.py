@@ -56,6 +56,7 @@ class DecisionIndex:
             conn.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
                 conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('file', ''), ('indexed_to', '0')")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -80,20 +81,18 @@ class DecisionIndex:
 
     # -- writing (called by the log's writer, holding the log's flock) -----------------------------
     def added(self, fd: int, entry_id: str, offset: int, length: int) -> None:
-        """The entry ``entry_id`` was appended at ``offset`` (``length`` bytes, its line break included)."""
+        """The entry ``entry_id`` was appended at ``offset`` (``length`` bytes, its line break included).
+        One row, and ``indexed_to`` moved on when the entry starts where it ended; a rotated log is
+        noticed by the next lookup's catch-up (its rows are checked against the bytes they point to)."""
         with self._lock:
             try:
                 db = self._db()
-                identity = self._identity(fd)
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    file, indexed_to = self._meta(db)
-                    if file != identity or indexed_to > offset:
-                        db.execute("DELETE FROM entries")   # another (rotated) log, or one cut shorter
-                        file, indexed_to = identity, 0
                     db.execute("INSERT OR REPLACE INTO entries (id, offset, length) VALUES (?, ?, ?)",
                                (entry_id, offset, length))
-                    self._set_meta(db, identity, offset + length if indexed_to == offset else indexed_to)
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'indexed_to' AND value = ?",
+                               (str(offset + length), str(offset)))
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -145,6 +144,8 @@ class DecisionIndex:
         db = self._db()
         identity, size = self._identity(fd), os.fstat(fd).st_size
         file, start = self._meta(db)
+        if file == identity and start == size:
+            return                                  # nothing new since the index ended
         db.execute("BEGIN IMMEDIATE")
         try:
             if file != identity or start > size:
