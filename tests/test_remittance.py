@@ -160,3 +160,20 @@ def test_a_policy_test_names_codes_from_the_table(tmp_path):
     line = next(i for i, l in enumerate(wrong.read_text().splitlines(), 1) if "16/N999" in l)
     assert f"wrong.yaml:{line}:" in result.output and "`16/N999` in `remittance` names a code" in result.output
     assert "expected: [16/N706]" in result.output and "actual:   [16/M51]" in result.output   # a mismatch fails
+
+
+def test_lint_checks_what_the_remittance_table_cites(tmp_path):
+    policies, payers = _project(tmp_path)
+    for overlay in (ROOT / "payers").glob("*.yaml"):
+        shutil.copy(overlay, payers / overlay.name)
+    table = policies / "remittance" / "codes.yaml"
+    text = table.read_text(encoding="utf-8")
+    table.write_text(text.replace("source: {file: domain-notes-2.md, section: \"5. Remittance codes: benefit",
+                                  "source: {file: domain-notes-9.md, section: \"5. Remittance codes: benefit"),
+                     encoding="utf-8")
+    line = next(i for i, l in enumerate(table.read_text().splitlines(), 1) if "domain-notes-9.md" in l)
+    result = CliRunner().invoke(main, ["lint", "--policies", str(policies), "--payers", str(payers),
+                                       "--guidance", str(GUIDANCE)])
+    assert f"policies/remittance/codes.yaml:{line}:20: warning: the remittance entry `limit` cites " \
+           "`domain-notes-9.md`" in result.output, result.output
+    assert "1 warning(s)" in result.output
