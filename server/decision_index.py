@@ -93,6 +93,7 @@ class DecisionIndex:
                                (entry_id, offset, length))
                     db.execute("UPDATE meta SET value = ? WHERE key = 'indexed_to' AND value = ?",
                                (str(offset + length), str(offset)))
+                    db.execute("UPDATE meta SET value = ? WHERE key = 'file' AND value = ''", (self._identity(fd),))
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")

@@ -15,6 +15,7 @@ from conftest import ROOT, VISIT_DOCUMENTATION, make_encounter
 from serving import running_server
 from supportable.cli import main
 from supportable.server import api_models as m
+from supportable.server import decision_index
 from supportable.server.decision_log import DecisionLog
 
 KEY = "k-decisions-0123456789abcdef"
@@ -165,8 +166,9 @@ def test_replay_names_each_change_and_every_entry_it_could_not_replay(tmp_path):
     assert CliRunner().invoke(main, ["replay", str(log), "--payer", "nobody"]).exit_code == 3
 
 
-def test_the_index_finds_entries_written_by_another_log_object_and_survives_rotation(tmp_path):
-    """Two DecisionLog objects on one file stand for two workers; a rotated log resets the index."""
+def test_the_index_finds_entries_written_by_another_log_object_and_survives_rotation(tmp_path, monkeypatch):
+    """Two DecisionLog objects on one file stand for two workers; a rotated log resets the index; a
+    lookup reads the log only where the index does not reach yet."""
     path = tmp_path / "d.jsonl"
     writer, reader = DecisionLog(path), DecisionLog(path)
     decision = {"payer": "base", "policy_version": "sha256:v", "encounter": "e",
@@ -174,8 +176,18 @@ def test_the_index_finds_entries_written_by_another_log_object_and_survives_rota
                            "reasons": []}]}
     for i in range(50):
         assert writer.append({**decision, "decision_id": f"id{i}"}, {"n": i}, f"t{i}")
+    scanned = []
+    real_lines = decision_index._lines
+    monkeypatch.setattr(decision_index, "_lines", lambda fd, start, size: (scanned.append((start, size)),
+                                                                          real_lines(fd, start, size))[1])
     assert reader.find("id37")["time"] == "t37" and reader.find("id0")["time"] == "t0"
     assert reader.find("nope") is None
+    assert scanned == []                     # the writers indexed every entry: nothing of the log was read
+    with open(path, "a") as f:               # an entry the index does not know (written by an older version)
+        f.write(json.dumps({"id": "older", "time": "t-old", "lines": []}) + "\n")
+    size = path.stat().st_size
+    assert reader.find("older")["time"] == "t-old"
+    assert len(scanned) == 1 and scanned[0][1] == size and scanned[0][0] > 0     # only the part not indexed
     path.rename(tmp_path / "old.jsonl")                      # rotated: a new file, another inode
     assert writer.append({**decision, "decision_id": "fresh"}, {}, "t-new")
     assert reader.find("fresh")["time"] == "t-new"
