@@ -979,7 +979,8 @@ def test_the_real_server(tmp_path):
         assert proc.wait(timeout=30) == 0
         entries = read_log(log)
         assert len(entries) == 5 and entries[0]["id"] == answer["decision_id"]
-        assert entries[0]["lines"][0] == {"line": "1", "code": "97116", "verdict": "supportable", "units": 2}
+        assert entries[0]["lines"][0] == {"line": "1", "code": "97116", "verdict": "supportable", "units": 2,
+                                          "reasons": []}
         assert not list(scratch.glob("supportable-metrics-*"))  # the multiprocess metrics are cleaned up
     finally:
         if proc.poll() is None:
