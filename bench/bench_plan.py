@@ -49,7 +49,7 @@ PASSES = ("eval pydatalog", "eval plan", "eval plan+first", "eval plan+all", "de
 def plain(plan, enc):
     """The plan's model, proofs searched by the plain explainer (as before proofs read provenance)."""
     model = plan.evaluate(enc)
-    return decide(enc, model, Explainer(plan.program, model), plan.payer, plan.version, "full")
+    return decide(enc, model, Explainer(plan.program, model), plan.payer, plan.version, "full", plan.remittance)
 
 
 def passes(reference, plan) -> dict:

@@ -33,7 +33,7 @@ class _Commands(click.Group):
     imports (about 60 ms)."""
 
     LAZY = {"lint": "lint:lint", "test": "policytest:policy_test", "impact": "impact:impact",
-            "edits": "edits:edits", "cds": "cds:cds"}
+            "edits": "edits:edits", "cds": "cds:cds", "replay": "replay:replay"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})

@@ -58,6 +58,13 @@ def _unit_premises(proof: dict, rules: dict) -> list[dict]:
     return [p for p in proof.get("premises", []) if p["kind"] == "rule" and rules[p["rule"]["id"]]["kind"] == "units"]
 
 
+def remit_text(reason: dict) -> str:
+    """The reason's remittance codes as the text shows them after its message: ` (CARC 16, RARC N706)`."""
+    if not reason.get("carc"):
+        return ""
+    return f" (CARC {reason['carc']}" + (f", RARC {reason['rarc']}" if reason.get("rarc") else "") + ")"
+
+
 def _fix_text(fix: dict) -> str:
     action = fix["action"]
     if action == "add_documentation":
@@ -83,7 +90,7 @@ def _render_line(line: dict, rules: dict, explain: bool) -> list[str]:
     if line["reasons"]:
         out.append("  Why:")
         for r in line["reasons"]:
-            out.append(f"    - {r['message']} {_cite(rules[r['id']], r.get('edits', ()))}")
+            out.append(f"    - {r['message']}{remit_text(r)} {_cite(rules[r['id']], r.get('edits', ()))}")
         if line["overbilled"]:
             for p in proofs[:1]:
                 out += [f"      {q['because']} {_cite(rules[q['rule']['id']])}" for q in _unit_premises(p, rules)]

@@ -24,7 +24,7 @@ _EXPORTS = {
     # loading a payer's policies
     "PolicySet": "policyset", "load_policy_set": "policyset",
     "PolicySources": "sources", "ParsedPolicies": "parsed", "parse_sources": "parsed:parse",
-    "source_files": "sources",
+    "source_files": "sources", "POLICY_FOLDERS": "sources",
     "build_policy_set": "build:build", "STAGE_NAMES": "build",
     # the evaluators by name (``build_policy_set(..., engine=)``, ``PolicySet.engine``)
     "ENGINES": "engine_names", "DEFAULT_ENGINE": "engine_names", "check_engine": "engine_names",
@@ -48,6 +48,8 @@ _EXPORTS = {
     "load_candidate": "impact", "read_corpus": "impact", "compare": "impact", "Impact": "impact",
     "Change": "impact", "ImpactError": "impact", "CHANGE_TYPES": "impact", "NOW_ACCEPTED": "impact",
     "NOW_REFUSED": "impact", "RULES_CHANGED": "impact",
+    # a decision log's inputs decided again (the replay command)
+    "replay_log": "impact:replay", "REPLAY_TYPES": "impact",
     # a policy-test run, as the command line renders it
     "PolicyTestRun": "policytest", "PolicyCache": "policytest", "Mismatch": "policytest", "Coverage": "policytest",
     "PASSED": "policytest", "FAILED": "policytest", "ERROR": "policytest",

@@ -8,7 +8,8 @@ and adds its own part. Each is timed (``PolicySet.stage_times``) and can be run 
 - ``gather``: the parsed files the payer rests on (vocabulary, base rules and parameters, its chain
   of overlays, the base and imported edit tables) with their problems; stops on errors.
 - ``layer``: apply the overlays, root first, to the base rules and parameters (``overlay.apply_layers``).
-- ``check``: check the layered rules against the vocabulary and parameters (``checker.check_rules``).
+- ``check``: check the layered rules against the vocabulary and parameters (``checker.check_rules``);
+  layer the remittance tables and check them (``remittance.check_table``).
 - ``check_edits``: layer the edit tables and check their codes and ``when`` switches; stops on
   errors (of this stage or of ``layer`` and ``check``).
 - ``compile``: the rules to the program the explainer reads (``compiler.compile_program``).
@@ -31,6 +32,7 @@ from .errors import Problems
 from .evaluator import solve_static
 from .overlay import LayeredRules, Overlay, apply_layers
 from .parsed import ParsedPolicies
+from .remittance import RemittanceLayer, RemittanceTable, check_table, layer_tables
 from .syntax import Parameter, Rule
 from .vocabulary import Vocabulary
 
@@ -47,6 +49,8 @@ class Build:
     overlays: list[Overlay] = field(default_factory=list)
     base_edits: EditLayer | None = None
     imported: object = None
+    remittance_parts: list[RemittanceLayer] = field(default_factory=list)
+    remittance: RemittanceTable | None = None
     layered: LayeredRules | None = None
     edits: EditTables | None = None
     program: CompiledProgram | None = None
@@ -63,6 +67,7 @@ def gather(b: Build) -> None:
     b.overlays = parsed.chain(b.payer, problems)
     b.base_edits = parsed.base_edits(problems)
     b.imported = parsed.imported(problems)
+    b.remittance_parts = parsed.remittance(problems)
     problems.raise_if_errors()
 
 
@@ -72,6 +77,22 @@ def layer(b: Build) -> None:
 
 def check(b: Build) -> None:
     check_rules(b.layered.rules, b.vocabulary, b.problems, b.layered.parameters)
+    check_remittance(b)
+
+
+def check_remittance(b: Build) -> None:
+    """Layer the remittance tables (the base files, then each overlay's section) and check each
+    layer's entries against the rules that layer can see, the reason kinds and the codes."""
+    parts = list(b.remittance_parts)
+    known = set(r.id for r in b.base_rules)
+    seen = [set(known) for _ in parts]
+    for overlay in b.overlays:
+        known |= {r.id for r in [*overlay.add, *overlay.replace]}
+        if overlay.remittance is not None:
+            parts.append(overlay.remittance)
+            seen.append(set(known))
+    b.remittance = layer_tables(b.remittance_parts, [o.remittance for o in b.overlays if o.remittance is not None])
+    check_table(parts, b.remittance.codes, seen, b.problems)
 
 
 def check_edits(b: Build) -> None:
@@ -136,7 +157,8 @@ def build(parsed: ParsedPolicies, payer: str, engine: str | None = None):
     return PolicySet(payer=payer, name=name, chain=layered.chain, rules=layered.rules,
                      parameters=layered.parameters, disabled=layered.disabled, vocabulary=b.vocabulary,
                      program=b.program, evaluator=b.evaluator,
-                     version=policy_version(layered, b.vocabulary, b.edits),
+                     version=policy_version(layered, b.vocabulary, b.edits, b.remittance),
+                     remittance=b.remittance,
                      effective_from=layered.effective_from, effective_to=layered.effective_to,
                      overlays=overlays, warnings=[p for p in b.problems.items if p.level == "warning"],
                      edits=b.edits, stage_times=dict(b.times))

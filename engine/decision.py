@@ -39,6 +39,8 @@ class Reason:
     kind: str
     message: str
     edits: list = field(default_factory=list)   # the edit-table rows (engine.edits.Edit) the denial rests on
+    carc: str | None = None     # the remittance codes a payer would use (engine.remittance; set by decide)
+    rarc: str | None = None
 
 
 def _edit_rows(proof: ProofNode) -> list:
@@ -275,9 +277,18 @@ EXPLAIN_LEVELS = ("none", "summary", "full")
 
 
 def decide(encounter: Encounter, model: Model, explainer: Explainer, payer: str, version: str,
-           explain: str = "full") -> Decision:
+           explain: str = "full", remittance=None) -> Decision:
+    """``remittance``: the payer's table (engine.remittance.RemittanceTable) giving each reason its
+    CARC and RARC; without one the reasons carry none."""
     if explain not in EXPLAIN_LEVELS:
         raise ValueError(f"explain must be one of {', '.join(EXPLAIN_LEVELS)}, not `{explain}`")
     decider = Decider(explainer, model, why_not=explain == "full")
+    lines = [decider.decide_line(line) for line in encounter.lines]
+    if remittance is not None:
+        for line in lines:
+            for reason in line.reasons:
+                found = remittance.lookup(reason.rule.id, reason.kind)
+                if found is not None:
+                    reason.carc, reason.rarc = found.carc, found.rarc
     return Decision(encounter.id, payer, version, encounter.date_of_service.isoformat(), unit_method(model),
-                    [decider.decide_line(line) for line in encounter.lines], explain)
+                    lines, explain)

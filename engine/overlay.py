@@ -19,6 +19,7 @@ from pathlib import Path
 from .edits import EditLayer, parse_overlay_edits
 from .errors import Location, Problems
 from .loader import check_mapping, effective_range, _source, _text, load_parameters, load_rule, shown_path
+from .remittance import RemittanceLayer, parse_table
 from .suggest import did_you_mean
 from .syntax import Parameter, Rule, body_atoms
 from .sources import SourceFile, overlay_paths
@@ -27,7 +28,7 @@ from .yamlsource import Node
 BASE = "base"
 PAYER_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 OVERLAY_KEYS = {"id", "name", "extends", "effective", "description", "parameters", "add", "replace", "disable",
-                "edits"}
+                "edits", "remittance"}
 DISABLE_KEYS = {"id", "reason", "source"}
 
 
@@ -60,6 +61,7 @@ class Overlay:
     replace: list[Rule] = field(default_factory=list)
     disable: list[Disable] = field(default_factory=list)
     edits: EditLayer | None = None          # rows of the edit tables it adds, overrides or disables
+    remittance: RemittanceLayer | None = None   # its remittance codes by kind and rule (engine.remittance)
 
 
 @dataclass
@@ -155,6 +157,8 @@ def read_overlay(source: SourceFile, problems: Problems, docs: dict[str, Node] |
                 if entry is not None:
                     overlay.disable.append(entry)
     overlay.edits = parse_overlay_edits(doc.get("edits"), payer_id, problems)
+    if doc.get("remittance") is not None:
+        overlay.remittance = parse_table(doc.get("remittance"), payer_id, problems, overlay=True)
     _check_within_layer(overlay, problems)
     return overlay
 

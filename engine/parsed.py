@@ -20,6 +20,7 @@ from .edits import EditLayer, load_import, parse_base_tables
 from .errors import Problem, Problems
 from .loader import parse_rule_files
 from .overlay import BASE, Overlay, read_overlay, resolve_chain
+from .remittance import RemittanceLayer, parse_table
 from .sources import VOCABULARY_FILES, PolicySources
 from .syntax import Parameter, Rule
 from .vocabulary import Vocabulary, parse_vocabulary
@@ -67,6 +68,17 @@ class ParsedPolicies:
     def base_edits(self, problems: Problems | None = None) -> EditLayer:
         return self._get(("edits",), lambda p: parse_base_tables(self.sources.folder("edits"), p, self.docs), problems)
 
+    def remittance(self, problems: Problems | None = None) -> list[RemittanceLayer]:
+        """The base remittance tables (``policies/remittance/*.yaml``), one per file."""
+        def parse(found: Problems):
+            out = []
+            for source in self.sources.folder("remittance"):
+                doc = source.compose_into(found, self.docs)
+                if doc is not None:
+                    out.append(parse_table(doc, BASE, found))
+            return out
+        return self._get(("remittance",), parse, problems)
+
     def imported(self, problems: Problems | None = None) -> "ImportedTable | None":
         edits_dir = self.sources.edits_dir
         return self._get(("imported",), lambda p: load_import(edits_dir, p), problems)
@@ -88,7 +100,7 @@ class ParsedPolicies:
 
     def parse_all(self) -> "ParsedPolicies":
         """Parse every file now (lint reports on every file, whether a payer uses it or not)."""
-        for step in (self.vocabulary, self.base, self.base_edits, self.imported):
+        for step in (self.vocabulary, self.base, self.base_edits, self.remittance, self.imported):
             step()
         for payer in self.sources.overlays():
             self.overlay(payer)

@@ -29,6 +29,7 @@ from .explain import Explainer
 from .facts import encounter_facts
 from .overlay import BASE, Disable, LayeredRules, Overlay, discover
 from .parsed import ParsedPolicies, parse
+from .remittance import RemittanceTable
 from .sources import PolicySources, default_payers_dir
 from .syntax import Parameter, Rule
 from .vocabulary import Vocabulary
@@ -52,6 +53,7 @@ class PolicySet:
     warnings: list[Problem] = field(default_factory=list)
     edits: EditTables | None = None
     stage_times: dict[str, float] = field(default_factory=dict)   # seconds each build stage took (engine.build)
+    remittance: RemittanceTable | None = None   # the CARC/RARC of each reason (engine.remittance)
 
     @property
     def solved_program(self) -> CompiledProgram:
@@ -128,13 +130,17 @@ class PolicySet:
     def decide(self, encounter: Encounter, explain: str = "full") -> Decision:
         """Evaluate, explain and decide; ``explain`` (none, summary, full) sets how much proof is built."""
         model, explainer = self.explaining(encounter)
-        return decide(encounter, model, explainer, self.payer, self.version, explain)
+        return decide(encounter, model, explainer, self.payer, self.version, explain, self.remittance)
 
 
-def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None) -> str:
+def policy_version(layered: LayeredRules, vocabulary: Vocabulary, edits: EditTables | None = None,
+                   remittance: RemittanceTable | None = None) -> str:
     """A content hash of everything a decision rests on: rules, parameters, disabled rules, the
-    layer chain, the edit tables and the vocabulary. Any change to any of them changes the version."""
+    layer chain, the edit tables, the remittance table and the vocabulary. Any change to any of them
+    changes the version."""
     h = hashlib.sha256()
+    for line in (remittance.signature() if remittance is not None else []):
+        h.update(f"remittance|{line}\n".encode())
     for line in (edits.signature() if edits is not None else []):
         h.update(f"edit|{line}\n".encode())
     h.update(("chain|" + ">".join(layered.chain) + f"|{layered.effective_from}|{layered.effective_to}\n").encode())

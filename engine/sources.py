@@ -29,7 +29,7 @@ from .vocabulary import VOCABULARY_FILES  # a fixed set of files, each read whet
 from .yamlsource import MAX_FILE_BYTES, Node, load_text, read_bytes, text_of
 
 BASE = "base"
-POLICY_FOLDERS = ("vocabulary", "base", "edits")
+POLICY_FOLDERS = ("vocabulary", "base", "edits", "remittance")
 
 
 
@@ -51,7 +51,7 @@ def shown_path(path: Path, root: Path | None) -> str:
 
 def source_files(policies: Path, payers: Path | None) -> list[tuple[str, Path]]:
     """(name in a set, path on disk) for every file of a policy set on disk: ``policies/{vocabulary,
-    base,edits}/*.yaml``, ``payers/*.yaml`` and ``payers/*.retired`` markers (a payer retired on
+    base,edits,remittance}/*.yaml``, ``payers/*.yaml`` and ``payers/*.retired`` markers (a payer retired on
     purpose). The one definition of what a set holds: staging copies these, reload and the policy
     tests' cache compare their digest, lint reports on them."""
     payers = Path(payers) if payers is not None else default_payers_dir(policies)

@@ -18,9 +18,10 @@ from .wire import CodeRequirements, Disabled, EditChange, LineDecision, Paramete
 from .wire.cds import CdsDiscovery, CdsResponse
 from .wire.common import wire
 from .wire.decision import Advice, Attempt, DecisionBody, Fix, ProofNode, Reason, Summary, Units
+from .wire.logged import LoggedDecision
 
 __all__ = ["Advice", "Attempt", "BatchItem", "BatchResult", "CdsDiscovery", "CdsResponse", "X12Item", "X12Result", "CodeRequirements", "Decision", "Fix", "Health",
-           "LineDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
+           "LineDecision", "LoggedDecision", "PayerDetail", "PayerList", "PayerSummary", "Problem", "ProblemItem", "ProofNode",
            "Readiness", "Reason", "ReloadOutcome", "Summary", "Units", "Vocabulary", "validate"]
 
 

@@ -3,8 +3,12 @@ decided, when, for which payer and on which policy version.
 
 Each entry: ``id``, ``time`` (UTC), ``payer``, ``policy_version``, ``encounter``, ``input_hash``
 (SHA-256 of the encounter as received, canonical JSON) and ``lines`` (line id, code, verdict,
-supportable units). No patient id and no diagnosis: ``input`` (the whole encounter as received, for
-replay) is added only when ``SUPPORTABLE_LOG_INPUTS`` opts in.
+supportable units and, since issue 14, ``reasons``: each reason's rule id, kind, CARC and RARC). No
+patient id and no diagnosis: ``input`` (the whole encounter as received, for replay) is added only
+when ``SUPPORTABLE_LOG_INPUTS`` opts in.
+
+``find(id)`` gives a logged entry back (``GET /v1/decisions/{id}``) through the index beside the log
+(server.decision_index: a SQLite file every worker shares), never by reading the whole log.
 
 A line is written whole or not at all: under an exclusive ``flock`` on the file (held across
 threads and worker processes), the entry is appended; if the write fails or stops short (a full
@@ -28,6 +32,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .decision_index import DecisionIndex
+
 LOG = logging.getLogger("supportable")
 
 
@@ -48,6 +54,7 @@ class DecisionLog:
         self.failing = False
         self.last_error: str | None = None
         self.last_error_at: str | None = None
+        self.index = DecisionIndex(self.path) if self.path is not None else None
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,12 +70,20 @@ class DecisionLog:
                  "policy_version": decision["policy_version"], "encounter": decision["encounter"],
                  "input_hash": input_hash(document),
                  "lines": [{"line": l["line"], "code": l["code"], "verdict": l["verdict"],
-                            "units": l["units"]["supportable"]} for l in decision["lines"]]}
+                            "units": l["units"]["supportable"],
+                            "reasons": [{"id": r["id"], "kind": r["kind"], "carc": r["carc"], "rarc": r["rarc"]}
+                                        for r in l.get("reasons", ())]} for l in decision["lines"]]}
         if self.log_inputs:
             entry["input"] = document
-        return self.write_line((json.dumps(entry, separators=(",", ":")) + "\n").encode())
+        return self.write_line((json.dumps(entry, separators=(",", ":")) + "\n").encode(), entry["id"])
 
-    def write_line(self, data: bytes) -> bool:
+    def find(self, entry_id: str) -> dict | None:
+        """The logged entry ``entry_id`` (as written), or None: no such entry, or no log."""
+        if self.index is None:
+            return None
+        return self.index.find(entry_id)
+
+    def write_line(self, data: bytes, entry_id: str | None = None) -> bool:
         with self._lock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -90,6 +105,9 @@ class DecisionLog:
                     if done:
                         self._cut_back(fd, size)
                     return self._failed(exc, done, len(data))
+                if entry_id is not None and self.index is not None:   # still under the flock: in log order
+                    line = data[1:] if data[:1] == b"\n" else data
+                    self.index.added(fd, entry_id, size + len(data) - len(line), len(line))
             except OSError as exc:
                 return self._failed(exc)
             finally:

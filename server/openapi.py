@@ -59,7 +59,7 @@ def build_spec(version: str) -> dict:
               (m.BatchResult, "serialization"), (m.X12Result, "serialization"), (m.PayerList, "serialization"), (m.PayerDetail, "serialization"),
               (m.CodeRequirements, "serialization"), (m.Vocabulary, "serialization"), (m.Health, "serialization"),
               (m.Readiness, "serialization"), (m.ReloadOutcome, "serialization"), (m.CdsDiscovery, "serialization"),
-              (m.CdsResponse, "serialization")]
+              (m.CdsResponse, "serialization"), (m.LoggedDecision, "serialization")]
     _, top = TypeAdapter.json_schemas([(model, mode, TypeAdapter(model)) for model, mode in models],
                                       ref_template="#/components/schemas/{model}")
     for name, schema in sorted(top.get("$defs", {}).items()):
@@ -120,6 +120,16 @@ def build_spec(version: str) -> dict:
                       "422": _problem("the sidecar does not fit the 837, or a parameter is not valid"),
                       "503": _problem("the payer-identifier table does not load"), **failed}}})
     _fhir_paths(spec, failed)
+    spec.path(path="/v1/decisions/{decision_id}", operations={"get": {
+        "summary": "A logged decision, by the `decision_id` a check answered",
+        "description": "The decision log's entry: payer, policy version, input hash and, per line, verdict, "
+                       "supportable units and reasons (rule id, kind, CARC, RARC). The encounter itself is never "
+                       "sent back (`replayable` says whether the log kept it). Found through the log's index, "
+                       "whichever worker wrote it.",
+        "operationId": "getDecision",
+        "parameters": [{"name": "decision_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": _json("LoggedDecision", "the logged decision"),
+                      "404": _problem("no such decision in the log (or no decision log)"), **failed}}})
     spec.path(path="/v1/payers", operations={"get": {
         "summary": "List the payers", "operationId": "listPayers",
         "responses": {"200": _json("PayerList", "every payer, loaded or not"), **failed}}})

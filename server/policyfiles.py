@@ -2,7 +2,7 @@
 good set kept on disk (as OPA keeps its last activated bundle).
 
 * ``stage`` copies the files of the policy set (``engine.sources.source_files``, the one list:
-  ``policies/{vocabulary,base,edits}/*.yaml``, ``payers/*.yaml`` and ``payers/*.retired`` markers) into a private folder laid out as
+  ``policies/{vocabulary,base,edits,remittance}/*.yaml``, ``payers/*.yaml`` and ``payers/*.retired`` markers) into a private folder laid out as
   ``policies/`` and ``payers/``, hashing what it copied. Every load of files from disk reads such
   a copy, so what was checked is exactly what is loaded, whatever changes on disk meanwhile.
   An imported edit table (``--edits``) is read in place: it is written whole by
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine import PolicySources, default_payers_dir, source_files  # noqa: F401  (source_files: the one list)
+from supportable.engine import POLICY_FOLDERS, PolicySources, default_payers_dir, source_files  # noqa: F401  (source_files: the one list)
 
 from .wire import problem_items
 FORMAT = 1
@@ -96,7 +96,7 @@ def stage(policies: Path, payers: Path | None, within: Path | None) -> Staged:
         Path(within).mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix=f"staging-{os.getpid()}-", dir=within))
     staged = Staged(root)
-    for folder in ("policies/vocabulary", "policies/base", "policies/edits", "payers"):
+    for folder in [*(f"policies/{name}" for name in POLICY_FOLDERS), "payers"]:
         (root / folder).mkdir(parents=True, exist_ok=True)
     for name, path in source_files(policies, payers):
         try:

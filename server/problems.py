@@ -19,6 +19,7 @@ TITLES = {
     "unknown-payer": "Unknown payer",
     "payer-unavailable": "The payer's policies did not load",
     "unknown-code": "Unknown code",
+    "unknown-decision": "Unknown decision",
     "unsupported-media-type": "Unsupported media type",
     "body-too-large": "The body is too large",
     "not-found": "Not found",

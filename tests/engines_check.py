@@ -102,7 +102,7 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
                 # anew would evaluate with pyDatalog a second time); the plan's side is PolicySet.decide,
                 # its proofs read from the derivations the plan recorded
                 want = wire.decision(decide(encounter, expected, Explainer(reference.program, expected), reference.payer,
-                                              reference.version, "full"), "full")
+                                              reference.version, "full", reference.remittance), "full")
                 have = wire.decision(plan.decide(encounter, "full"), "full")
                 difference = first_json_difference(want, have)
                 found = f"decision differs at {difference}" if difference else None

@@ -804,14 +804,18 @@ def test_decision_log_has_one_entry_per_decision(fresh_app, tmp_path):
         assert (entry["payer"], entry["policy_version"], entry["encounter"]) == (
             answer["payer"], answer["policy_version"], answer["encounter"])
         assert entry["lines"] == [{"line": l["line"], "code": l["code"], "verdict": l["verdict"],
-                                   "units": l["units"]["supportable"]} for l in answer["lines"]]
+                                   "units": l["units"]["supportable"],
+                                   "reasons": [{"id": r["id"], "kind": r["kind"], "carc": r["carc"], "rarc": r["rarc"]}
+                                               for r in l["reasons"]]} for l in answer["lines"]]
         assert entry["input_hash"] == input_hash_of(document)
     hashes = [e["input_hash"] for e in entries]
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", hashes[0])
     assert hashes[0] == hashes[1] == hashes[2]           # the same document, keys in any order
     assert hashes[3] != hashes[0] and hashes[5] == hashes[3]
-    assert entries[0]["lines"] == [{"line": "1", "code": "97116", "verdict": "supportable", "units": 2},
-                                   {"line": "2", "code": "97110", "verdict": "supportable", "units": 1}]
+    assert entries[0]["lines"] == [{"line": "1", "code": "97116", "verdict": "supportable", "units": 2, "reasons": []},
+                                   {"line": "2", "code": "97110", "verdict": "supportable", "units": 1, "reasons": []}]
+    aetna = [r for l in entries[4]["lines"] for r in l["reasons"]]     # the log keeps each reason's codes
+    assert aetna and all(r["carc"] for r in aetna)
     assert entries[4]["payer"] == "aetna"
 
 
@@ -975,7 +979,8 @@ def test_the_real_server(tmp_path):
         assert proc.wait(timeout=30) == 0
         entries = read_log(log)
         assert len(entries) == 5 and entries[0]["id"] == answer["decision_id"]
-        assert entries[0]["lines"][0] == {"line": "1", "code": "97116", "verdict": "supportable", "units": 2}
+        assert entries[0]["lines"][0] == {"line": "1", "code": "97116", "verdict": "supportable", "units": 2,
+                                          "reasons": []}
         assert not list(scratch.glob("supportable-metrics-*"))  # the multiprocess metrics are cleaned up
     finally:
         if proc.poll() is None:

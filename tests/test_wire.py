@@ -67,6 +67,7 @@ CASES = [  # (method, path as declared, URL, body, expected status)
     ("get", "/v1/payers/{payer}/codes/{code}", "/v1/payers/commercial/codes/97140", None, 200),
     ("get", "/v1/payers/{payer}/codes/{code}", "/v1/payers/base/codes/99999", None, 404),
     ("get", "/v1/vocabulary", "/v1/vocabulary", None, 200),
+    ("get", "/v1/decisions/{decision_id}", "/v1/decisions/0123abcd", None, 404),   # this client keeps no log
     ("get", "/healthz", "/healthz", None, 200),
     ("get", "/readyz", "/readyz", None, 200),
     ("post", "/admin/reload", "/admin/reload", None, 404),

@@ -11,14 +11,17 @@ against the files they came from, and payers that extend the candidate's payer a
 encounter that does not parse is listed, and does not stop the run (``corpus``).
 
 The package: ``model`` (the kinds of change and the report), ``candidate`` (loading the current
-policy and the candidate), ``corpus`` (reading encounters), ``compare`` (deciding both ways).
+policy and the candidate), ``corpus`` (reading encounters), ``compare`` (deciding both ways),
+``replay`` (a decision log's logged inputs decided again, compared with what was logged).
 """
 from .candidate import CandidatePair, Dependent, load_candidate
 from .compare import compare
 from .corpus import Corpus, CorpusItem, read_corpus
+from .replay import REPLAY_TYPES, NotReplayed, Replay, ReplayChange, replay
 from .model import (CHANGE_TYPES, DECISION_CHANGES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, UNITS_DOWN, UNITS_UP,
-                    VERDICTS, Change, Impact, ImpactError, InvalidEncounter, SideTiming)
+                    VERDICTS, Change, Impact, ImpactError, InvalidEncounter, SideTiming, classify)
 
 __all__ = ["CandidatePair", "Dependent", "load_candidate", "compare", "Corpus", "CorpusItem", "read_corpus",
            "CHANGE_TYPES", "DECISION_CHANGES", "NOW_ACCEPTED", "NOW_REFUSED", "RULES_CHANGED", "UNITS_DOWN", "UNITS_UP",
-           "VERDICTS", "Change", "Impact", "ImpactError", "InvalidEncounter", "SideTiming"]
+           "VERDICTS", "Change", "Impact", "ImpactError", "InvalidEncounter", "SideTiming", "classify",
+           "REPLAY_TYPES", "NotReplayed", "Replay", "ReplayChange", "replay"]

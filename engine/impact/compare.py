@@ -7,7 +7,7 @@ from ..decision import SUPPORTABLE, Decision, LineDecision
 from ..errors import InputError
 from ..policyset import PolicySet
 from .corpus import Corpus, decode_item
-from .model import NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, UNITS_DOWN, UNITS_UP, Change, Impact, InvalidEncounter
+from .model import NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, Change, Impact, InvalidEncounter, classify
 
 
 def _deny_rules(line: LineDecision) -> list[str]:
@@ -103,11 +103,8 @@ def _compare_decisions(old: Decision, new: Decision, location: str, impact: Impa
         impact.lines += 1
         impact.verdicts["current"][a.verdict] += 1
         impact.verdicts["candidate"][b.verdict] += 1
-        if a.verdict != b.verdict:
-            kind = f"{a.verdict}->{b.verdict}"
-        elif a.supportable_units != b.supportable_units:
-            kind = UNITS_UP if b.supportable_units > a.supportable_units else UNITS_DOWN
-        else:
+        kind = classify(a.verdict, a.supportable_units, b.verdict, b.supportable_units)
+        if kind is None:
             sa, sb = _side(a), _side(b)
             if sa["rules"] == sb["rules"]:
                 continue

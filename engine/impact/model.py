@@ -17,6 +17,16 @@ CHANGE_TYPES = tuple(f"{a}->{b}" for a in VERDICTS for b in VERDICTS if a != b) 
 DECISION_CHANGES = tuple(t for t in CHANGE_TYPES if t != RULES_CHANGED)
 
 
+def classify(old_verdict: str, old_units: int, new_verdict: str, new_units: int) -> str | None:
+    """The change of one line's decision: ``old->new`` for a verdict, ``units_up``/``units_down`` for
+    the supportable units under the same verdict, None when both are the same (impact and replay)."""
+    if old_verdict != new_verdict:
+        return f"{old_verdict}->{new_verdict}"
+    if old_units != new_units:
+        return UNITS_UP if new_units > old_units else UNITS_DOWN
+    return None
+
+
 class ImpactError(Exception):
     """The comparison cannot be made. ``kind`` says why: ``unknown_payer``, ``unreadable_candidate``,
     ``current_does_not_load``, ``candidate_does_not_load``, ``unreadable_corpus``."""

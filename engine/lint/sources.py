@@ -1,5 +1,5 @@
-"""``missing_source`` / ``unknown_source``: what a rule, parameter, table row, disable entry or edit
-row cites, against the guidance folder."""
+"""``missing_source`` / ``unknown_source``: what a rule, parameter, table row, disable entry, edit
+row or remittance entry cites, against the guidance folder."""
 from __future__ import annotations
 
 import yaml
@@ -19,6 +19,18 @@ def edit_entries(loaded) -> list:
         for layer in [policy.edits.base, *policy.edits.overlays]:
             for entry in [*layer.rows, *layer.changes]:
                 seen.setdefault(entry.location, entry)
+    return list(seen.values())
+
+
+def remittance_entries(loaded) -> list:
+    """The remittance table's codes and entries (the base files', overlays' sections), each once."""
+    seen: dict[Location, object] = {}
+    for policy in loaded:
+        table = getattr(policy, "remittance", None)
+        if table is None:
+            continue
+        for entry in [*table.codes.values(), *table.by_kind.values(), *table.by_rule.values()]:
+            seen.setdefault(entry.location, entry)
     return list(seen.values())
 
 
@@ -80,3 +92,7 @@ def check_sources(scope: Scope, out: Problems) -> None:
         if hasattr(e, "action"):
             what = f"{e.action} of the {what}"
         check(what, e.source, f, node, e.location)
+    for r in remittance_entries(scope.loaded):
+        f, node = index.mapping(r.location)
+        what = f"remittance {r.kind.upper()} {r.code}" if hasattr(r, "code") else f"the remittance entry `{r.key}`"
+        check(what, r.source, f, node, r.location)

@@ -115,4 +115,4 @@ def decide_with_provenance(policy, encounter, explain: str = "full") -> Decision
     from .engines import derive
     model, derivations = derive(policy, encounter, "all")
     explainer = ProvenanceExplainer(policy.program, model, derivations)
-    return decide(encounter, model, explainer, policy.payer, policy.version, explain)
+    return decide(encounter, model, explainer, policy.payer, policy.version, explain, policy.remittance)

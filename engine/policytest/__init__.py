@@ -42,6 +42,8 @@ The test file
                                                # action and value (modifier choices joined by |)
             advice: [rule ids]       # must all give the line advice (information that denies nothing)
             not_advice: [rule ids]   # must not
+            remittance: [16/N706, "236"]  # exactly these codes on the line's reasons (CARC/RARC, or a CARC
+                                          # alone), each in the payer's remittance table
 
 A rule id in ``reasons``/``not_reasons``/``advice``/``not_advice`` must be a rule of the payer's chain or one it disables;
 documentation elements and codes must be in the vocabulary; a line id must be a line of the

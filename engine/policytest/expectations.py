@@ -11,7 +11,7 @@ from .nodes import entries, entry, plain
 from ..suggest import did_you_mean as suggest
 
 EXPECT_KEYS = ("verdict", "units", "reasons", "not_reasons", "missing_documentation", "suggested_codes",
-               "overbilled", "fixes", "advice", "not_advice")
+               "overbilled", "fixes", "advice", "not_advice", "remittance")
 FIX_ACTIONS = ("add_documentation", "add_modifier", "remove_modifier", "bill_instead", "reduce_units")
 
 
@@ -66,6 +66,8 @@ def expected_value(key: str, node: Node, policy: PolicySet | None, problems: lis
                 continue
             fixes.append(fix_text(action, text.split(" ", 1)[1].strip().split("|")))
         return fixes
+    if key == "remittance":
+        return _remittance(node, policy, problems)
     if key == "units":
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             problems.append(Problem("test_format", f"units `{value}` is not a whole number of units",
@@ -89,6 +91,30 @@ def expected_value(key: str, node: Node, policy: PolicySet | None, problems: lis
                 continue
         values.append(v)
     return values
+
+def remittance_text(carc, rarc) -> str:
+    """A reason's codes as a policy test writes them: ``16/N706``, or ``236`` without a remark."""
+    return f"{carc}/{rarc}" if rarc else str(carc)
+
+
+def _remittance(node: Node, policy: PolicySet | None, problems: list[Problem]) -> list[str] | None:
+    """``remittance: [16/N706, "236"]``: the codes the line's reasons carry, each in the payer's table."""
+    table = getattr(policy, "remittance", None)
+    values = []
+    for item in (node.children() if node.is_sequence else [node]):
+        text = str(plain(item.value())).strip()
+        carc, _, rarc = text.partition("/")
+        if not carc:
+            problems.append(Problem("test_format", f"`{text}` is a CARC, or a CARC and a RARC as `16/N706`",
+                                    item.location))
+            continue
+        if table is not None and (("carc", carc) not in table.codes or (rarc and ("rarc", rarc) not in table.codes)):
+            problems.append(Problem("unknown_value", f"`{text}` in `remittance` names a code that is not in "
+                                    f"payer `{policy.payer}`'s remittance table", item.location))
+            continue
+        values.append(remittance_text(carc, rarc))
+    return values
+
 
 def _known(key: str, policy: PolicySet) -> tuple[set[str], str]:
     if _rule_key(key):

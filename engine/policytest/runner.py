@@ -12,7 +12,7 @@ from ..policyset import PolicySet, default_payers_dir
 from .cache import Policies, PolicyCache
 from .coverage import Coverage
 from .exercised import exercised_rules
-from .expectations import fix_text
+from .expectations import fix_text, remittance_text
 from .file_reader import FileReader
 from .model import ERROR, FAILED, PASSED, Case, CaseResult, LineExpectation, LineResult, Mismatch, PolicyTestRun, RunError
 
@@ -27,6 +27,8 @@ def actual_line(line) -> dict:
 
 def compare_line(exp: LineExpectation, line) -> LineResult:
     actual = actual_line(line)
+    if "remittance" in exp.fields:      # shown only where a case asks: other cases' results stay as they were
+        actual["remittance"] = sorted({remittance_text(r.carc, r.rarc) for r in line.reasons if r.carc})
     fired = actual["reasons"]
     result = LineResult(exp.line, line.code, dict(exp.fields), actual, fired)
     add = result.mismatches.append
@@ -54,7 +56,7 @@ def compare_line(exp: LineExpectation, line) -> LineResult:
             present = [r for r in want if r in actual["advice"]]
             if present:
                 add(Mismatch(key, want, actual["advice"], f"expected no advice from {', '.join(present)}; it gave some"))
-        elif key in ("missing_documentation", "suggested_codes", "fixes"):
+        elif key in ("missing_documentation", "suggested_codes", "fixes", "remittance"):
             got = actual[key]
             if sorted(set(want)) != sorted(set(got)):
                 add(Mismatch(key, want, got, f"expected [{', '.join(want)}], got [{', '.join(got)}]"))
@@ -67,7 +69,7 @@ def compare_line(exp: LineExpectation, line) -> LineResult:
 def run_case(case: Case, policy: PolicySet, coverage: "Coverage | None" = None) -> CaseResult:
     try:
         model, explainer = policy.explaining(case.encounter)      # by the policy set's engine
-        decision = decide(case.encounter, model, explainer, policy.payer, policy.version, "full")
+        decision = decide(case.encounter, model, explainer, policy.payer, policy.version, "full", policy.remittance)
         lines = {line.line: line for line in decision.lines}
         results = [compare_line(exp, lines[exp.line]) for exp in case.expect]
         if coverage is not None:

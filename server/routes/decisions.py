@@ -1,8 +1,10 @@
 """The decision routes: ``POST /v1/check`` (one encounter) and ``POST /v1/check/batch`` (a JSON array
 or NDJSON stream of them). Every decision gets an id, is counted in the metrics and appended to the
-decision log."""
+decision log; ``GET /v1/decisions/{id}`` gives a logged decision back (through the log's index,
+server/decision_index.py)."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -12,10 +14,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from supportable.engine import BASE, InputError
 
 from .. import wire
+from ..wire import logged as wire_logged
 from ..batches import LARGE_BATCH, json_results, ndjson_results, release_memory
 from .common import ProblemError, State, explain_level, json_document, policy_for
 
 NDJSON = "application/x-ndjson"
+DECISION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def install(app: Flask, state: State) -> None:
@@ -27,6 +31,17 @@ def install(app: Flask, state: State) -> None:
         document = json_document()
         explain = explain_level()
         return jsonify(_decide(state, document, request.args.get("payer"), explain))
+
+    @app.get("/v1/decisions/<decision_id>")
+    def logged_decision(decision_id: str):
+        log = state.decision_log
+        if log.path is None:
+            raise ProblemError("unknown-decision", 404, f"no decision `{decision_id}`: this server keeps no "
+                               "decision log (SUPPORTABLE_DECISION_LOG is empty)")
+        entry = log.find(decision_id) if DECISION_ID.match(decision_id) else None
+        if entry is None:
+            raise ProblemError("unknown-decision", 404, f"no decision `{decision_id}` in the decision log")
+        return jsonify(wire_logged.logged_decision(entry))
 
     @app.post("/v1/check/batch")
     def check_batch():

@@ -16,6 +16,7 @@ declarations, and tests/test_wire.py validates real responses against them.
 - ``tools``: the analyst's tools: lint, policy-test runs and their coverage, impact reports
 - ``fhir``: the FHIR R4 front door: a Claim read into an encounter document, a decision as a
   ClaimResponse, problems as an OperationOutcome (docs/fhir.md)
+- ``logged``: a decision as the decision log keeps it (``GET /v1/decisions/{id}``), a replay report
 """
 from __future__ import annotations
 

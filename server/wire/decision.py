@@ -87,6 +87,8 @@ class Reason(RuleMembers):
     """Why a line is denied (or billed above its units): the rule and its message for this line."""
     kind: str
     message: str
+    carc: Optional[str]             # the claim adjustment reason code a payer would use (policies/remittance)
+    rarc: Optional[str]             # the remark code, where one fits
     edits: NotRequired[list[EditRef]]               # the edit-table rows the denial rests on (absent when none)
 
 
@@ -186,7 +188,8 @@ def edit_ref(row) -> EditRef:
 def reason(r) -> Reason:
     rule = r.rule
     out: Reason = {"id": rule.id, "kind": r.kind, "message": r.message, "layer": rule.layer,
-                   "location": str(rule.location), "source": source(rule.source, rule.section)}
+                   "location": str(rule.location), "source": source(rule.source, rule.section),
+                   "carc": r.carc, "rarc": r.rarc}
     if r.edits:
         out["edits"] = [edit_ref(row) for row in r.edits]
     return out
