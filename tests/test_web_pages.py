@@ -266,3 +266,31 @@ def test_the_diagnosis_search_finds_billable_codes_by_code_or_title(client, quer
         assert icd10.is_billable(m["code"]) and m["title"] == icd10.describe(m["code"])
         assert m["code"].startswith(query.upper()) or all(w in m["title"].lower() for w in query.lower().split())
     assert client.get("/ui/diagnoses?q=M").get_json()["matches"] == []        # two characters at least
+
+
+def test_a_pasted_fhir_claim_is_checked_as_the_fhir_front_door_checks_it(client):
+    # The check page reads a FHIR R4 Claim with the same reader as POST /fhir/Claim/$check (payer from the
+    # insurer's identifier through the payer-identifier table): each line's verdict is the ClaimResponse's.
+    import json
+    from conftest import ROOT
+    claim = json.loads((ROOT / "examples" / "fhir" / "minutes_unknown.claim.json").read_text())
+    answer = client.post("/check", data={"source": "paste", "format": "fhir", "payer": "",
+                                         "encounter_text": json.dumps(claim)})
+    html = answer.data.decode()
+    assert answer.status_code == 200, errors_of(html)
+    response = client.post("/fhir/Claim/$check", data=json.dumps(claim), content_type="application/fhir+json")
+    assert response.status_code == 200
+    verdicts = {"supportable": "supportable", "needs-documentation": "needs_documentation",
+                "not-supportable": "not_supportable"}
+    rows = re.findall(r'<tr class="line verdict-(\w+)" data-line="([^"]+)"', html)
+    expected = []
+    for item in response.get_json()["item"]:
+        codes = [a["category"]["coding"][0]["code"] for a in item["adjudication"]]
+        expected.append(next(verdicts[c] for c in codes if c in verdicts))
+    assert [v for v, _ in rows] == expected and "needs_documentation" in expected
+    # a Claim that is not valid names its FHIRPath on the page
+    claim["item"][0]["productOrService"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt"}]}
+    answer = client.post("/check", data={"source": "paste", "format": "fhir", "encounter_text": json.dumps(claim)})
+    assert answer.status_code == 422, answer.status_code
+    shown = errors_of(answer.data.decode())
+    assert "no CPT" in shown and "productOrService" in shown, shown

@@ -16,6 +16,7 @@ from supportable.engine import icd10
 from ..routes.common import ProblemError, State
 from ..routes.decisions import decide_document
 from . import labels
+from ..routes.x12 import payer_table
 from .forms import MAX_LINES, READERS, FormError, encounter_from_form, intake
 from .pages import page, payer_ids, vocabulary
 
@@ -74,7 +75,7 @@ def install(bp: Blueprint, state: State) -> None:
                 upload = request.files.get("encounter_file")
                 pasted = form.get("encounter_text", "")
                 text = upload.read().decode("utf-8-sig") if upload and upload.filename else pasted
-                document = intake(form.get("format", "encounter"), text)
+                document = intake(form.get("format", "encounter"), text, payer_table(state.settings).payer_for)
                 payer = form.get("payer") or None
             else:
                 document = encounter_from_form(form)

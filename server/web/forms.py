@@ -2,8 +2,9 @@
 uploaded instead. The form's field names are documented in docs/web.md.
 
 ``intake`` is the seam for other claim formats: each reader turns the text a person pasted or
-uploaded into an encounter document (or raises :class:`FormError`). Encounter JSON is read today; a
-FHIR Claim or an X12 837 reader plugs in as another entry of ``READERS`` once the engine reads them.
+uploaded into an encounter document (or raises :class:`FormError`): encounter JSON, and a FHIR R4
+Claim read as ``POST /fhir/Claim/$check`` reads it (docs/fhir.md; its payer through the payer-identifier
+table). An X12 837 holds many claims: it belongs on the day's-claims page, not here.
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def encounter_from_form(form) -> dict:
     return doc
 
 
-def read_encounter_json(text: str) -> dict | list:
+def read_encounter_json(text: str, payer_ids=None) -> dict | list:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -94,19 +95,37 @@ def read_encounter_json(text: str) -> dict | list:
         raise FormError([_problem("", f"this is not JSON: {exc or 'nested too deeply'}", "invalid_json")]) from None
 
 
-# name -> (label shown on the page, reader). A FHIR Claim or an X12 837 reader is added here.
-READERS: dict[str, tuple[str, Callable[[str], dict | list]]] = {
+def read_fhir_claim(text: str, payer_ids=None) -> dict:
+    """The encounter a FHIR R4 Claim describes, with the payer its insurer's identifier names (when the
+    form does not choose one); the Claim's problems located by FHIRPath."""
+    from ..wire import fhir
+    document = read_encounter_json(text)
+    try:
+        claim = fhir.read_claim(document, None, payer_ids)
+    except fhir.ClaimError as exc:
+        raise FormError([_problem(issue.expression or "Claim", issue.message, issue.problem)
+                         for issue in exc.issues]) from None
+    encounter = dict(claim.encounter)
+    if claim.payer and not encounter.get("payer"):
+        encounter["payer"] = claim.payer
+    return encounter
+
+
+# name -> (label shown on the page, reader(text, payer_ids)).
+READERS: dict[str, tuple[str, Callable[..., dict | list]]] = {
     "encounter": ("Encounter JSON (docs/encounter.md)", read_encounter_json),
+    "fhir": ("FHIR R4 Claim (docs/fhir.md)", read_fhir_claim),
 }
 
 
-def intake(kind: str, text: str) -> dict:
-    """One encounter document from pasted or uploaded text of the given kind."""
+def intake(kind: str, text: str, payer_ids=None) -> dict:
+    """One encounter document from pasted or uploaded text of the given kind (``payer_ids``: the
+    payer-identifier table's lookup, for formats that name their payer by identifier)."""
     if kind not in READERS:
         raise FormError([_problem("format", f"unknown format `{kind}`; choose one of {', '.join(READERS)}")])
     if not text.strip():
         raise FormError([_problem("", "nothing was pasted or uploaded", "missing_field")])
-    document = READERS[kind][1](text)
+    document = READERS[kind][1](text, payer_ids)
     if not isinstance(document, dict):
         raise FormError([_problem("", "an encounter is one JSON object ({...}); a day's claims go on the "
                                       "“A day's claims” page", "invalid_type")])
