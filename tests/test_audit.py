@@ -1,0 +1,200 @@
+"""`supportable audit` on a local Dask cluster of 2 worker processes: the results are exactly what one
+process decides, in input order; invalid encounters are reported in place; policies are loaded once
+per worker process; the summary counts what the results hold; workers that disagree on the policy
+version are refused by name."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from supportable import engine as facade
+from supportable.audit import AuditJob, PolicyMismatch, Settings, run_audit
+from supportable.audit.run import agreed_versions
+from supportable.audit.worker import policies as worker_policies
+from supportable.server import wire
+
+REPO = Path(__file__).resolve().parent.parent
+POLICIES = REPO / "policies"
+CORPUS = REPO / "examples" / "corpus" / "encounters.jsonl"
+PAYERS = ("base", "commercial", "medicare", "aetna", "aetna_medicare")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=50)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """36 encounters of the shipped corpus under a payer each (round-robin, some with a charge), with
+    an unknown payer, a line that is not JSON, one that is not UTF-8 and an invalid encounter among them."""
+    lines = CORPUS.read_text().splitlines()[:36]
+    out = []
+    for n, text in enumerate(lines):
+        doc = json.loads(text)
+        doc["payer"] = PAYERS[n % len(PAYERS)]
+        if n % 3 == 0:
+            for k, line in enumerate(doc["lines"]):
+                line["charge"] = 40.0 + 12.5 * k
+        out.append(json.dumps(doc).encode())
+    out.insert(5, b'{"id": "broken", ')
+    out.insert(9, b'{"id": "latin1 \xe9"}')
+    bad = json.loads(lines[0])
+    bad["lines"][0]["code"] = "99999"
+    del bad["date_of_service"]
+    out.insert(14, json.dumps(bad).encode())
+    nowhere = json.loads(lines[1])
+    nowhere["payer"] = "nobody"
+    out.insert(20, json.dumps(nowhere).encode())
+    path = tmp_path_factory.mktemp("audit") / "corpus.ndjson"
+    path.write_bytes(b"\n".join(out) + b"\n\n")
+    return path
+
+
+def settings(payer=None, explain="summary") -> Settings:
+    sources = facade.PolicySources.from_dirs(POLICIES)
+    return Settings(str(POLICIES), None, None, facade.DEFAULT_ENGINE, payer, explain, sources.digest())
+
+
+def one_process(path: Path, payer=None, explain="summary") -> list[dict]:
+    """What deciding the corpus in this process, encounter by encounter, gives."""
+    parsed = facade.parse_sources(facade.PolicySources.from_dirs(POLICIES))
+    built = {}
+    out = []
+    for n, raw in enumerate(l for l in path.read_bytes().splitlines() if l.strip()):
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            out.append(None)
+            continue
+        chosen = payer or doc.get("payer") or "base"
+        if chosen not in PAYERS:
+            out.append(None)
+            continue
+        policy = built.setdefault(chosen, facade.build_policy_set(parsed, chosen))
+        try:
+            encounter = policy.read_encounter(doc)
+        except facade.InputError:
+            out.append(None)
+            continue
+        out.append(wire.decision(policy.decide(encounter, explain), explain))
+    return out
+
+
+def read_results(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_results_are_one_process_decisions_in_input_order(client, corpus, tmp_path):
+    out = tmp_path / "results.ndjson"
+    summary = run_audit(AuditJob([corpus], out, settings(), partition_size=4, client=client))
+    results = read_results(out)
+    expected = one_process(corpus)
+    assert [r["index"] for r in results] == list(range(len(expected))) == list(range(40))
+    for result, decision in zip(results, expected):
+        if decision is None:
+            assert "decision" not in result and result["error"]["type"].startswith("/problems/")
+        else:
+            assert result["decision"] == decision, result["source"]
+    assert results[6]["source"] == f"{corpus}:7"
+    # invalid encounters in place, each with its problem
+    assert results[5]["error"]["type"] == "/problems/invalid-json"
+    assert results[9]["error"]["type"] == "/problems/not-utf8"
+    paths = {p["path"]: p["code"] for p in results[14]["error"]["problems"]}
+    assert paths["date_of_service"] == "missing_field" and paths["lines[0].code"] == "unknown_code"
+    assert results[20]["error"]["problems"] == [{"path": "payer", "code": "unknown_payer",
+                                                 "message": "unknown payer `nobody`"}]
+    # both worker processes decided, each loaded the policies once for all its partitions
+    assert len(summary["workers"]) == 2 and sum(summary["workers"].values()) == 10
+    assert set(summary["policy_loads_by_worker"].values()) == {1}
+    # the summary counts what the results hold
+    decided = [r["decision"] for r in results if "decision" in r]
+    verdicts = Counter(line["verdict"] for d in decided for line in d["lines"])
+    assert summary["by_verdict"] == dict(verdicts) and summary["invalid"] == 4 and summary["decided"] == 36
+    assert summary["units"]["billed"] == sum(l["units"]["billed"] for d in decided for l in d["lines"])
+    reasons = Counter(r["id"] for d in decided for l in d["lines"] for r in {x["id"]: x for x in l["reasons"]}.values())
+    assert summary["by_reason"] == dict(reasons)
+    assert summary["by_payer"]["nobody"]["invalid"] == 1
+    assert summary["by_payer"]["medicare"]["encounters"] == sum(1 for d in decided if d["payer"] == "medicare")
+    assert json.loads((tmp_path / "results.summary.json").read_text())["by_verdict"] == summary["by_verdict"]
+    assert len(summary["slowest"]) == 10 and summary["slowest"][0]["ms"] >= summary["slowest"][-1]["ms"]
+
+
+def test_money_at_risk_counts_the_charges_of_units_not_supported(client, corpus, tmp_path):
+    out = tmp_path / "r.ndjson"
+    summary = run_audit(AuditJob([corpus], out, settings("medicare"), partition_size=7, client=client))
+    charges = {}
+    for n, raw in enumerate(l for l in corpus.read_bytes().splitlines() if l.strip()):
+        try:
+            charges[n] = {line["id"]: line["charge"] for line in json.loads(raw)["lines"] if "charge" in line}
+        except (ValueError, KeyError):
+            pass
+    at_risk = charged = 0
+    for result in read_results(out):
+        for line in result.get("decision", {}).get("lines", []):
+            charge = charges.get(result["index"], {}).get(line["line"])
+            if charge is None:
+                continue
+            charged += charge
+            billed, ok = line["units"]["billed"], line["units"]["supportable"]
+            if ok < billed:
+                at_risk += charge * (billed - ok) / billed
+    assert charged > 0 and summary["money"]["charged"] == pytest.approx(charged)
+    assert summary["money"]["at_risk"] == pytest.approx(at_risk, abs=0.05) and at_risk > 0
+    assert set(summary["money"]["at_risk_by_payer"]) == {"medicare"}
+
+
+def test_parquet_holds_the_same_results(client, corpus, tmp_path):
+    import pyarrow.parquet as pq
+    run_audit(AuditJob([corpus], tmp_path / "r.ndjson", settings(), partition_size=9, client=client))
+    run_audit(AuditJob([corpus], tmp_path / "r.parquet", settings(), fmt="parquet", partition_size=5, client=client))
+    table = pq.read_table(tmp_path / "r.parquet").to_pydict()
+    assert table["index"] == list(range(40))
+    assert [json.loads(t) for t in table["result"]] == read_results(tmp_path / "r.ndjson")
+    assert table["ok"][5] is False and table["payer"][0] == "base"
+
+
+def test_workers_that_disagree_on_a_version_are_named():
+    same = {"versions": {"base": "sha256:a", "medicare": "sha256:b"}}
+    assert agreed_versions({"tcp://w1": same, "tcp://w2": same}) == same["versions"]
+    odd = {"versions": {"base": "sha256:a", "medicare": "sha256:c"}}
+    with pytest.raises(PolicyMismatch) as caught:
+        agreed_versions({"tcp://w1": same, "tcp://w2": same, "tcp://w3": odd})
+    assert "tcp://w3" in str(caught.value) and "`medicare` sha256:c (others sha256:b)" in str(caught.value)
+
+
+def test_a_worker_reading_other_policy_files_is_refused():
+    wrong = Settings(str(POLICIES), None, None, facade.DEFAULT_ENGINE, None, "summary", "sha256:not-the-same")
+    with pytest.raises(PolicyMismatch, match="other policy files than the client"):
+        worker_policies(wrong)
+
+
+def test_the_command_line_audit(corpus, tmp_path):
+    out = tmp_path / "cli.ndjson"
+    run = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--payer", "aetna", "--output",
+                          str(out), "--workers", "2", "--partition-size", "10", "--summary-json"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["cluster"] == "local (2 worker processes)" and summary["encounters"] == 40
+    assert set(summary["by_payer"]) == {"aetna"} and summary["policy_versions"]["aetna"].startswith("sha256:")
+    assert [r["index"] for r in read_results(out)] == list(range(40))
+    assert run.stderr == ""          # no progress bar when standard error is not a terminal
+    unknown = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--payer", "nobody",
+                              "--output", str(tmp_path / "x.ndjson")], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 3 and "unknown payer `nobody`" in unknown.stderr
+    missing = subprocess.run([sys.executable, "-m", "supportable", "audit", str(tmp_path / "none.ndjson"),
+                              "--output", str(tmp_path / "y.ndjson"), "--workers", "1"],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "no file or folder" in missing.stderr
