@@ -56,7 +56,7 @@ def cluster(tmp_path_factory):
                 p.terminate()
         for p in procs:
             try:
-                p.wait(timeout=20)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
 
