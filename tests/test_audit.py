@@ -5,6 +5,7 @@ version are refused by name."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -183,7 +184,8 @@ def test_a_worker_reading_other_policy_files_is_refused():
 def test_the_command_line_audit(corpus, tmp_path):
     out = tmp_path / "cli.ndjson"
     run = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--payer", "aetna", "--output",
-                          str(out), "--workers", "2", "--partition-size", "10", "--summary-json"],
+                          str(out), "--workers", "2", "--partition-size", "10", "--summary-json",
+                          "--report", str(tmp_path / "report.html")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
@@ -191,6 +193,15 @@ def test_the_command_line_audit(corpus, tmp_path):
     assert set(summary["by_payer"]) == {"aetna"} and summary["policy_versions"]["aetna"].startswith("sha256:")
     assert [r["index"] for r in read_results(out)] == list(range(40))
     assert run.stderr == ""          # no progress bar when standard error is not a terminal
+    # the HTML report: three inline charts, the counts, nothing fetched from anywhere
+    page = (tmp_path / "report.html").read_text()
+    assert summary["report_file"] == str(tmp_path / "report.html")
+    assert page.count("<svg") == 3 and "<script" not in page and "<link" not in page and "<img" not in page
+    assert not re.findall(r"(?:src|href)=[\"'](?!#)", page)          # internal references only
+    assert not re.findall(r"https?://(?!www\.w3\.org/)", page)        # XML namespaces only
+    for reason in summary["top_reasons"][:5]:
+        assert f"<td>{reason['id']}</td><td>{reason['lines']}</td>" in page
+    assert f"<td>aetna</td><td>{summary['by_payer']['aetna']['encounters']}</td>" in page
     unknown = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--payer", "nobody",
                               "--output", str(tmp_path / "x.ndjson")], capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 3 and "unknown payer `nobody`" in unknown.stderr
