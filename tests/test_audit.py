@@ -209,3 +209,48 @@ def test_the_command_line_audit(corpus, tmp_path):
                               "--output", str(tmp_path / "y.ndjson"), "--workers", "1"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no file or folder" in missing.stderr
+
+
+def nmr_episode(tmp_path: Path) -> Path:
+    """Aetna's NMR visit-cap example as a corpus: one encounter per earlier visit of its history, then
+    the visit itself, each with an empty history of its own."""
+    example = json.loads((REPO / "examples" / "encounters" / "aetna_nmr_visit_cap.json").read_text())
+    example["plan_of_care"].update({"start_of_care": "2025-04-20", "certified_on": "2025-04-21"})
+    docs = []
+    for n, visit in enumerate(example["patient"]["history"]):
+        doc = json.loads(json.dumps(example))
+        doc.update({"id": f"visit-{n}", "date_of_service": visit["date"]})
+        docs.append(doc)
+    docs.append(example)
+    for doc in docs:
+        doc["patient"]["history"] = []
+    path = tmp_path / "episode.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return path
+
+
+def test_history_from_the_corpus_feeds_the_visit_cap(client, tmp_path):
+    from supportable.audit.corpus import Item
+    from supportable.audit.history import derive
+    corpus = nmr_episode(tmp_path)
+    own = run_audit(AuditJob([corpus], tmp_path / "own.ndjson", settings(), partition_size=5, client=client))
+    derived = run_audit(AuditJob([corpus], tmp_path / "derived.ndjson", settings(), partition_size=5, client=client,
+                                 history_from_corpus=True))
+    assert own["history"] == "encounter" and derived["history"] == "corpus"
+    assert derived["history_note"].startswith("derived from the corpus for 19 encounter(s)")
+    last_own, last_derived = read_results(tmp_path / "own.ndjson")[-1], read_results(tmp_path / "derived.ndjson")[-1]
+    reasons = [r["id"] for r in last_derived["decision"]["lines"][0]["reasons"]]
+    assert "aetna.nmr.visit_cap" in reasons and last_derived["decision"]["lines"][0]["verdict"] == "not_supportable"
+    assert "aetna.nmr.visit_cap" not in [r["id"] for l in last_own["decision"]["lines"] for r in l["reasons"]]
+    assert derived["by_reason"]["aetna.nmr.visit_cap"] >= 1 and "aetna.nmr.visit_cap" not in own["by_reason"]
+    # the year's amounts: GP/GN lines toward pt_slp, GO toward ot, earlier visits of the same year only
+    def visit(index, date, modifier, amount, pid="p1"):
+        return Item(index, f"c:{index}", json.dumps({"date_of_service": date, "patient": {"id": pid}, "lines": [
+            {"code": "97110", "modifiers": [modifier], "allowed_amount": amount}]}))
+    patients, _ = derive([visit(0, "2024-12-30", "GP", 500.0), visit(1, "2025-01-05", "GP", 40.5),
+                          visit(2, "2025-01-09", "GO", 30.0), visit(3, "2025-01-09", "GN", 7.0),
+                          visit(4, "2025-02-01", "GP", 10.0), visit(5, "2025-02-01", "GP", 1.0, pid="p2")])
+    assert patients[4]["year_to_date"] == {"pt_slp": 47.5, "ot": 30.0}
+    assert [v["date"] for v in patients[4]["history"]] == ["2024-12-30", "2025-01-05", "2025-01-09", "2025-01-09"]
+    assert patients[1]["year_to_date"] == {"pt_slp": 0.0, "ot": 0.0} and 0 not in patients and 5 not in patients
+    assert patients[2]["history"] == patients[3]["history"] and len(patients[3]["history"]) == 2
