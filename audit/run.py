@@ -67,22 +67,26 @@ def machine_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _client(job: AuditJob):
+def open_cluster(scheduler: str | None, workers: int | None, client=None):
+    """(client, the local cluster started for it or None, a description): ``client`` as it is when
+    given, else a client of the scheduler at ``scheduler``, else of a new local cluster of ``workers``
+    single-threaded worker processes (default: one per core). The scheduler's HTTP endpoint (and
+    dashboard, when installed) gets a free port (":0"), never a fixed one another cluster may hold."""
     from distributed import Client, LocalCluster
-    if job.client is not None:
-        return job.client, None, str(job.client.scheduler.address)
-    if job.scheduler:
+    if client is not None:
+        return client, None, str(client.scheduler.address)
+    if scheduler:
         try:
-            client = Client(job.scheduler, timeout="20s")
+            client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError) as exc:
-            raise AuditError("no_scheduler", f"cannot reach the Dask scheduler at {job.scheduler} ({exc})") from None
+            raise AuditError("no_scheduler", f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
         try:
             client.wait_for_workers(1, timeout=60)
         except TimeoutError:
             client.close()
-            raise AuditError("no_scheduler", f"the Dask scheduler at {job.scheduler} has no worker") from None
-        return client, None, job.scheduler
-    n = job.workers or machine_workers()
+            raise AuditError("no_scheduler", f"the Dask scheduler at {scheduler} has no worker") from None
+        return client, None, scheduler
+    n = workers or machine_workers()
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster, f"local ({n} worker process{'es' if n > 1 else ''})"
@@ -126,7 +130,7 @@ def run_audit(job: AuditJob) -> dict:
             patients, history_note = derive(corpus_mod.items(job.corpus, files))
         except corpus_mod.CorpusError as exc:
             raise AuditError("unreadable_corpus", str(exc)) from None
-    client, cluster, where = _client(job)
+    client, cluster, where = open_cluster(job.scheduler, job.workers, job.client)
     try:
         reports = client.run(prepare, job.settings)
         settings = replace(job.settings, versions=agreed_versions(reports))
