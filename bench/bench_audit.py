@@ -76,12 +76,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
     ap.add_argument("--workers", default="1,2", help="worker counts to run (default 1,2)")
     ap.add_argument("--partition-size", type=int, default=250, help="encounters per task (default 250)")
+    ap.add_argument("--corpus-dir", type=Path, default=REPO / "var", help="where the corpus is written and reused "
+                    "(default var/)")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     args = ap.parse_args(argv)
     counts = [int(c) for c in args.workers.split(",") if c]
     from supportable import engine as facade
     from supportable.audit import Settings
-    corpus = REPO / "var" / f"audit-corpus-{args.seed}-{args.count}.ndjson"
+    corpus = args.corpus_dir / f"audit-corpus-{args.seed}-{args.count}.ndjson"
     if not corpus.exists():
         import audit_corpus
         audit_corpus.main(["--count", str(args.count), "--seed", str(args.seed), "--output", str(corpus)])
