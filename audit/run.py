@@ -134,7 +134,10 @@ def run_audit(job: AuditJob) -> dict:
     try:
         reports = client.run(prepare, job.settings)
         settings = replace(job.settings, versions=agreed_versions(reports))
-        tally, partitions_by_worker = _submit_all(client, job, settings, files, patients)
+        try:
+            tally, partitions_by_worker = _submit_all(client, job, settings, files, patients)
+        except corpus_mod.CorpusError as exc:        # a file that became unreadable while it was read
+            raise AuditError("unreadable_corpus", f"{exc}; the results written so far are incomplete") from None
     finally:
         if client is not job.client:
             client.close()

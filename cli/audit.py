@@ -75,6 +75,11 @@ def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, s
         fail(out_fmt, EXIT_POLICY, "policy_mismatch", str(exc))
     except AuditError as exc:
         fail(out_fmt, EXIT_FOR.get(exc.kind, EXIT_INTERNAL), exc.kind, exc.message)
+    except OSError as exc:     # the output cannot be written
+        fail(out_fmt, EXIT_INPUT, "unwritable_output", f"cannot write the results: {exc.strerror or exc}"
+             f"{f' ({exc.filename})' if exc.filename else ''}")
+    except Exception as exc:  # said plainly, never as a traceback
+        fail(out_fmt, EXIT_INTERNAL, "internal_error", f"the audit failed ({type(exc).__name__}: {exc})")
     if report is not None:
         from supportable.audit.report import write_report
         write_report(summary, report)
