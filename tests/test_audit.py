@@ -254,3 +254,33 @@ def test_history_from_the_corpus_feeds_the_visit_cap(client, tmp_path):
     assert [v["date"] for v in patients[4]["history"]] == ["2024-12-30", "2025-01-05", "2025-01-09", "2025-01-09"]
     assert patients[1]["year_to_date"] == {"pt_slp": 0.0, "ot": 0.0} and 0 not in patients and 5 not in patients
     assert patients[2]["history"] == patients[3]["history"] and len(patients[3]["history"]) == 2
+
+
+def test_a_progress_bar_on_a_terminal(tmp_path):
+    import os
+    import pty
+    corpus = tmp_path / "four.ndjson"
+    corpus.write_text("".join(line + "\n" for line in CORPUS.read_text().splitlines()[:4]))
+    import fcntl
+    import struct
+    import termios
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))      # a terminal 100 wide
+    run = subprocess.Popen([sys.executable, "-m", "supportable", "audit", str(corpus), "--output",
+                            str(tmp_path / "r.ndjson"), "--workers", "1", "--partition-size", "1"],
+                           stdin=child, stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:          # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout, _ = run.communicate(timeout=120)
+    os.close(main)
+    assert run.returncode == 0
+    assert b"audit:" in seen and b"4/4" in seen and b"enc" in seen     # tqdm's bar, on the terminal only
+    assert b"audited 4 encounter(s)" in stdout
