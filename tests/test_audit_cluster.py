@@ -86,6 +86,42 @@ def test_an_audit_through_the_scheduler_address(cluster, tmp_path):
     assert [r.get("decision") for r in results] == one_process(corpus, "medicare")
 
 
+ODD_VERSION = """
+from supportable.audit import worker
+if not hasattr(worker._Policies, "honest_versions"):          # dask may run a preload more than once
+    worker._Policies.honest_versions = worker._Policies.versions
+    worker._Policies.versions = lambda self: {**self.honest_versions(), "medicare": "sha256:0dd0dd0dd0dd0dd0"}
+"""
+
+
+def test_a_worker_with_another_policy_version_is_named(cluster, tmp_path):
+    from distributed import Client
+    preload = tmp_path / "odd_version.py"      # this worker's build reports another version for medicare
+    preload.write_text(ODD_VERSION)
+    odd = subprocess.Popen([str(DASK), "worker", cluster["address"], "--host", "127.0.0.1", "--nthreads", "1",
+                            "--no-nanny", "--no-dashboard", "--name", "odd", "--preload", str(preload)],
+                           stdout=subprocess.DEVNULL, stderr=(tmp_path / "odd.log").open("w"), cwd=tmp_path)
+    try:
+        with Client(cluster["address"], timeout="30s") as client:
+            client.wait_for_workers(3, timeout=60)
+            odd_address = next(a for a, i in client.scheduler_info()["workers"].items() if i["name"] == "odd")
+        corpus = corpus_of(tmp_path, 4)
+        run = subprocess.run(audit_command(corpus, tmp_path / "r.ndjson", cluster["address"]),
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 4, run.stderr
+        error = json.loads(run.stdout)
+        assert error["error"] == "policy_mismatch"
+        assert f"{odd_address}: `medicare` sha256:0dd0dd0dd0dd0dd0 (others sha256:" in error["message"]
+        assert not (tmp_path / "r.ndjson").exists()          # nothing decided with mixed versions
+    finally:
+        odd.terminate()
+        odd.wait(timeout=30)
+        with Client(cluster["address"], timeout="30s") as client:
+            deadline = time.monotonic() + 30
+            while len(client.scheduler_info()["workers"]) != 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+
 def test_a_worker_killed_mid_audit_loses_nothing(cluster, tmp_path):
     corpus, out = corpus_of(tmp_path, N), tmp_path / "r.ndjson"
     audit = subprocess.Popen(audit_command(corpus, out, cluster["address"], "--partition-size", "1"),
