@@ -57,7 +57,7 @@ class AuditJob:
 def summary_path_for(output: Path) -> Path:
     """Where the summary goes: beside the output, ``NAME.summary.json`` for ``NAME.ndjson``."""
     output = Path(output)
-    return output.with_name(output.name.split(".")[0] + ".summary.json")
+    return output.with_name(output.stem + ".summary.json")
 
 
 def machine_workers() -> int:
