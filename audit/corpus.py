@@ -1,11 +1,13 @@
 """Reading an audit's corpus in partitions, without holding it whole.
 
 A corpus is one or more paths: ``.ndjson`` / ``.jsonl`` files (one encounter per line; blank lines
-are skipped), ``.json`` files (one encounter, or an array of encounters) and folders of those (read
-in name order, not recursively). Every encounter gets an ``index`` (its place in the whole corpus,
+are skipped), ``.json`` files (one encounter, or an array of encounters), ``.parquet`` files (a string
+column ``encounter``, one encounter's JSON per row) and folders of those (read in name order, not
+recursively). Every encounter gets an ``index`` (its place in the whole corpus,
 from 0, the order results are written in) and a ``source`` (``file:line``, ``file[n]`` for an item of
-a JSON array, or the file). The text of each encounter is kept as read and decoded on the worker
-that decides it; a line that is not JSON becomes an invalid result there, in its place.
+a JSON array, ``file[row n]`` for a Parquet row, or the file). The text of each encounter is kept as
+read and decoded on the worker that decides it; a line that is not JSON becomes an invalid result
+there, in its place.
 
 :func:`partitions` yields lists of :class:`Item` of at most ``size`` encounters, lazily, so a corpus
 of millions is read as the workers take it.
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 LINE_SUFFIXES = (".ndjson", ".jsonl")
-SUFFIXES = (*LINE_SUFFIXES, ".json")
+SUFFIXES = (*LINE_SUFFIXES, ".json", ".parquet")
 
 
 class CorpusError(Exception):
@@ -48,8 +50,29 @@ def corpus_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _parquet_texts(path: Path) -> Iterator[tuple[str, str, str | None]]:
+    """A Parquet file's encounters: its string column ``encounter``, one encounter's JSON per row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    try:
+        handle = pq.ParquetFile(str(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise CorpusError(f"cannot read `{path}` as Parquet: {exc}") from None
+    field = handle.schema_arrow.field("encounter") if "encounter" in handle.schema_arrow.names else None
+    if field is None or not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+        raise CorpusError(f"`{path}` has no string column `encounter` (one encounter's JSON per row)")
+    row = 0
+    for batch in handle.iter_batches(columns=["encounter"], batch_size=4096):
+        for text in batch.column(0).to_pylist():
+            yield f"{path}[row {row}]", text if text is not None else "null", None
+            row += 1
+
+
 def _texts(path: Path) -> Iterator[tuple[str, str, str | None]]:
     """(source, text, why unreadable) of each encounter of one file."""
+    if path.suffix == ".parquet":
+        yield from _parquet_texts(path)
+        return
     try:
         if path.suffix in LINE_SUFFIXES:
             with path.open("rb") as handle:

@@ -53,7 +53,7 @@ EXIT_FOR = {"unreadable_corpus": EXIT_INPUT, "policy_mismatch": EXIT_POLICY, "ta
 def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, scheduler: str | None,
           workers: int | None, partition_size: int, explain: bool, report: Path | None, history_from_corpus: bool,
           summary_json: bool, policies: Path, payers_dir: Path | None, edits_dir: Path | None, engine: str) -> None:
-    """Decide every encounter of CORPUS (.ndjson/.jsonl/.json files or folders) on Dask workers."""
+    """Decide every encounter of CORPUS (.ndjson/.jsonl/.json/.parquet files or folders) on Dask workers."""
     from supportable.audit import AuditError, AuditJob, PolicyMismatch, Settings, run_audit
     out_fmt = "json" if summary_json else "text"
     if scheduler and workers:

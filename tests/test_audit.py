@@ -164,6 +164,15 @@ def test_parquet_holds_the_same_results(client, corpus, tmp_path):
     assert table["index"] == list(range(40))
     assert [json.loads(t) for t in table["result"]] == read_results(tmp_path / "r.ndjson")
     assert table["ok"][5] is False and table["payer"][0] == "base"
+    # Parquet in: a string column `encounter`, one encounter's JSON per row (all but the non-UTF-8 line)
+    import pyarrow as pa
+    texts = [line.decode() for n, line in enumerate(l for l in corpus.read_bytes().splitlines() if l.strip()) if n != 9]
+    pq.write_table(pa.table({"encounter": texts}), tmp_path / "in.parquet")
+    run_audit(AuditJob([tmp_path / "in.parquet"], tmp_path / "p.ndjson", settings(), partition_size=6, client=client))
+    from_parquet, from_ndjson = read_results(tmp_path / "p.ndjson"), read_results(tmp_path / "r.ndjson")
+    del from_ndjson[9]
+    assert [r.get("decision") for r in from_parquet] == [r.get("decision") for r in from_ndjson]
+    assert from_parquet[12]["source"] == f"{tmp_path / 'in.parquet'}[row 12]" and len(from_parquet) == 39
 
 
 def test_workers_that_disagree_on_a_version_are_named():
