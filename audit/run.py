@@ -18,10 +18,12 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import corpus as corpus_mod
+from supportable.server.wire.audit import audit_summary
+
 from .output import open_writer
 from .summary import Tally
 from .worker import PolicyMismatch, Settings, decide_partition, prepare
@@ -50,7 +52,6 @@ class AuditJob:
     progress: bool = False
     history_from_corpus: bool = False
     summary_path: Path | None = None
-    extra: dict = field(default_factory=dict)
     client: object = None          # an open distributed.Client to use (and leave open), else one is made
 
 
@@ -73,6 +74,9 @@ def open_cluster(scheduler: str | None, workers: int | None, client=None):
     single-threaded worker processes (default: one per core). The scheduler's HTTP endpoint (and
     dashboard, when installed) gets a free port (":0"), never a fixed one another cluster may hold."""
     from distributed import Client, LocalCluster
+    # distributed's own warnings (an event loop slowed by a busy machine, a worker restarted) would
+    # fill a terminal or a log with lines that are not the audit's; its errors still show
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     if client is not None:
         return client, None, str(client.scheduler.address)
     if scheduler:
@@ -144,7 +148,7 @@ def run_audit(job: AuditJob) -> dict:
         if cluster is not None:
             cluster.close()
     elapsed = time.perf_counter() - started
-    summary = {
+    run = {
         "corpus": [str(p) for p in job.corpus], "output": str(job.output), "format": job.fmt,
         "payer": job.settings.payer or "each encounter's own `payer`, else base", "explain": job.settings.explain,
         "engine": job.settings.engine, "policy_versions": settings.versions, "cluster": where,
@@ -153,8 +157,8 @@ def run_audit(job: AuditJob) -> dict:
         "partition_size": job.partition_size,
         "history": "corpus" if job.history_from_corpus else "encounter", "history_note": history_note,
         "elapsed_s": round(elapsed, 3), "encounters_per_s": round(tally.encounters / elapsed, 1) if elapsed else None,
-        **tally.document(), **job.extra,
     }
+    summary = audit_summary(run, tally.document())
     path = job.summary_path or summary_path_for(job.output)
     path.write_text(json.dumps(summary, indent=2) + "\n")
     summary["summary_file"] = str(path)

@@ -24,6 +24,7 @@ from pathlib import Path
 from supportable import engine as facade
 from supportable.server import wire
 from supportable.server.problems import problem
+from supportable.server.wire.audit import audit_result
 
 from .summary import Tally
 
@@ -114,7 +115,7 @@ def load_count() -> int:
 
 
 def _error(item, kind: str, status: int, detail: str, problems: list | None = None) -> dict:
-    return {"index": item.index, "source": item.source, "error": problem(kind, status, detail, problems)}
+    return audit_result(item.index, item.source, error=problem(kind, status, detail, problems))
 
 
 def decide_item(loaded: _Policies, settings: Settings, item, patient: dict | None = None
@@ -155,7 +156,7 @@ def decide_item(loaded: _Policies, settings: Settings, item, patient: dict | Non
         return _error(item, "internal-error", 500, f"the engine failed on this encounter ({type(exc).__name__}: "
                       f"{exc}); it was not decided"), payer, None
     charges = {line.id: line.charge for line in encounter.lines if line.charge is not None}
-    return {"index": item.index, "source": item.source, "decision": body}, payer, charges
+    return audit_result(item.index, item.source, decision=body), payer, charges
 
 
 def decide_partition(settings: Settings, items: list, patients: dict | None = None) -> dict:

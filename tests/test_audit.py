@@ -130,6 +130,12 @@ def test_results_are_one_process_decisions_in_input_order(client, corpus, tmp_pa
     assert summary["by_payer"]["medicare"]["encounters"] == sum(1 for d in decided if d["payer"] == "medicare")
     assert json.loads((tmp_path / "results.summary.json").read_text())["by_verdict"] == summary["by_verdict"]
     assert len(summary["slowest"]) == 10 and summary["slowest"][0]["ms"] >= summary["slowest"][-1]["ms"]
+    # both are wire documents (server/wire/audit.py), validated as declared
+    from pydantic import TypeAdapter
+    from supportable.server.wire.audit import AuditResult, AuditSummary
+    TypeAdapter(AuditSummary).validate_python(summary)
+    for result in results:
+        TypeAdapter(AuditResult).validate_python(result)
 
 
 def test_money_at_risk_counts_the_charges_of_units_not_supported(client, corpus, tmp_path):
@@ -198,6 +204,9 @@ def test_the_command_line_audit(corpus, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
+    from pydantic import TypeAdapter
+    from supportable.server.wire.audit import AuditSummary
+    TypeAdapter(AuditSummary).validate_python(summary)
     assert summary["cluster"] == "local (2 worker processes)" and summary["encounters"] == 40
     assert set(summary["by_payer"]) == {"aetna"} and summary["policy_versions"]["aetna"].startswith("sha256:")
     assert [r["index"] for r in read_results(out)] == list(range(40))
