@@ -66,7 +66,7 @@ def payer_chart(summary: dict) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("lines")
     ax.set_title("Verdicts by payer")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small", frameon=False)
     try:
         return _svg(fig)
     finally:
