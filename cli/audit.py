@@ -12,6 +12,7 @@ included), 1 the corpus cannot be read, 2 usage, 3 unknown payer, 4 workers whos
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -58,6 +59,11 @@ def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, s
     out_fmt = "json" if summary_json else "text"
     if scheduler and workers:
         fail(out_fmt, 2, "invalid_option", "--workers sizes the local cluster; a cluster at --scheduler has its own")
+    for wanted, module in ((fmt == "parquet" or any(Path(c).suffix == ".parquet" for c in corpus), "pyarrow"),
+                           (report is not None, "matplotlib")):
+        if wanted and importlib.util.find_spec(module) is None:
+            fail(out_fmt, 2, "invalid_option", f"this needs the {module} package: pip install "
+                 "'supportable[audit-extras]' (requirements.lock pins it)")
     sources = facade.PolicySources.from_dirs(Path(policies), payers_dir, edits_dir)
     if payer is not None and payer not in sources.payer_ids():
         fail(out_fmt, EXIT_UNKNOWN, "unknown_payer", f"unknown payer `{payer}`; available: "
