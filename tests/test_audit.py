@@ -63,6 +63,13 @@ def corpus(tmp_path_factory) -> Path:
     return path
 
 
+def closed_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]          # free, and nothing listens on it once the socket closes
+
+
 def settings(payer=None, explain="summary") -> Settings:
     sources = facade.PolicySources.from_dirs(POLICIES)
     return Settings(str(POLICIES), None, None, facade.DEFAULT_ENGINE, payer, explain, sources.digest())
@@ -227,6 +234,17 @@ def test_the_command_line_audit(corpus, tmp_path):
                               "--output", str(tmp_path / "y.ndjson"), "--workers", "1"],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no file or folder" in missing.stderr
+    nowhere = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--output",
+                              str(tmp_path / "no" / "such" / "r.ndjson")], capture_output=True, text=True, timeout=60)
+    assert nowhere.returncode == 1 and "no folder" in nowhere.stderr
+    both = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--output", str(out),
+                           "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], capture_output=True, text=True,
+                          timeout=60)
+    assert both.returncode == 2 and "--workers sizes the local cluster" in both.stderr
+    unreachable = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--output", str(out),
+                                  "--scheduler", f"tcp://127.0.0.1:{closed_port()}"], capture_output=True, text=True,
+                                 timeout=120)
+    assert unreachable.returncode == 6 and "cannot reach the Dask scheduler" in unreachable.stderr
 
 
 def nmr_episode(tmp_path: Path) -> Path:
