@@ -9,7 +9,7 @@ same encounters, interleaved in chunks of 100 so drift of a shared machine hits 
 
     evaluate   pydatalog | plan | plan recording the first derivations | plan recording all
     decide     decide + wire.decision(explain="full") under each engine: pyDatalog with the explainer's
-               searched proofs; the plan as ``PolicySet.decide`` has it, proofs steered by its recorded
+               searched proofs; the plan as ``PolicySet.decide`` has it, proofs read from its recorded
                derivations (engine.plan.proofs); and the plan's model with the searched proofs (plain)
 
 and reported as median / p90 / p99 in ms, the ratio pydatalog / plan of each, and the total time of

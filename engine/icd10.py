@@ -19,14 +19,21 @@ Two tiers, each built on first use, once, under a lock, and never at import:
   header exactly when the next line extends it). ``is_known`` of a code, ``is_billable`` and
   ``release`` read only this, so deciding an encounter whose rules call ``@icd10_billable`` (the
   base's) needs no more;
-* the hierarchy (``code_set()``, about 0.5 s, 40 MB): parents and titles from the tabular list,
-  for ``is_within``, ``describe``, ``ancestors`` and chapter ranges and blocks.
+* the hierarchy (``code_set()``, about 0.5 s to parse, 40 MB): parents and titles from the tabular
+  list, for ``is_within``, ``describe``, ``ancestors`` and chapter ranges and blocks. The parsed
+  index is kept as JSON beside this module's bytecode (``__pycache__``, like the grammar's tables),
+  named by a hash of the data files' names, sizes and times, the package's version and the index's
+  format: reading it takes about a fifth of parsing the XML. A cache that is missing, stale,
+  unreadable or not the expected shape is rebuilt from the XML; a folder that cannot be written to
+  costs only the parse.
 
 ``tests/test_icd10.py`` checks that the two tiers agree on every code. The server loads both in
 its master process before forking its workers (``warm``), so workers share them.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import threading
@@ -142,6 +149,60 @@ def load_code_set() -> CodeSet:
     return CodeSet(version=version, parent=parent, title=title, billable=billable)
 
 
+_CACHE_FORMAT = 1
+
+
+def _cache_path() -> Path | None:
+    """The hierarchy's cache file for the installed data files (None when it cannot be named)."""
+    try:
+        files = _data_files()
+        h = hashlib.sha256(f"format {_CACHE_FORMAT}".encode())
+        for f in files:
+            st = f.stat()
+            h.update(f"|{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        return Path(__file__).resolve().parent / "__pycache__" / f"icd10-{h.hexdigest()[:16]}.json"
+    except (OSError, RuntimeError):
+        return None
+
+
+def _read_cache(path: Path) -> CodeSet | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != _CACHE_FORMAT:
+            return None
+        parent, title, billable = data["parent"], data["title"], data["billable"]
+        if not (isinstance(parent, dict) and isinstance(title, dict) and isinstance(billable, list)
+                and isinstance(data["version"], str) and parent):
+            return None
+        return CodeSet(version=data["version"], parent=parent, title=title, billable=frozenset(billable))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_cache(path: Path, found: CodeSet) -> None:
+    """Written whole under a temporary name, then renamed: a reader never sees half a file."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"format": _CACHE_FORMAT, "version": found.version, "parent": found.parent,
+                                         "title": found.title, "billable": sorted(found.billable)},
+                                        separators=(",", ":")), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def cached_code_set() -> CodeSet:
+    """The hierarchy from its cache file when that is current and sound, else parsed (and cached)."""
+    path = _cache_path()
+    found = _read_cache(path) if path is not None and path.is_file() else None
+    if found is None:
+        found = load_code_set()
+        if path is not None:
+            _write_cache(path, found)
+    return found
+
+
 @dataclass(frozen=True)
 class CodeList:
     """The first tier: the release and every code (no dot), billable or not; no blocks or chapters."""
@@ -188,7 +249,7 @@ def code_set() -> CodeSet:
     if _code_set is None:
         with _lock:
             if _code_set is None:
-                _code_set = load_code_set()
+                _code_set = cached_code_set()
     return _code_set
 
 

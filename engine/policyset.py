@@ -91,7 +91,7 @@ class PolicySet:
 
     def explaining(self, encounter: Encounter) -> tuple[Model, Explainer]:
         """The model of ``encounter`` and the explainer a decision reads its proofs and why-nots from:
-        under the plan, proofs steered by the derivations it recorded (engine.plan.proofs); under
+        under the plan, proofs read from the derivations it recorded (engine.plan.proofs); under
         pyDatalog, searched in the model. Both give the same proofs (``make engines-check``)."""
         facts, provenance = self.facts_of(encounter)
         explaining = getattr(self.evaluator, "explaining", None)

@@ -100,7 +100,7 @@ def compare(every: int, payers: list[str] | None = None, stop_at: int = 1) -> Re
             if found is None:
                 # PolicySet.decide's own steps on the model just computed by the reference (deciding
                 # anew would evaluate with pyDatalog a second time); the plan's side is PolicySet.decide,
-                # its proofs steered by the derivations the plan recorded
+                # its proofs read from the derivations the plan recorded
                 want = wire.decision(decide(encounter, expected, Explainer(reference.program, expected), reference.payer,
                                               reference.version, "full"), "full")
                 have = wire.decision(plan.decide(encounter, "full"), "full")

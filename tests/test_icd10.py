@@ -114,3 +114,30 @@ def test_deciding_on_the_base_needs_only_the_code_list():
     from conftest import ROOT
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
     assert json.loads(out.stdout) == {"code_list": True, "hierarchy": False}
+
+
+def test_the_cached_hierarchy_is_the_parsed_one_and_a_bad_cache_is_rebuilt(tmp_path, monkeypatch):
+    # The hierarchy is kept as JSON beside the bytecode; what is read back must be exactly what the
+    # XML gives, and a cache that is truncated, of another format or not JSON is parsed anew, never trusted.
+    parsed = icd10.load_code_set()
+    cache = tmp_path / "icd10-test.json"
+    monkeypatch.setattr(icd10, "_cache_path", lambda: cache)
+    first = icd10.cached_code_set()                 # no cache yet: parsed and written
+    assert cache.is_file() and first == parsed
+    again = icd10.cached_code_set()                 # read from the cache
+    assert again == parsed and again.billable == parsed.billable and again.title == parsed.title
+    for bad in ('{"format": 1, "version": "x", "parent": {}, "title": {}, "billable": []}',
+                '{"format": 99}', cache.read_text()[:1000], "not json", '[]'):
+        cache.write_text(bad)
+        assert icd10.cached_code_set() == parsed, bad[:40]
+        assert icd10._read_cache(cache) == parsed            # rewritten whole after the rebuild
+
+
+def test_the_cache_is_named_by_the_data_files_it_was_built_from(tmp_path, monkeypatch):
+    tabular, listing = icd10._data_files()
+    name = icd10._cache_path()
+    assert name is not None and name.parent.name == "__pycache__" and name.name.startswith("icd10-")
+    copy = tmp_path / listing.name
+    copy.write_bytes(listing.read_bytes() + b"\n")           # another code list: another cache
+    monkeypatch.setattr(icd10, "_data_files", lambda: (tabular, copy))
+    assert icd10._cache_path() != name

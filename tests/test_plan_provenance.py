@@ -129,9 +129,11 @@ def test_one_plan_evaluated_from_several_threads_gives_the_sequential_results(po
     assert sum(len(m.rows("deny")) for m, _ in expected) > 20
 
 
-def test_proofs_steered_by_provenance_search_only_the_rules_that_derived_a_fact(policies, monkeypatch):
-    from supportable.engine.plan.proofs import ProvenanceExplainer
-    policy = policies["medicare"]
+def test_proofs_are_read_from_the_derivations_without_searching_and_equal_the_searched_ones(policies, monkeypatch):
+    # Under the plan a proof is read from the recorded derivations (engine.plan.readproofs): no rule
+    # body is matched against the model for a fact the plan derived, and every node (rules, bindings,
+    # premises, absences, comparisons, builtins, aggregates, in order) is the plain search's.
+    from supportable.engine.plan import proofs as plan_proofs
     searched = []
     original = Explainer._solve
 
@@ -141,20 +143,35 @@ def test_proofs_steered_by_provenance_search_only_the_rules_that_derived_a_fact(
         return original(self, rule, lits, b, proofs)
 
     monkeypatch.setattr(Explainer, "_solve", counting)
-    rules = policy.rule_index
     compared = 0
-    for doc in corpus(every=100):
-        encounter = policy.parse(doc)
-        model, derivations = derive(policy, encounter, "all")
-        for (line,) in sorted(model.rows("deny")):
-            searched.clear()
-            plain = Explainer(policy.program, model).derivations("deny", (line,))
-            plain_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
-            searched.clear()
-            steered = ProvenanceExplainer(policy.program, model, derivations).derivations("deny", (line,))
-            steered_searched = [r for r in searched if rules[r].clause.head.pred == "deny"]
-            assert steered == plain
-            recorded = {d.rule_id for d in derivations.all("deny", (line,))}
-            assert set(steered_searched) == recorded and len(steered_searched) < len(plain_searched)
-            compared += 1
-    assert compared >= 10
+    for payer in ("base", "medicare", "aetna_medicare"):
+        policy = policies[payer]
+        for doc in corpus(every=100):
+            encounter = policy.parse(doc)
+            model, derivations = derive(policy, encounter, "all")
+            for pred in ("deny", "deny_units", "supportable_units", "suggest", "advise"):
+                for args in sorted(model.rows(pred), key=repr):
+                    plain = Explainer(policy.program, model).derivations(pred, args)
+                    searched.clear()
+                    read = plan_proofs.ProvenanceExplainer(policy.program, model, derivations).derivations(pred, args)
+                    assert read == plain, (payer, doc["id"], pred, args)
+                    assert searched == [], (payer, doc["id"], pred, args, searched)
+                    first = plan_proofs.ProvenanceExplainer(policy.program, model, derivations).prove(pred, args)
+                    assert first == plain[0]
+                    compared += 1
+    assert compared >= 100
+
+
+def test_a_derivation_that_does_not_fit_its_recipe_falls_back_to_the_search(policies, monkeypatch):
+    # Reading never invents a proof: when a recorded derivation cannot be read (here: every builtin and
+    # comparison step refuses), the proof is searched as before, and is the same.
+    from supportable.engine.plan import proofs as plan_proofs
+    policy = policies["medicare"]
+    doc = json.loads((EXAMPLES / "medicare_8_minute_rule.json").read_text())
+    encounter = policy.parse(doc)
+    model, derivations = derive(policy, encounter, "all")
+    monkeypatch.setattr(plan_proofs.ProvenanceExplainer, "_read_premises", lambda *a: None)
+    for args in sorted(model.rows("supportable_units"), key=repr):
+        plain = Explainer(policy.program, model).derivations("supportable_units", args)
+        assert plan_proofs.ProvenanceExplainer(policy.program, model, derivations).derivations(
+            "supportable_units", args) == plain

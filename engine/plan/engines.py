@@ -38,7 +38,7 @@ class PlanEvaluator:
         return self.plan.run(facts, provenance, record if record else NONE)
 
     def explaining(self, program: CompiledProgram, facts: list[tuple[str, tuple]], provenance: dict | None = None):
-        """The model and the explainer a decision reads: proofs steered by every recorded derivation."""
+        """The model and the explainer a decision reads: proofs read from every recorded derivation."""
         from .proofs import ProvenanceExplainer
         model, derivations = self.plan.run(facts, provenance, ALL)
         return model, ProvenanceExplainer(program, model, derivations)
