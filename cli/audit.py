@@ -59,8 +59,11 @@ def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, s
     out_fmt = "json" if summary_json else "text"
     if scheduler and workers:
         fail(out_fmt, 2, "invalid_option", "--workers sizes the local cluster; a cluster at --scheduler has its own")
-    if not Path(output).resolve().parent.is_dir():
-        fail(out_fmt, EXIT_INPUT, "unwritable_output", f"cannot write the results: no folder `{Path(output).parent}`")
+    try:                        # the output's folder is made if missing (var/ in a fresh clone)
+        Path(output).resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(out_fmt, EXIT_INPUT, "unwritable_output", f"cannot make the folder of `{output}`: "
+             f"{exc.strerror or exc}")
     for wanted, module in ((fmt == "parquet" or any(Path(c).suffix == ".parquet" for c in corpus), "pyarrow"),
                            (report is not None, "matplotlib")):
         if wanted and importlib.util.find_spec(module) is None:

@@ -235,8 +235,8 @@ def test_the_command_line_audit(corpus, tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no file or folder" in missing.stderr
     nowhere = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--output",
-                              str(tmp_path / "no" / "such" / "r.ndjson")], capture_output=True, text=True, timeout=60)
-    assert nowhere.returncode == 1 and "no folder" in nowhere.stderr
+                              str(out / "under" / "a-file.ndjson")], capture_output=True, text=True, timeout=60)
+    assert nowhere.returncode == 1 and "cannot make the folder of" in nowhere.stderr
     both = subprocess.run([sys.executable, "-m", "supportable", "audit", str(corpus), "--output", str(out),
                            "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], capture_output=True, text=True,
                           timeout=60)
