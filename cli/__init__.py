@@ -2,8 +2,9 @@
 
 Commands: ``check`` (decide an encounter), ``payers`` (what is configured), ``explain-code`` (what
 a payer requires for a code), ``diff`` (how two payers' policies differ), ``serve`` (the HTTP API
-under gunicorn), ``cds`` (answer a CDS Hooks request as the coverage service does), and the policy
-analyst's ``lint``, ``test`` and ``impact`` (their own modules, ``cli/*.py``). Every command takes
+under gunicorn), ``cds`` (answer a CDS Hooks request as the coverage service does), the policy
+analyst's ``lint``, ``test`` and ``impact``, and ``audit`` (a corpus decided on Dask) (their own
+modules, ``cli/*.py``). Every command takes
 ``--policies`` and ``--payers`` (also ``SUPPORTABLE_POLICIES`` / ``SUPPORTABLE_PAYERS``) and
 ``--format text|json``; those that build a policy also ``--engine plan|pydatalog`` (the default
 ``plan``, or ``SUPPORTABLE_ENGINE``; an unknown engine is a usage error). Exit codes: 0 done, 1 invalid input, 2 usage (click, or a bad setting),
@@ -33,7 +34,7 @@ class _Commands(click.Group):
     imports (about 60 ms)."""
 
     LAZY = {"lint": "lint:lint", "test": "policytest:policy_test", "impact": "impact:impact",
-            "edits": "edits:edits", "cds": "cds:cds", "replay": "replay:replay"}
+            "edits": "edits:edits", "cds": "cds:cds", "replay": "replay:replay", "audit": "audit:audit"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})

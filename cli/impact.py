@@ -47,18 +47,30 @@ DEFAULT_LIMIT = 20
               help="Read only the first N encounters of the corpus.")
 @click.option("--with-dependents", is_flag=True,
               help="Also decide the corpus under each payer that extends PAYER, before and after.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Compare on a local Dask cluster of N worker processes (as `audit` does; docs/audit.md).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Compare on the Dask cluster at this scheduler address (tcp://host:8786).")
+@click.option("--partition-size", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="Encounters per task with --workers or --scheduler.")
 @format_option
 @policies_options
 @engine_option
 def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters: int | None,
-           with_dependents: bool, fmt: str, policies: Path, payers_dir: Path | None, engine: str) -> None:
+           with_dependents: bool, workers: int | None, scheduler: str | None, partition_size: int, fmt: str,
+           policies: Path,
+           payers_dir: Path | None, engine: str) -> None:
     """Decide a corpus of encounters under PAYER's current policy and under a CANDIDATE overlay for
     it, and report every line whose decision changes, with the rules responsible on each side.
 
     Each encounter is decided under PAYER whatever its own `payer` field says. Invalid encounters
-    are counted and listed, not fatal."""
+    are counted and listed, not fatal. With --workers or --scheduler the encounters are compared on
+    Dask workers, with the same report."""
+    if workers and scheduler:
+        fail(fmt, 2, "invalid_option", "--workers sizes a local cluster; a cluster at --scheduler has its own")
     try:
-        _run(payer, candidate, corpus, limit, max_encounters, with_dependents, fmt, policies, payers_dir, engine)
+        _run(payer, candidate, corpus, limit, max_encounters, with_dependents, fmt, policies, payers_dir, engine,
+             (workers, scheduler, partition_size) if workers or scheduler else None)
     except SystemExit:
         raise
     except ImpactError as exc:
@@ -69,18 +81,47 @@ def impact(payer: str, candidate: Path, corpus: Path, limit: int, max_encounters
 
 
 def _run(payer, candidate, corpus_path, limit, max_encounters, with_dependents, fmt, policies, payers_dir,
-         engine=None):
+         engine=None, dask=None):
     pair = load_candidate(Path(policies), payer, candidate, payers_dir, engine=engine)
     corpus = read_corpus(corpus_path, max_encounters)
     if not corpus.items and not corpus.invalid:
         raise ImpactError("unreadable_corpus", f"no encounters in `{corpus_path}` (a .jsonl file, or a folder "
                           "of *.json / *.jsonl files)")
-    result = compare(pair.current, pair.candidate, corpus)
+    parallel = None
+    if dask is not None:
+        parallel = _parallel(pair, payer, candidate, policies, payers_dir, engine, *dask, fmt)
+    try:
+        _report(pair, corpus, with_dependents, fmt, limit, payer, parallel)
+    finally:
+        if parallel is not None:
+            parallel.close()
+
+
+def _parallel(pair, payer, candidate, policies, payers_dir, engine, workers, scheduler, partition_size, fmt):
+    from supportable.audit import AuditError, PolicyMismatch
+    from supportable.audit.impact import ImpactSpec, ParallelCompare
+    spec = ImpactSpec(str(Path(policies).resolve()), str(Path(payers_dir).resolve()) if payers_dir else None, payer,
+                      str(Path(candidate).resolve()), engine, pair.current.version, pair.candidate.version)
+    try:
+        return ParallelCompare(spec, scheduler, workers, partition_size)
+    except PolicyMismatch as exc:
+        fail(fmt, EXIT_POLICY, "policy_mismatch", str(exc))
+    except AuditError as exc:
+        fail(fmt, 6, exc.kind, exc.message)
+
+
+def _report(pair, corpus, with_dependents, fmt, limit, payer, parallel):
+    def judge(current, candidate, dependent=None):
+        if parallel is None:
+            return compare(current, candidate, corpus)
+        return parallel.compare(current, candidate, corpus, dependent)
+
+    result = judge(pair.current, pair.candidate)
     dependents = []
     for dep in pair.dependents:
         entry = wire_tools.dependent(dep)
         if with_dependents and dep.current is not None and dep.candidate is not None:
-            sub = compare(dep.current, dep.candidate, corpus)
+            sub = judge(dep.current, dep.candidate, dep.payer)
             entry["impact"] = {"summary": sub.summary(), "changes": [wire_tools.change(c) for c in sub.changes],
                                "timing": wire_tools.impact_timing(sub)}
         dependents.append(entry)

@@ -119,6 +119,9 @@ class Line(_Strict):
     allowed_amount: Optional[float] = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False,
                                             description="the line's allowed amount in US dollars (what counts "
                                             "toward Medicare's KX threshold), when known")
+    charge: Optional[float] = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False,
+                                    description="the line's billed charge in US dollars (an 837's SV102), when "
+                                    "known: what an audit counts as money at risk; no rule reads it")
     furnished_by: Optional[str] = Field(default=None, description="the type of provider who furnished this line "
                                         "in whole or in part, when not the visit's provider (a therapy assistant "
                                         "on a therapist's visit)")
