@@ -2,7 +2,9 @@
 
 A corpus is one or more paths: ``.ndjson`` / ``.jsonl`` files (one encounter per line; blank lines
 are skipped), ``.json`` files (one encounter, or an array of encounters), ``.parquet`` files (a string
-column ``encounter``, one encounter's JSON per row) and folders of those (read in name order, not
+column ``encounter``, one encounter's JSON per row), X12 837P files (``.837``, ``.x12``, ``.edi``: each
+claim and date of service an encounter, as ``supportable check --format-in x12`` reads them, its payer
+through the payer-identifier table; docs/x12.md) and folders of those (read in name order, not
 recursively). Every encounter gets an ``index`` (its place in the whole corpus,
 from 0, the order results are written in) and a ``source`` (``file:line``, ``file[n]`` for an item of
 a JSON array, ``file[row n]`` for a Parquet row, or the file). The text of each encounter is kept as
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 LINE_SUFFIXES = (".ndjson", ".jsonl")
-SUFFIXES = (*LINE_SUFFIXES, ".json", ".parquet")
+X12_SUFFIXES = (".837", ".x12", ".edi")
+SUFFIXES = (*LINE_SUFFIXES, ".json", ".parquet", *X12_SUFFIXES)
 
 
 class CorpusError(Exception):
@@ -33,6 +36,7 @@ class Item:
     source: str
     text: str
     unreadable: str | None = None     # why the text could not be read (a line that is not UTF-8)
+    problem: str = "not-utf8"         # the problem type the result then carries (invalid-x12, invalid-claim)
 
 
 def corpus_files(paths: Iterable[Path]) -> list[Path]:
@@ -46,7 +50,7 @@ def corpus_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise CorpusError(f"no file or folder `{path}`")
     if not files:
-        raise CorpusError("no .ndjson, .jsonl or .json files in " + ", ".join(f"`{p}`" for p in paths))
+        raise CorpusError("no .ndjson, .jsonl, .json, .parquet or 837 files in " + ", ".join(f"`{p}`" for p in paths))
     return files
 
 
@@ -68,10 +72,38 @@ def _parquet_texts(path: Path) -> Iterator[tuple[str, str, str | None]]:
             row += 1
 
 
-def _texts(path: Path) -> Iterator[tuple[str, str, str | None]]:
+def _x12_texts(path: Path, payer_ids) -> Iterator[tuple[str, str, str | None]]:
+    """An 837P's encounters (one per claim and date of service), each with the payer its payer
+    identifier names in the table (``payer_ids``, a PayerIdTable). A file that is not a readable 837P,
+    and a claim that cannot become an encounter, are one unreadable item each, in place."""
+    from supportable.server.x12.encounters import build
+    from supportable.server.x12.reader import X12Error, read_837
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"cannot read `{path}`: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        claims = read_837(text)
+    except X12Error as exc:
+        yield str(path), "", ("invalid-x12", "not a readable 837P: " + "; ".join(str(p) for p in exc.problems[:5]))
+        return
+    if payer_ids is None:
+        raise CorpusError(f"`{path}` is an 837: its payers need the payer-identifier table, which is not loaded")
+    for built in build(claims, payer_ids, None, None):
+        source = f"{path} claim {built.claim.claim_id} (CLM at segment {built.claim.at.segment})"
+        if built.document is None:
+            yield source, "", ("invalid-claim", "the claim cannot be checked: " + "; ".join(i.message for i in built.issues))
+        else:
+            yield source, json.dumps({**built.document, "payer": built.payer}, separators=(",", ":")), None
+
+
+def _texts(path: Path, payer_ids=None) -> Iterator[tuple[str, str, str | None]]:
     """(source, text, why unreadable) of each encounter of one file."""
     if path.suffix == ".parquet":
         yield from _parquet_texts(path)
+        return
+    if path.suffix in X12_SUFFIXES:
+        yield from _x12_texts(path, payer_ids)
         return
     try:
         if path.suffix in LINE_SUFFIXES:
@@ -102,12 +134,15 @@ def _texts(path: Path) -> Iterator[tuple[str, str, str | None]]:
     yield str(path), text, None
 
 
-def items(paths: Iterable[Path], files: list[Path] | None = None) -> Iterator[Item]:
-    """Every encounter of the corpus, in order."""
+def items(paths: Iterable[Path], files: list[Path] | None = None, payer_ids=None) -> Iterator[Item]:
+    """Every encounter of the corpus, in order (``payer_ids``: the payer-identifier table, for 837s)."""
     index = 0
     for path in files if files is not None else corpus_files(paths):
-        for source, text, unreadable in _texts(path):
-            yield Item(index, source, text, unreadable)
+        for source, text, unreadable in _texts(path, payer_ids):
+            if isinstance(unreadable, tuple):           # (problem type, why)
+                yield Item(index, source, text, unreadable[1], unreadable[0])
+            else:
+                yield Item(index, source, text, unreadable)
             index += 1
 
 

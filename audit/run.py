@@ -52,6 +52,7 @@ class AuditJob:
     progress: bool = False
     history_from_corpus: bool = False
     summary_path: Path | None = None
+    payer_ids: object = None       # the payer-identifier table (server/payer_ids.py), for 837 files
     client: object = None          # an open distributed.Client to use (and leave open), else one is made
 
 
@@ -131,7 +132,7 @@ def run_audit(job: AuditJob) -> dict:
     if job.history_from_corpus:
         from .history import derive
         try:
-            patients, history_note = derive(corpus_mod.items(job.corpus, files))
+            patients, history_note = derive(corpus_mod.items(job.corpus, files, job.payer_ids))
         except corpus_mod.CorpusError as exc:
             raise AuditError("unreadable_corpus", str(exc)) from None
     client, cluster, where = open_cluster(job.scheduler, job.workers, job.client)
@@ -168,7 +169,7 @@ def run_audit(job: AuditJob) -> dict:
 def _submit_all(client, job: AuditJob, settings: Settings, files: list[Path], patients: dict | None):
     from distributed import as_completed
     window = max(4, 3 * sum(client.nthreads().values()))
-    stream = corpus_mod.partitions(corpus_mod.items(job.corpus, files), job.partition_size)
+    stream = corpus_mod.partitions(corpus_mod.items(job.corpus, files, job.payer_ids), job.partition_size)
     tally, by_worker = Tally(), {}
     done: dict[int, dict] = {}
     sequence: dict[str, int] = {}          # task key -> its partition's place in the corpus

@@ -123,7 +123,8 @@ def decide_item(loaded: _Policies, settings: Settings, item, patient: dict | Non
     """The result document of one encounter, the payer it was decided under and its lines' charges.
     ``patient`` replaces fields of the encounter's ``patient`` (the history derived from the corpus)."""
     if item.unreadable:
-        return _error(item, "not-utf8", 400, item.unreadable), settings.payer, None
+        status = 400 if item.problem in ("not-utf8", "invalid-x12") else 422
+        return _error(item, item.problem, status, item.unreadable), settings.payer, None
     try:
         document = json.loads(item.text)
     except (ValueError, RecursionError) as exc:

@@ -20,7 +20,9 @@ from pathlib import Path
 import click
 
 from supportable import engine as facade
+from supportable.audit.corpus import X12_SUFFIXES
 from supportable.cli.common import edits_option, engine_option, fail, policies_options
+from supportable.cli.formats_in import payer_ids_option
 
 EXIT_INPUT, EXIT_UNKNOWN, EXIT_POLICY, EXIT_INTERNAL, EXIT_SCHEDULER = 1, 3, 4, 5, 6
 EXIT_FOR = {"unreadable_corpus": EXIT_INPUT, "policy_mismatch": EXIT_POLICY, "task_failed": EXIT_INTERNAL,
@@ -48,13 +50,16 @@ EXIT_FOR = {"unreadable_corpus": EXIT_INPUT, "policy_mismatch": EXIT_POLICY, "ta
               help="Derive each patient's prior visits and year-to-date amounts from the corpus's earlier "
                    "encounters instead of each encounter's own patient.history / year_to_date.")
 @click.option("--summary-json", is_flag=True, help="Print the summary as JSON instead of text.")
+@payer_ids_option
 @policies_options
 @edits_option
 @engine_option
 def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, scheduler: str | None,
           workers: int | None, partition_size: int, explain: bool, report: Path | None, history_from_corpus: bool,
-          summary_json: bool, policies: Path, payers_dir: Path | None, edits_dir: Path | None, engine: str) -> None:
-    """Decide every encounter of CORPUS (.ndjson/.jsonl/.json/.parquet files or folders) on Dask workers."""
+          summary_json: bool, payer_ids: Path | None, policies: Path, payers_dir: Path | None, edits_dir: Path | None,
+          engine: str) -> None:
+    """Decide every encounter of CORPUS (.ndjson/.jsonl/.json/.parquet files, X12 837P files, or folders of
+    them) on Dask workers."""
     from supportable.audit import AuditError, AuditJob, PolicyMismatch, Settings, run_audit
     out_fmt = "json" if summary_json else "text"
     if scheduler and workers:
@@ -77,9 +82,19 @@ def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, s
                         payers=str(Path(payers_dir).resolve()) if payers_dir else None,
                         edits=str(Path(edits_dir).resolve()) if edits_dir else None, engine=engine, payer=payer,
                         explain="full" if explain else "summary", digest=sources.digest())
+    table = None
+    if any(f.suffix in X12_SUFFIXES for f in _files_or_none(corpus)):     # 837s: payers by identifier
+        from supportable.server.payer_ids import PayerIdTableError, default_path, load_payer_ids
+        path = payer_ids or default_path(payers_dir or facade.default_payers_dir(Path(policies)))
+        try:
+            table = load_payer_ids(path)
+        except PayerIdTableError as exc:
+            from supportable.server import wire
+            fail(out_fmt, EXIT_POLICY, "payer_table_error", f"the payer table `{path}` does not load",
+                 wire.problem_items(exc.problems))
     job = AuditJob(corpus=list(corpus), output=output, settings=settings, fmt=fmt, scheduler=scheduler,
                    workers=workers, partition_size=partition_size, progress=sys.stderr.isatty(),
-                   history_from_corpus=history_from_corpus)
+                   history_from_corpus=history_from_corpus, payer_ids=table)
     try:
         summary = run_audit(job)
     except PolicyMismatch as exc:
@@ -100,3 +115,12 @@ def audit(corpus: tuple[Path, ...], payer: str | None, output: Path, fmt: str, s
     else:
         from supportable.audit.text import render_summary
         click.echo(render_summary(summary))
+
+
+def _files_or_none(corpus) -> list[Path]:
+    """The corpus's files, for a look at their kinds (a corpus that cannot be listed is reported by the run)."""
+    from supportable.audit.corpus import CorpusError, corpus_files
+    try:
+        return corpus_files(corpus)
+    except CorpusError:
+        return []

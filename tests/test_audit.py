@@ -320,3 +320,43 @@ def test_a_progress_bar_on_a_terminal(tmp_path):
     assert run.returncode == 0
     assert b"audit:" in seen and b"4/4" in seen and b"enc" in seen     # tqdm's bar, on the terminal only
     assert b"audited 4 encounter(s)" in stdout
+
+
+def test_an_837_in_the_corpus_is_audited_as_the_x12_front_door_checks_it(client, tmp_path):
+    # An 837P file is part of a corpus: each claim and date of service an encounter, its payer through the
+    # payer-identifier table, decided as `supportable check --format-in x12` decides it; a claim that cannot
+    # be checked stays in its place, with why (docs/x12.md, docs/audit.md).
+    import subprocess
+    import sys
+    from supportable.server.payer_ids import default_path, load_payer_ids
+    from conftest import ROOT
+    source = ROOT / "examples" / "x12" / "therapy.837"
+    table = load_payer_ids(default_path(ROOT / "payers"))
+    out = tmp_path / "x12.ndjson"
+    run_audit(AuditJob([source], out, settings(), partition_size=2, client=client, payer_ids=table))
+    results = read_results(out)
+    check = subprocess.run([sys.executable, "-m", "supportable.cli", "check", "--format-in", "x12", str(source),
+                            "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    front_door = json.loads(check.stdout)["results"]
+    assert len(results) == len(front_door) > 0
+    for audited, checked in zip(results, front_door):
+        assert f"claim {checked['claim']} (CLM at segment {checked['segment']})" in audited["source"]
+        if "decision" in checked:
+            mine, theirs = audited["decision"], checked["decision"]
+            assert mine["payer"] == theirs["payer"] == checked["payer"]
+            assert [(l["line"], l["verdict"], l["units"]) for l in mine["lines"]] == \
+                [(l["line"], l["verdict"], l["units"]) for l in theirs["lines"]]
+            assert [[r["id"] for r in l["reasons"]] for l in mine["lines"]] == \
+                [[r["id"] for r in l["reasons"]] for l in theirs["lines"]]
+        else:
+            assert "decision" not in audited and audited["error"]
+    # a file that is not a readable 837P is one result in its place, saying why; the next file goes on
+    broken = ROOT / "tests" / "data" / "x12" / "malformed-missing-isa.837"
+    out = tmp_path / "broken.ndjson"
+    run_audit(AuditJob([broken, source], out, settings(), client=client, payer_ids=table))
+    results = read_results(out)
+    assert results[0]["error"]["type"] == "/problems/invalid-x12" and results[0]["source"] == str(broken)
+    assert len(results) == len(front_door) + 1 and [r["index"] for r in results] == list(range(len(results)))
+    # an 837 without the table is refused plainly, before any encounter is sent
+    with pytest.raises(Exception, match="payer-identifier table"):
+        run_audit(AuditJob([source], tmp_path / "no-table.ndjson", settings(), client=client))
