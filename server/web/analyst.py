@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 
 from supportable.engine import (CHANGE_TYPES, RULES_CHANGED, ImpactError, compare, default_payers_dir,
                                 lint_policies, load_candidate, read_corpus, run_tests)
@@ -21,7 +21,7 @@ from supportable.engine import (CHANGE_TYPES, RULES_CHANGED, ImpactError, compar
 from .. import wire
 from ..routes.common import State
 from ..wire import tools as wire_tools
-from .jobs import JobError, JobStore, Progress
+from .jobs import JobError, JobStore, Progress, finished, status_answer
 from .pages import page, payer_ids
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -148,20 +148,12 @@ def install(bp: Blueprint, state: State) -> None:
 
     @bp.get("/analyst/jobs/<job_id>/status")
     def analyst_job_status(job_id: str):
-        from flask import jsonify
-        status = store.status(job_id)
-        if status is None:
-            abort(404, description="There is no such job (jobs are kept for a day).")
-        return jsonify(status)
+        return status_answer(store, job_id)
 
     @bp.get("/analyst/jobs/<job_id>")
     def analyst_job(job_id: str):
-        status, meta = store.status(job_id), store.meta(job_id)
-        if status is None or meta is None:
-            abort(404, description="There is no such job (jobs are kept for a day).")
-        if status["status"] != "done":
-            return page("job.html", "Analyst: running", status=status, meta=meta, job_id=job_id,
-                        poll=url_for("web.analyst_job_status", job_id=job_id),
-                        errors=[status["message"]] if status["status"] == "failed" else [])
+        status, meta, running = finished(store, job_id, "Analyst: running", "web.analyst_job_status")
+        if running is not None:
+            return running
         return page("analyst_result.html", f"Analyst: candidate for {meta['payer']}", result=store.result(job_id) or {},
                     meta=meta)

@@ -12,13 +12,13 @@ import io
 from collections import Counter
 from typing import Callable
 
-from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, request, url_for
 
 from ..routes.common import ProblemError, State
 from ..routes.decisions import decide_document
 from . import labels
 from .claims_file import CSV_COLUMNS, read_claims
-from .jobs import JobStore, Progress
+from .jobs import JobStore, Progress, finished, status_answer
 from .pages import page, payer_ids
 
 FILTERS = ("payer", "verdict", "code", "reason")
@@ -112,20 +112,13 @@ def install(bp: Blueprint, state: State) -> None:
 
     @bp.get("/day/jobs/<job_id>/status")
     def day_job_status(job_id: str):
-        status = store.status(job_id)
-        if status is None:
-            abort(404, description="There is no such job (jobs are kept for a day).")
-        return jsonify(status)
+        return status_answer(store, job_id)
 
     @bp.get("/day/jobs/<job_id>")
     def day_job(job_id: str):
-        status, meta = store.status(job_id), store.meta(job_id)
-        if status is None or meta is None:
-            abort(404, description="There is no such job (jobs are kept for a day).")
-        if status["status"] != "done":
-            return page("job.html", "A day's claims: checking", status=status, meta=meta, job_id=job_id,
-                        poll=url_for("web.day_job_status", job_id=job_id),
-                        errors=[status["message"]] if status["status"] == "failed" else [])
+        status, meta, running = finished(store, job_id, "A day's claims: checking", "web.day_job_status")
+        if running is not None:
+            return running
         result = store.result(job_id) or {"lines": [], "failed": [], "encounters": 0, "decided": 0}
         chosen = {k: request.args.get(k, "") for k in FILTERS}
         lines = result["lines"]

@@ -118,3 +118,32 @@ class JobStore:
                     shutil.rmtree(entry, ignore_errors=True)
             except OSError:
                 pass
+
+
+# -- what the job pages share (the day's claims, the analyst) -------------------------------------------
+
+GONE = "There is no such job (jobs are kept for a day)."
+
+
+def status_answer(store: JobStore, job_id: str):
+    """A job's progress as JSON, polled by its page; 404 for a job that is not (or no longer) kept."""
+    from flask import abort, jsonify
+    status = store.status(job_id)
+    if status is None:
+        abort(404, description=GONE)
+    return jsonify(status)
+
+
+def finished(store: JobStore, job_id: str, title: str, status_endpoint: str):
+    """(status, meta, None) for a finished job; else (status, meta, the page that shows it running or
+    failed, polling ``status_endpoint``). 404 for a job that is not kept."""
+    from flask import abort, url_for
+    from .pages import page
+    status, meta = store.status(job_id), store.meta(job_id)
+    if status is None or meta is None:
+        abort(404, description=GONE)
+    if status["status"] == "done":
+        return status, meta, None
+    return status, meta, page("job.html", title, status=status, meta=meta, job_id=job_id,
+                              poll=url_for(status_endpoint, job_id=job_id),
+                              errors=[status["message"]] if status["status"] == "failed" else [])
