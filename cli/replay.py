@@ -8,8 +8,11 @@ patient data) is decided again under the payer it was logged with, by the polici
 bundled ones by default: the policy in force; other folders: a candidate), and every line whose
 verdict, supportable units or reasons (rule, CARC, RARC) differ from what the log says is listed.
 Entries without an input, unreadable ones and those of payers the policies do not have are counted
-and listed as not replayable (engine/impact/replay.py). Exit codes: 0 done (changes or not), 1 the
-log cannot be read, 2 usage, 3 --payer names no payer of the policies.
+and listed as not replayable (engine/impact/replay.py). With ``--workers N`` or ``--scheduler ADDRESS``
+the log is replayed in partitions on Dask workers, the audit's path (audit/replay.py), and gives the
+same report. Exit codes: 0 done (changes or not), 1 the
+log cannot be read, 2 usage, 3 --payer names no payer of the policies, 4 a worker reads other policy
+files, 6 no scheduler at the address.
 """
 from __future__ import annotations
 
@@ -30,11 +33,17 @@ LISTED = 20
 @click.option("--payer", default=None, help="Replay only the entries decided under this payer.")
 @click.option("--limit", type=click.IntRange(0), default=LISTED, show_default=True,
               help="Changes and entries not replayed listed in text output (0: all). JSON lists every one.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Replay on a local Dask cluster of N worker processes (docs/audit.md).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786).")
+@click.option("--partition-size", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="With --workers or --scheduler: log lines per task.")
 @format_option
 @policies_options
 @engine_option
-def replay(log: Path, payer: str | None, limit: int, fmt: str, policies: Path, payers_dir: Path | None,
-           engine: str) -> None:
+def replay(log: Path, payer: str | None, limit: int, workers: int | None, scheduler: str | None,
+           partition_size: int, fmt: str, policies: Path, payers_dir: Path | None, engine: str) -> None:
     """Decide the inputs kept in a decision LOG again, under the policies given (the current ones by
     default, or a candidate's --policies/--payers folders), and list every line whose verdict, units
     or reasons would change. Only entries logged with their input (SUPPORTABLE_LOG_INPUTS) can be
@@ -59,15 +68,34 @@ def replay(log: Path, payer: str | None, limit: int, fmt: str, policies: Path, p
             raise built[p]
         return built[p]
 
+    if scheduler and workers:
+        fail(fmt, 2, "invalid_option", "--workers sizes a local cluster; a cluster at --scheduler has its own")
     try:
-        report = replay_report(facade.replay_log(log, policy_for, known, payer, str(sources.policies_dir),
-                                                 str(sources.payers_dir)))
+        if workers or scheduler:      # the audit's path: partitions of the log on Dask workers
+            report = replay_report(_on_cluster(log, sources, payer, engine, workers, scheduler, partition_size, fmt))
+        else:
+            report = replay_report(facade.replay_log(log, policy_for, known, payer, str(sources.policies_dir),
+                                                     str(sources.payers_dir)))
     except OSError as exc:
         fail(fmt, EXIT_INPUT, "unreadable_input", f"cannot read `{log}`: {exc.strerror or exc}")
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(render(report, limit))
+
+
+def _on_cluster(log: Path, sources, payer, engine, workers, scheduler, partition_size: int, fmt: str):
+    from supportable.audit import AuditError, PolicyMismatch
+    from supportable.audit.replay import ReplaySpec, replay_on_cluster
+    spec = ReplaySpec(str(Path(sources.policies_dir).resolve()), str(Path(sources.payers_dir).resolve()), engine,
+                      sources.digest(), payer)
+    try:
+        return replay_on_cluster(log, spec, scheduler, workers, partition_size, policies=str(sources.policies_dir),
+                                 payers=str(sources.payers_dir))
+    except PolicyMismatch as exc:
+        fail(fmt, 4, "policy_mismatch", str(exc))
+    except AuditError as exc:
+        fail(fmt, 6 if exc.kind == "no_scheduler" else 5, exc.kind, exc.message)
 
 
 def _side(side: dict | None) -> str:

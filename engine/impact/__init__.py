@@ -17,11 +17,12 @@ policy and the candidate), ``corpus`` (reading encounters), ``compare`` (decidin
 from .candidate import CandidatePair, Dependent, load_candidate
 from .compare import compare
 from .corpus import Corpus, CorpusItem, read_corpus
-from .replay import REPLAY_TYPES, NotReplayed, Replay, ReplayChange, replay
+from .replay import REPLAY_TYPES, NotReplayed, Replay, ReplayChange, log_lines, merge_replays, replay, replay_lines
 from .model import (CHANGE_TYPES, DECISION_CHANGES, NOW_ACCEPTED, NOW_REFUSED, RULES_CHANGED, UNITS_DOWN, UNITS_UP,
                     VERDICTS, Change, Impact, ImpactError, InvalidEncounter, SideTiming, classify)
 
 __all__ = ["CandidatePair", "Dependent", "load_candidate", "compare", "Corpus", "CorpusItem", "read_corpus",
            "CHANGE_TYPES", "DECISION_CHANGES", "NOW_ACCEPTED", "NOW_REFUSED", "RULES_CHANGED", "UNITS_DOWN", "UNITS_UP",
            "VERDICTS", "Change", "Impact", "ImpactError", "InvalidEncounter", "SideTiming", "classify",
-           "REPLAY_TYPES", "NotReplayed", "Replay", "ReplayChange", "replay"]
+           "REPLAY_TYPES", "NotReplayed", "Replay", "ReplayChange", "log_lines", "merge_replays", "replay",
+           "replay_lines"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from ..errors import InputError, PolicyError
 from ..verdicts import VERDICTS
@@ -107,24 +107,63 @@ def replay(log: Path, policy_for: Callable[[str], object], payer_ids: list[str],
     payer's PolicySet (or raises PolicyError); ``payer_ids`` are the payers the policies have."""
     report = Replay(str(log), policies, payers)
     with open(log, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            report.entries += 1
-            try:
-                entry = json.loads(raw)
-            except ValueError as exc:
-                report.skip(number, None, "unreadable_entry", f"not JSON: {exc}")
-                continue
-            if not _well_formed(entry):
-                report.skip(number, entry.get("id") if isinstance(entry, dict) else None, "unreadable_entry",
-                            "not a decision-log entry (an object with id, payer and lines)")
-                continue
-            if only_payer is not None and entry["payer"] != only_payer:
-                continue
-            report.selected += 1
-            _replay_entry(report, number, entry, policy_for, payer_ids)
+        replay_lines(report, enumerate(f, start=1), policy_for, payer_ids, only_payer)
     return report
+
+
+def log_lines(log: Path, size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """The log's lines, numbered from 1, in consecutive lists of at most ``size`` (a partition each)."""
+    batch: list[tuple[int, bytes]] = []
+    with open(log, "rb") as f:
+        for numbered in enumerate(f, start=1):
+            batch.append(numbered)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def replay_lines(report: Replay, lines: Iterable[tuple[int, bytes]], policy_for: Callable[[str], object],
+                 payer_ids: list[str], only_payer: str | None = None) -> Replay:
+    """Replay the numbered log lines into ``report`` (the whole log, or one partition of it)."""
+    for number, raw in lines:
+        if not raw.strip():
+            continue
+        report.entries += 1
+        try:
+            entry = json.loads(raw)
+        except ValueError as exc:
+            report.skip(number, None, "unreadable_entry", f"not JSON: {exc}")
+            continue
+        if not _well_formed(entry):
+            report.skip(number, entry.get("id") if isinstance(entry, dict) else None, "unreadable_entry",
+                        "not a decision-log entry (an object with id, payer and lines)")
+            continue
+        if only_payer is not None and entry["payer"] != only_payer:
+            continue
+        report.selected += 1
+        _replay_entry(report, number, entry, policy_for, payer_ids)
+    return report
+
+
+def merge_replays(parts: list[Replay], log: str, policies: str, payers: str) -> Replay:
+    """The report of the whole log from its partitions' reports, given in log order: the counts
+    summed, the changes and the entries not replayed in log order, the versions met joined."""
+    out = Replay(log, policies, payers)
+    for part in parts:
+        for name in ("entries", "selected", "replayed", "unchanged"):
+            setattr(out, name, getattr(out, name) + getattr(part, name))
+        for reason, n in part.not_replayable.items():
+            out.not_replayable[reason] += n
+        for kind, n in part.by_type.items():
+            out.by_type[kind] += n
+        for payer, seen in part.versions.items():
+            mine = out.versions.setdefault(payer, {"logged": set(), "now": seen["now"]})
+            mine["logged"] |= seen["logged"]
+        out.changes += part.changes
+        out.not_replayed += part.not_replayed
+    return out
 
 
 def _replay_entry(report: Replay, number: int, entry: dict, policy_for, payer_ids: list[str]) -> None:
