@@ -90,3 +90,16 @@ def fail(fmt: str, code: int, kind: str, message: str, problems: list | None = N
         for line in text_lines or []:
             click.echo(f"  {line}", err=True)
     sys.exit(code)
+
+
+def cluster_options(what: str, unit: str, partition_default: int):
+    """``--workers N``, ``--scheduler ADDRESS`` and ``--partition-size K``: run ``what`` on Dask, the
+    audit's path (docs/audit.md), for the commands that can (impact, replay)."""
+    def decorate(f):
+        f = click.option("--partition-size", type=click.IntRange(1, 100_000), default=partition_default,
+                         show_default=True, help=f"{unit} per task with --workers or --scheduler.")(f)
+        f = click.option("--scheduler", default=None, metavar="ADDRESS",
+                         help=f"{what} on the Dask cluster at this scheduler address (tcp://host:8786).")(f)
+        return click.option("--workers", type=click.IntRange(1, 256), default=None,
+                            help=f"{what} on a local Dask cluster of N worker processes (docs/audit.md).")(f)
+    return decorate

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from supportable.cli.common import engine_option, fail, format_option, policies_options
+from supportable.cli.common import cluster_options, engine_option, fail, format_option, policies_options
 from supportable.server import wire
 from supportable.server.wire import tools as wire_tools
 from supportable.cli.render_text import param_text
@@ -47,12 +47,7 @@ DEFAULT_LIMIT = 20
               help="Read only the first N encounters of the corpus.")
 @click.option("--with-dependents", is_flag=True,
               help="Also decide the corpus under each payer that extends PAYER, before and after.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Compare on a local Dask cluster of N worker processes (as `audit` does; docs/audit.md).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Compare on the Dask cluster at this scheduler address (tcp://host:8786).")
-@click.option("--partition-size", type=click.IntRange(1, 100_000), default=100, show_default=True,
-              help="Encounters per task with --workers or --scheduler.")
+@cluster_options("Compare", "Encounters", 100)
 @format_option
 @policies_options
 @engine_option

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from supportable.cli.common import engine_option, fail, format_option, policies_options
+from supportable.cli.common import cluster_options, engine_option, fail, format_option, policies_options
 from supportable.server.wire.logged import replay_report
 
 EXIT_INPUT, EXIT_UNKNOWN = 1, 3
@@ -33,12 +33,7 @@ LISTED = 20
 @click.option("--payer", default=None, help="Replay only the entries decided under this payer.")
 @click.option("--limit", type=click.IntRange(0), default=LISTED, show_default=True,
               help="Changes and entries not replayed listed in text output (0: all). JSON lists every one.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Replay on a local Dask cluster of N worker processes (docs/audit.md).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Replay on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786).")
-@click.option("--partition-size", type=click.IntRange(1, 100_000), default=200, show_default=True,
-              help="With --workers or --scheduler: log lines per task.")
+@cluster_options("Replay", "Log lines", 200)
 @format_option
 @policies_options
 @engine_option
