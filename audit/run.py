@@ -53,6 +53,7 @@ class AuditJob:
     history_from_corpus: bool = False
     summary_path: Path | None = None
     payer_ids: object = None       # the payer-identifier table (server/payer_ids.py), for 837 files
+    on_progress: object = None     # called with the number of encounters written so far (the web's day job)
     client: object = None          # an open distributed.Client to use (and leave open), else one is made
 
 
@@ -173,7 +174,7 @@ def _submit_all(client, job: AuditJob, settings: Settings, files: list[Path], pa
     tally, by_worker = Tally(), {}
     done: dict[int, dict] = {}
     sequence: dict[str, int] = {}          # task key -> its partition's place in the corpus
-    next_to_write, submitted = 0, 0
+    next_to_write, submitted, written = 0, 0, 0
     bar = _progress(job, corpus_mod.count_encounters(files))
     writer = open_writer(job.output, job.fmt)
     pending = as_completed()
@@ -210,6 +211,9 @@ def _submit_all(client, job: AuditJob, settings: Settings, files: list[Path], pa
                 count, _ = by_worker.get(part["worker"], (0, 0))
                 by_worker[part["worker"]] = (count + 1, part["loads"])
                 bar.update(len(part["lines"]))
+                written += len(part["lines"])
+                if job.on_progress is not None:
+                    job.on_progress(written)
                 next_to_write += 1
             submit_one()
     finally:

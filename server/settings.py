@@ -34,6 +34,7 @@ overridden by command-line options (``Settings.from_env(env, **overrides)``).
 | cds_issuers | SUPPORTABLE_CDS_ISSUERS | none: a JSON file of the trusted CDS clients (`iss` and their JWK Set: `jwks_file` or `jwks_url`) |
 | cds_base_url | SUPPORTABLE_CDS_BASE_URL | none: the service's public base URL (`https://cds.example.org`), for the JWT's `aud`; by default the URL the request came to |
 | engine | SUPPORTABLE_ENGINE | plan: the evaluation plan (proofs read from its derivations); `pydatalog`: the reference |
+| dask_scheduler | SUPPORTABLE_DASK_SCHEDULER | none: a Dask scheduler's address (`tcp://host:8786`); the web page's day's-claims jobs then run on that cluster, the audit's path (docs/audit.md) |
 
 Every bad value is a :class:`SettingsError` naming the variable (or option) and what it accepts.
 """
@@ -61,6 +62,7 @@ SIZE_HELP = "a size in bytes: a positive integer, or one with a unit (512KiB, 1M
 # What each setting accepts, said in the one-line error of a bad value.
 ACCEPTS = {
     "policies": "a folder", "payers": "a folder", "edits": "a folder", "payer_ids": "a file (the payer table)",
+    "dask_scheduler": "a Dask scheduler address, tcp://host:port (empty: none)",
     "decision_log": "a file path, or empty to turn the decision log off",
     "snapshot": "a folder path, or empty to keep no last good policy set on disk",
     "reload_timeout": "a number of seconds, 0 or more (0: unbounded)",
@@ -132,6 +134,7 @@ class Settings(BaseSettings):
     reload_timeout: float = Field(60.0, ge=0, allow_inf_nan=False)
     snapshot: Path | None = Path("var/last-good")
     web_jobs: Path = Path("var/web-jobs")     # the web pages' background jobs (server/web/jobs.py)
+    dask_scheduler: str | None = None         # a day's claims on this Dask cluster (server/web/day.py)
     admin_token: str | None = Field(None, repr=False)
     request_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
     host: str = Field("127.0.0.1", min_length=1)
@@ -183,6 +186,15 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("dask_scheduler", mode="before")
+    @classmethod
+    def _scheduler(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None and not re.fullmatch(r"(tcp|tls|ws|wss|inproc)://\S+", value):
+                raise ValueError("not a scheduler address")
+        return value
 
     @field_validator("engine")
     @classmethod

@@ -123,6 +123,46 @@ def test_a_worker_with_another_policy_version_is_named(cluster, tmp_path):
                 time.sleep(0.1)
 
 
+def test_a_days_claims_page_runs_on_the_cluster_and_shows_what_the_web_worker_shows(cluster, tmp_path):
+    # SUPPORTABLE_DASK_SCHEDULER: the web page's day's-claims job is decided by the audit on this cluster
+    # (server/web/day_audit.py), and the page shows the same lines, totals and unreadable claims as the
+    # same upload decided in the web worker (issue 16 on issue 15's path).
+    import io
+    import re
+    from supportable.server.app import create_app
+    from supportable.server.registry import Registry
+    from supportable.server.settings import Settings
+    lines = CORPUS.read_text().splitlines()[:12]
+    text = "\n".join(lines[:5] + ['{"id": "broken"'] + lines[5:]) + "\n"
+
+    def run(env: dict, jobs: Path) -> tuple[str, str]:
+        settings = Settings.from_env(env, tune_gc=False, reload_interval=0, decision_log="", snapshot="",
+                                     web_jobs=str(jobs))
+        client = create_app(settings, Registry.load(settings.policies)).test_client()
+        answer = client.post("/day", data={"claims_file": (io.BytesIO(text.encode()), "day.ndjson")},
+                             content_type="multipart/form-data")
+        assert answer.status_code == 303, answer.data[:500]
+        location = answer.headers["Location"]
+        deadline = time.monotonic() + 120
+        while client.get(location + "/status").get_json()["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, "the day's job did not finish"
+            time.sleep(0.2)
+        assert client.get(location + "/status").get_json()["status"] == "done"
+        html = client.get(location).data.decode()
+        failed = re.search(r'<ul id="failed">(.*?)</ul>', html, re.S)
+        return (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)), client.get(location + "/results.csv").data.decode(),
+                failed.group(1) if failed else None)
+
+    on_cluster, csv_cluster, failed_cluster = run({"SUPPORTABLE_DASK_SCHEDULER": cluster["address"]}, tmp_path / "a")
+    here, csv_here, failed_here = run({}, tmp_path / "b")
+    assert f"Checked on the Dask cluster at {cluster['address']}" in on_cluster
+    assert "Checked on this server" in here
+    assert csv_cluster == csv_here and csv_here.count("\n") > 12          # every line, in the same order
+    summary = re.search(r"13 claim\(s\), 12 checked, 1 could not be read; \d+ line\(s\)", on_cluster)
+    assert summary and summary.group(0) in here
+    assert failed_cluster == failed_here and failed_here and "line 6" in failed_here     # the unreadable one, in place
+
+
 def test_a_worker_killed_mid_audit_loses_nothing(cluster, tmp_path):
     corpus, out = corpus_of(tmp_path, N), tmp_path / "r.ndjson"
     audit = subprocess.Popen(audit_command(corpus, out, cluster["address"], "--partition-size", "1"),

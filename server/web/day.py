@@ -2,9 +2,10 @@
 every encounter as a background job (server/web/jobs.py) with progress, then a table of every line
 with filters (payer, verdict, code, reason), totals by verdict and by reason, and the rows as CSV.
 
-The job runs through one function, :data:`RUN_DAY` (``run_claims`` here: each encounter decided as
-``POST /v1/check`` decides it). The batch-audit path replaces it by assigning its own function of
-the same signature, and the page stays as it is."""
+The job runs through one function, :data:`RUN_DAY`: on the audit's path (a Dask cluster,
+server/web/day_audit.py) when the server has a scheduler (``SUPPORTABLE_DASK_SCHEDULER``), else in the
+web worker (``run_claims``: each encounter decided as ``POST /v1/check`` decides it). The page is the
+same either way, and says where the claims were checked."""
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,17 @@ def run_claims(state: State, items: list[tuple[str, object]], payer: str | None,
     return {"encounters": total, "decided": total - len(failed), "failed": failed, "lines": lines}
 
 
+def run_day(state: State, items: list, payer: str | None, progress: Progress) -> dict:
+    """On the audit's path (a Dask cluster, server/web/day_audit.py) when the server has a scheduler
+    (``SUPPORTABLE_DASK_SCHEDULER``), else in this worker (``run_claims``): the same page either way."""
+    if state.settings.dask_scheduler:
+        from .day_audit import run_on_cluster
+        return run_on_cluster(state, items, payer, progress)
+    return {**run_claims(state, items, payer, progress), "ran_on": "this server"}
+
+
 # The one function a day's claims run through: (state, items, payer, progress) -> result.
-RUN_DAY: Callable[[State, list, str | None, Progress], dict] = run_claims
+RUN_DAY: Callable[[State, list, str | None, Progress], dict] = run_day
 
 
 def totals(lines: list[dict]) -> dict:
