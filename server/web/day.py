@@ -27,6 +27,15 @@ CSV_OUT = ("encounter", "payer", "line", "code", "verdict", "overbilled", "units
            "reasons")
 
 
+def line_rows(decision: dict) -> list[dict]:
+    """The page's rows of one decision document: one per billed line."""
+    return [{"encounter": decision["encounter"], "payer": decision["payer"], "line": line["line"], "code": line["code"],
+             "verdict": line["verdict"], "overbilled": line["overbilled"], "billed": line["units"]["billed"],
+             "supportable": line["units"]["supportable"],
+             "reasons": [{"id": r["id"], "message": r["message"], "source": labels.source_text(r.get("source"))}
+                         for r in line["reasons"]]} for line in decision["lines"]]
+
+
 def run_claims(state: State, items: list[tuple[str, object]], payer: str | None, progress: Progress) -> dict:
     """Decide each (where, document); problems for the ones that cannot be decided. The result is
     what the page shows: ``lines`` (one row per billed line) and ``failed`` (one per encounter)."""
@@ -43,12 +52,7 @@ def run_claims(state: State, items: list[tuple[str, object]], payer: str | None,
                 failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None,
                                "problems": labels.problems_text(exc.problems) if exc.problems else [exc.detail]})
             else:
-                for line in decision["lines"]:
-                    lines.append({"encounter": decision["encounter"], "payer": decision["payer"], "line": line["line"],
-                                  "code": line["code"], "verdict": line["verdict"], "overbilled": line["overbilled"],
-                                  "billed": line["units"]["billed"], "supportable": line["units"]["supportable"],
-                                  "reasons": [{"id": r["id"], "message": r["message"],
-                                               "source": labels.source_text(r.get("source"))} for r in line["reasons"]]})
+                lines += line_rows(decision)
         progress.step(n, total, f"{n} of {total} claims checked")
     return {"encounters": total, "decided": total - len(failed), "failed": failed, "lines": lines}
 

@@ -16,6 +16,7 @@ from supportable.engine import PolicySources
 
 from ..registry import current_engine
 from . import labels
+from .day import line_rows
 from .jobs import JobError, Progress
 
 
@@ -52,13 +53,7 @@ def run_on_cluster(state, items: list[tuple[str, object]], payer: str | None, pr
             continue
         result = next(decided)
         if "decision" in result:
-            decision = result["decision"]
-            for line in decision["lines"]:
-                lines.append({"encounter": decision["encounter"], "payer": decision["payer"], "line": line["line"],
-                              "code": line["code"], "verdict": line["verdict"], "overbilled": line["overbilled"],
-                              "billed": line["units"]["billed"], "supportable": line["units"]["supportable"],
-                              "reasons": [{"id": r["id"], "message": r["message"],
-                                           "source": labels.source_text(r.get("source"))} for r in line["reasons"]]})
+            lines += line_rows(result["decision"])
         else:
             error = result["error"]
             ident = document.get("id") if isinstance(document, dict) else None
