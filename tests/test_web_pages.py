@@ -294,3 +294,24 @@ def test_a_pasted_fhir_claim_is_checked_as_the_fhir_front_door_checks_it(client)
     assert answer.status_code == 422, answer.status_code
     shown = errors_of(answer.data.decode())
     assert "no CPT" in shown and "productOrService" in shown, shown
+
+
+def test_an_837_uploaded_as_a_days_claims_shows_what_the_837_front_door_decides(client):
+    # An X12 837P on the day's-claims page: each claim and date of service an encounter, its payer through
+    # the payer-identifier table, decided as POST /v1/x12/837/check decides it (docs/x12.md, docs/web.md).
+    text = (ROOT / "examples" / "x12" / "therapy.837").read_text()
+    answer = client.post("/day", data={"claims_file": (io.BytesIO(text.encode()), "therapy.837")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 303, errors_of(answer.data.decode())
+    location = answer.headers["Location"]
+    _finished(client, location)
+    rows = client.get(location + "/results.csv").data.decode().splitlines()[1:]
+    front = client.post("/v1/x12/837/check?explain=none", data=text, content_type="application/edi-x12").get_json()
+    expected = [(r["decision"]["encounter"], r["decision"]["payer"], l["line"], l["code"], l["verdict"])
+                for r in front["results"] if "decision" in r for l in r["decision"]["lines"]]
+    assert [tuple(r.split(",")[:5]) for r in rows] == expected and expected
+    # a file that is not a readable 837P is a message naming its segments
+    broken = (ROOT / "tests" / "data" / "x12" / "malformed-missing-isa.837").read_text()
+    answer = client.post("/day", data={"claims_file": (io.BytesIO(broken.encode()), "broken.837")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 422 and "not a readable X12 837P" in errors_of(answer.data.decode())

@@ -1,5 +1,7 @@
-"""A day's claims as a file: NDJSON (one encounter a line), a JSON array of encounters (or one), or a
-CSV of one row per billed line with the encounter's fields repeated (the layout is in docs/web.md).
+"""A day's claims as a file: NDJSON (one encounter a line), a JSON array of encounters (or one), a
+CSV of one row per billed line with the encounter's fields repeated (the layout is in docs/web.md),
+or an X12 837P (each claim and date of service an encounter, read as the 837 front door reads it,
+its payer through the payer-identifier table; docs/x12.md).
 Each reader gives a list of (where, document or problem items): a bad row or line is reported with
 its place and does not stop the others."""
 from __future__ import annotations
@@ -22,11 +24,38 @@ def _problem(message: str, code: str = "invalid_value", path: str = "") -> list[
     return [{"path": path, "code": code, "level": "error", "message": message}]
 
 
-def read_claims(name: str, text: str) -> list[tuple[str, object]]:
-    """(where, document) for each encounter, or (where, [problem items]) for one that cannot be read."""
+X12_SUFFIXES = (".837", ".x12", ".edi")
+
+
+def read_837(name: str, text: str, payer_ids) -> list[tuple[str, object]]:
+    """An 837P's encounters: (claim and segment, document with its payer) or (the same, [problem items]) for
+    a claim that cannot be checked. ValueError, naming the segments, for a file that is not a readable 837P."""
+    from ..x12.encounters import build
+    from ..x12.reader import X12Error, read_837 as read_interchange
+    try:
+        claims = read_interchange(text)
+    except X12Error as exc:
+        raise ValueError(f"{name} is not a readable X12 837P: " + "; ".join(str(p) for p in exc.problems[:5])) from None
+    out: list[tuple[str, object]] = []
+    for built in build(claims, payer_ids, None, None):
+        where = f"claim {built.claim.claim_id} (CLM at segment {built.claim.at.segment})"
+        if built.document is None:
+            out.append((where, [p for issue in built.issues for p in _problem(issue.message, issue.code)]))
+        else:
+            out.append((where, {**built.document, "payer": built.payer}))
+    return out
+
+
+def read_claims(name: str, text: str, payer_ids=None) -> list[tuple[str, object]]:
+    """(where, document) for each encounter, or (where, [problem items]) for one that cannot be read.
+    ``payer_ids``: the payer-identifier table, for an 837's payers."""
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise ValueError("the file is empty")
+    if name.lower().endswith(X12_SUFFIXES) or stripped.startswith("ISA"):
+        if payer_ids is None:
+            raise ValueError(f"{name} is an 837: its payers need the payer-identifier table")
+        return read_837(name, text, payer_ids)
     if name.lower().endswith(".csv") or not stripped.startswith(("{", "[")):
         return read_csv(text)
     if stripped.startswith("["):

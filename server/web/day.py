@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 from ..routes.common import ProblemError, State
 from ..routes.decisions import decide_document
 from . import labels
+from ..routes.x12 import payer_table
 from .claims_file import CSV_COLUMNS, read_claims
 from .jobs import JobStore, Progress, finished, status_answer
 from .pages import page, payer_ids
@@ -110,7 +111,7 @@ def install(bp: Blueprint, state: State) -> None:
         name = upload.filename if upload and upload.filename else "pasted text"
         try:
             text = upload.read().decode("utf-8-sig") if upload and upload.filename else request.form.get("claims_text", "")
-            items = read_claims(name, text)
+            items = read_claims(name, text, payer_table(state.settings))
         except UnicodeDecodeError:
             return upload_page([f"{name} is not UTF-8 text."], 422)
         except ValueError as exc:
