@@ -2,8 +2,9 @@
 with the verdict mix, the top reasons, verdicts and money at risk by payer, the units, invalid
 encounters by problem and the slowest encounters.
 
-The charts are drawn by matplotlib with its Agg backend and embedded as inline SVG (text drawn as
-paths, so no font is needed to show them); everything else is HTML tables. The report is built
+The charts are drawn by matplotlib, each on a Figure of its own without pyplot (so safe in threads),
+and embedded as inline SVG (text drawn as paths, so no font is needed to show them); everything else
+is HTML tables. The report is built
 from the summary document alone (``write_report(summary, path)``), so a summary file written by an
 earlier audit can be rendered again (``python -m supportable.audit.report SUMMARY.json OUT.html``).
 """
@@ -29,35 +30,32 @@ def _svg(fig) -> str:
     return re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)   # the RDF block names outside URIs
 
 
-def _pyplot():
+def _figure(width: float, height: float):
+    """A figure and its axes, made without pyplot: no global figure state, so reports can be drawn in
+    several threads at once (the web server's day jobs)."""
     import matplotlib
-    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
     matplotlib.rcParams["svg.fonttype"] = "path"
     matplotlib.rcParams["svg.hashsalt"] = "supportable-audit"     # stable element ids: the same report twice
-    import matplotlib.pyplot as plt
-    return plt
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def verdict_chart(summary: dict) -> str:
-    plt = _pyplot()
     counts = [summary["by_verdict"].get(v, 0) for v in VERDICT_ORDER]
-    fig, ax = plt.subplots(figsize=(6, 2.4))
+    fig, ax = _figure(6, 2.4)
     bars = ax.barh(list(VERDICT_ORDER), counts, color=[COLOURS[v] for v in VERDICT_ORDER])
     ax.bar_label(bars, labels=[f"{c} ({100 * c / (sum(counts) or 1):.0f}%)" for c in counts], padding=3)
     ax.invert_yaxis()
     ax.set_xlabel("lines")
     ax.set_title("Verdicts of all lines")
     ax.margins(x=0.25)
-    try:
-        return _svg(fig)
-    finally:
-        plt.close(fig)
+    return _svg(fig)
 
 
 def payer_chart(summary: dict) -> str:
-    plt = _pyplot()
     payers = list(summary["by_payer"])
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(payers) + 1.4))
+    fig, ax = _figure(7, 0.5 * len(payers) + 1.4)
     left = [0] * len(payers)
     for verdict in VERDICT_ORDER:
         values = [summary["by_payer"][p].get(verdict, 0) for p in payers]
@@ -67,18 +65,14 @@ def payer_chart(summary: dict) -> str:
     ax.set_xlabel("lines")
     ax.set_title("Verdicts by payer")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small", frameon=False)
-    try:
-        return _svg(fig)
-    finally:
-        plt.close(fig)
+    return _svg(fig)
 
 
 def reasons_chart(summary: dict) -> str:
     reasons = summary["top_reasons"][:TOP]
     if not reasons:
         return "<p>No line was refused or reduced for a reason.</p>"
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(reasons) + 1.2))
+    fig, ax = _figure(8, 0.32 * len(reasons) + 1.2)
     bars = ax.barh([r["id"] for r in reasons], [r["lines"] for r in reasons], color="#546e7a")
     ax.bar_label(bars, padding=3, fontsize="small")
     ax.invert_yaxis()
@@ -86,10 +80,7 @@ def reasons_chart(summary: dict) -> str:
     ax.set_xlabel("lines")
     ax.set_title(f"Top {len(reasons)} reasons")
     ax.margins(x=0.15)
-    try:
-        return _svg(fig)
-    finally:
-        plt.close(fig)
+    return _svg(fig)
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -103,8 +94,16 @@ table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;p
 th{background:#f3f3f3}.charts svg{max-width:100%;height:auto}.note{color:#555}"""
 
 
-def render(summary: dict) -> str:
+def charts(summary: dict) -> dict[str, str]:
+    """The report's charts as inline SVG: ``verdicts``, ``payers`` and ``reasons`` (the web's day page
+    shows these same charts)."""
+    return {"verdicts": verdict_chart(summary), "payers": payer_chart(summary), "reasons": reasons_chart(summary)}
+
+
+def render(summary: dict, drawn: dict[str, str] | None = None) -> str:
+    """The report of ``summary``; ``drawn``: its charts when already drawn (``charts``)."""
     s, money, units = summary, summary["money"], summary["units"]
+    drawn = drawn or charts(summary)
     payer_rows = [[p, c.get("encounters", 0), c.get("invalid", 0), c.get("lines", 0),
                    *[c.get(v, 0) for v in VERDICT_ORDER], f"{money['at_risk_by_payer'].get(p, 0):.2f}"]
                   for p, c in s["by_payer"].items()]
@@ -126,10 +125,10 @@ def render(summary: dict) -> str:
         + html.escape(", ".join(f"{p} {v}" for p, v in s["policy_versions"].items())) + ".</p>",
         f"<h2>Units and money</h2><p>Units billed {units['billed']}, supportable {units['supportable']}, "
         f"not supportable {units['not_supportable']}. {money_text}</p>",
-        "<h2>Verdicts</h2><div class='charts'>", verdict_chart(s), "</div>",
-        "<h2>By payer</h2><div class='charts'>", payer_chart(s), "</div>",
+        "<h2>Verdicts</h2><div class='charts'>", drawn["verdicts"], "</div>",
+        "<h2>By payer</h2><div class='charts'>", drawn["payers"], "</div>",
         _table(["payer", "encounters", "invalid", "lines", *VERDICT_ORDER, "at risk"], payer_rows),
-        "<h2>Top reasons</h2><div class='charts'>", reasons_chart(s), "</div>",
+        "<h2>Top reasons</h2><div class='charts'>", drawn["reasons"], "</div>",
         _table(["reason", "lines"], [[r["id"], r["lines"]] for r in s["top_reasons"]]),
         "<h2>By code</h2>", _table(["code", "lines", *VERDICT_ORDER], code_rows),
         "<h2>Invalid encounters by problem</h2>",

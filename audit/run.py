@@ -10,6 +10,11 @@ their addresses. Partitions are then submitted a window at a time (memory stays 
 the corpus size) and written as they can be in order: a partition that finishes early waits for
 the ones before it. A worker lost mid-run loses nothing: the scheduler runs its tasks again on
 another worker, and each partition's result is written once, when its turn comes.
+
+A program that already holds the encounters (the web's day of claims, server/web/day.py) gives them
+as ``AuditJob.items`` instead of files, and one that already holds built policies (a web worker) may
+decide them on this same path in its own process (``AuditJob.here``): the same partitions, the same
+``decide_partition`` and tally, the same results and summary, with no cluster.
 """
 from __future__ import annotations
 
@@ -55,6 +60,9 @@ class AuditJob:
     payer_ids: object = None       # the payer-identifier table (server/payer_ids.py), for 837 files
     on_progress: object = None     # called with the number of encounters written so far (the web's day job)
     client: object = None          # an open distributed.Client to use (and leave open), else one is made
+    items: list | None = None      # the encounters as corpus.Item, in order, instead of reading ``corpus``
+    here: object = None            # policies built in this process: decide here, without a cluster
+    corpus_label: str | None = None   # what the summary calls the corpus when ``items`` are given
 
 
 def summary_path_for(output: Path) -> Path:
@@ -124,34 +132,56 @@ def _progress(job: AuditJob, total: int | None):
 
 def run_audit(job: AuditJob) -> dict:
     """Run the audit; write the results and the summary; return the summary."""
-    try:
-        files = corpus_mod.corpus_files(job.corpus)
-    except corpus_mod.CorpusError as exc:
-        raise AuditError("unreadable_corpus", str(exc)) from None
+    files = None
+    if job.items is None:
+        try:
+            files = corpus_mod.corpus_files(job.corpus)
+        except corpus_mod.CorpusError as exc:
+            raise AuditError("unreadable_corpus", str(exc)) from None
+
+    def encounters():
+        return iter(job.items) if job.items is not None else corpus_mod.items(job.corpus, files, job.payer_ids)
+
     started = time.perf_counter()
     patients, history_note = None, "each encounter's own patient.history and patient.year_to_date"
     if job.history_from_corpus:
         from .history import derive
         try:
-            patients, history_note = derive(corpus_mod.items(job.corpus, files, job.payer_ids))
+            patients, history_note = derive(encounters())
         except corpus_mod.CorpusError as exc:
             raise AuditError("unreadable_corpus", str(exc)) from None
-    client, cluster, where = open_cluster(job.scheduler, job.workers, job.client)
+    total = len(job.items) if job.items is not None else corpus_mod.count_encounters(files)
+    sink = None            # opened once the policy versions are agreed: nothing is written before
     try:
-        reports = client.run(prepare, job.settings)
-        settings = replace(job.settings, versions=agreed_versions(reports))
-        try:
-            tally, partitions_by_worker = _submit_all(client, job, settings, files, patients)
-        except corpus_mod.CorpusError as exc:        # a file that became unreadable while it was read
-            raise AuditError("unreadable_corpus", f"{exc}; the results written so far are incomplete") from None
+        if job.here is not None:
+            where = "this process"
+            settings = replace(job.settings, versions=job.here.versions())
+            sink = _InOrder(job, total)
+            for batch in corpus_mod.partitions(encounters(), job.partition_size):
+                sink.take(decide_partition(settings, batch, _share(batch, patients), loaded=job.here))
+        else:
+            client, cluster, where = open_cluster(job.scheduler, job.workers, job.client)
+            try:
+                reports = client.run(prepare, job.settings)
+                settings = replace(job.settings, versions=agreed_versions(reports))
+                sink = _InOrder(job, total)
+                _submit_all(client, settings, corpus_mod.partitions(encounters(), job.partition_size), patients,
+                            sink)
+            finally:
+                if client is not job.client:
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+    except corpus_mod.CorpusError as exc:        # a file that became unreadable while it was read
+        raise AuditError("unreadable_corpus", f"{exc}; the results written so far are incomplete") from None
     finally:
-        if client is not job.client:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        if sink is not None:
+            sink.close()
+    tally, partitions_by_worker = sink.tally, sink.by_worker
     elapsed = time.perf_counter() - started
     run = {
-        "corpus": [str(p) for p in job.corpus], "output": str(job.output), "format": job.fmt,
+        "corpus": [job.corpus_label] if job.corpus_label else [str(p) for p in job.corpus],
+        "output": str(job.output), "format": job.fmt,
         "payer": job.settings.payer or "each encounter's own `payer`, else base", "explain": job.settings.explain,
         "engine": job.settings.engine, "policy_versions": settings.versions, "cluster": where,
         "workers": {w: n for w, (n, _) in sorted(partitions_by_worker.items())},
@@ -167,16 +197,41 @@ def run_audit(job: AuditJob) -> dict:
     return summary
 
 
-def _submit_all(client, job: AuditJob, settings: Settings, files: list[Path], patients: dict | None):
+def _share(batch: list, patients: dict | None) -> dict | None:
+    """The derived history of the partition's patients (``--history-from-corpus``), else None."""
+    return {i.index: patients[i.index] for i in batch if i.index in patients} if patients else None
+
+
+class _InOrder:
+    """Takes decided partitions in corpus order: writes their results, merges their tallies, counts
+    who decided them, moves the progress bar and tells ``on_progress``."""
+
+    def __init__(self, job: AuditJob, total: int | None):
+        self.job, self.tally, self.by_worker, self.written = job, Tally(), {}, 0
+        self.bar = _progress(job, total)
+        self.writer = open_writer(job.output, job.fmt)
+
+    def take(self, part: dict) -> None:
+        self.writer.write(part["lines"])
+        self.tally.merge(part["tally"])
+        count, _ = self.by_worker.get(part["worker"], (0, 0))
+        self.by_worker[part["worker"]] = (count + 1, part["loads"])
+        self.bar.update(len(part["lines"]))
+        self.written += len(part["lines"])
+        if self.job.on_progress is not None:
+            self.job.on_progress(self.written)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.bar.close()
+
+
+def _submit_all(client, settings: Settings, stream, patients: dict | None, sink: _InOrder) -> None:
     from distributed import as_completed
     window = max(4, 3 * sum(client.nthreads().values()))
-    stream = corpus_mod.partitions(corpus_mod.items(job.corpus, files, job.payer_ids), job.partition_size)
-    tally, by_worker = Tally(), {}
     done: dict[int, dict] = {}
     sequence: dict[str, int] = {}          # task key -> its partition's place in the corpus
-    next_to_write, submitted, written = 0, 0, 0
-    bar = _progress(job, corpus_mod.count_encounters(files))
-    writer = open_writer(job.output, job.fmt)
+    next_to_write, submitted = 0, 0
     pending = as_completed()
 
     def submit_one() -> bool:
@@ -184,39 +239,25 @@ def _submit_all(client, job: AuditJob, settings: Settings, files: list[Path], pa
         batch = next(stream, None)
         if batch is None:
             return False
-        share = {i.index: patients[i.index] for i in batch if i.index in patients} if patients else None
-        future = client.submit(decide_partition, settings, batch, share, pure=False, retries=0)
+        future = client.submit(decide_partition, settings, batch, _share(batch, patients), pure=False, retries=0)
         sequence[future.key] = submitted
         pending.add(future)
         submitted += 1
         return True
 
-    try:
-        for _ in range(window):
-            if not submit_one():
-                break
-        for future in pending:
-            try:
-                part = future.result()
-            except PolicyMismatch:
-                raise
-            except Exception as exc:  # a task that failed for good (e.g. workers killed again and again)
-                raise AuditError("task_failed", f"a partition could not be decided ({type(exc).__name__}: {exc})") \
-                    from None
-            done[sequence.pop(future.key)] = part
-            while next_to_write in done:
-                part = done.pop(next_to_write)
-                writer.write(part["lines"])
-                tally.merge(part["tally"])
-                count, _ = by_worker.get(part["worker"], (0, 0))
-                by_worker[part["worker"]] = (count + 1, part["loads"])
-                bar.update(len(part["lines"]))
-                written += len(part["lines"])
-                if job.on_progress is not None:
-                    job.on_progress(written)
-                next_to_write += 1
-            submit_one()
-    finally:
-        writer.close()
-        bar.close()
-    return tally, by_worker
+    for _ in range(window):
+        if not submit_one():
+            break
+    for future in pending:
+        try:
+            part = future.result()
+        except PolicyMismatch:
+            raise
+        except Exception as exc:  # a task that failed for good (e.g. workers killed again and again)
+            raise AuditError("task_failed", f"a partition could not be decided ({type(exc).__name__}: {exc})") \
+                from None
+        done[sequence.pop(future.key)] = part
+        while next_to_write in done:
+            sink.take(done.pop(next_to_write))
+            next_to_write += 1
+        submit_one()

@@ -160,9 +160,11 @@ def decide_item(loaded: _Policies, settings: Settings, item, patient: dict | Non
     return audit_result(item.index, item.source, decision=body), payer, charges
 
 
-def decide_partition(settings: Settings, items: list, patients: dict | None = None) -> dict:
-    """Decide a partition: its result lines (JSON text, in order), its tally, who decided it."""
-    loaded = policies(settings)
+def decide_partition(settings: Settings, items: list, patients: dict | None = None, loaded=None) -> dict:
+    """Decide a partition: its result lines (JSON text, in order), its tally, who decided it.
+    ``loaded``: policies already built in this process (anything with ``known``, ``get(payer)`` and
+    ``versions()``, such as a web server's; run_audit's ``AuditJob.here``), else this worker's own."""
+    loaded = loaded if loaded is not None else policies(settings)
     tally, lines = Tally(), []
     for item in items:
         started = time.perf_counter()

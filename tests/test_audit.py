@@ -188,6 +188,27 @@ def test_parquet_holds_the_same_results(client, corpus, tmp_path):
     assert from_parquet[12]["source"] == f"{tmp_path / 'in.parquet'}[row 12]" and len(from_parquet) == 39
 
 
+RUN_FACTS = ("corpus", "output", "cluster", "workers", "policy_loads_by_worker", "partition_size", "elapsed_s",
+             "encounters_per_s", "slowest", "summary_file")
+
+
+def test_given_items_decided_in_this_process_are_the_clusters_results(client, corpus, tmp_path):
+    # The web's day of claims (server/web/day_audit.py) hands the audit items it holds and the policies its
+    # worker serves (AuditJob.items, AuditJob.here): the same partitions and decisions as on the cluster.
+    from supportable.audit.corpus import items
+    from supportable.audit.worker import _Policies
+    on_cluster = run_audit(AuditJob([corpus], tmp_path / "c.ndjson", settings(), partition_size=4, client=client))
+    seen = []
+    here = run_audit(AuditJob([], tmp_path / "h.ndjson", settings(), partition_size=4, items=list(items([corpus])),
+                              here=_Policies(settings()), corpus_label="the upload", on_progress=seen.append))
+    assert read_results(tmp_path / "h.ndjson") == read_results(tmp_path / "c.ndjson")
+    assert {k: v for k, v in here.items() if k not in RUN_FACTS} == \
+        {k: v for k, v in on_cluster.items() if k not in RUN_FACTS}
+    assert here["cluster"] == "this process" and here["corpus"] == ["the upload"] and sum(here["workers"].values()) == 10
+    assert seen == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]      # progress after each partition, in order
+    assert here["policy_versions"] == on_cluster["policy_versions"]
+
+
 def test_workers_that_disagree_on_a_version_are_named():
     same = {"versions": {"base": "sha256:a", "medicare": "sha256:b"}}
     assert agreed_versions({"tcp://w1": same, "tcp://w2": same}) == same["versions"]

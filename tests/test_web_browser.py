@@ -16,7 +16,6 @@ from serving import post, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"
-DAY_SAMPLE = 8           # corpus encounters uploaded as a day's claims (each also checked by the CLI)
 GAIT_DOCUMENTATION = ["gait_impairment", "walking_limitation", "balance_deficit"]
 
 
@@ -167,43 +166,49 @@ def test_diagnoses_are_searched_as_you_type(site):
     assert any(o.get_attribute("value").startswith("G81") for o in options)
 
 
-def _cli_summary(path: Path, payer: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "supportable.cli", "check", str(path), "--payer", payer,
-                          "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def _cli_audit(corpus: Path, payer: str, folder: Path) -> dict:
+    """What `supportable audit` computes for the corpus (one worker process: the server has the other core)."""
+    out = subprocess.run([sys.executable, "-m", "supportable.cli", "audit", str(corpus), "--payer", payer,
+                          "--output", str(folder / "cli.ndjson"), "--workers", "1", "--summary-json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["summary"]
+    return json.loads(out.stdout)
 
 
-def test_a_days_claims_show_the_totals_the_command_line_computes(site, tmp_path):
+def test_the_corpus_as_a_days_claims_shows_the_totals_the_command_line_computes(site, tmp_path):
+    # The issue's Done-when: a batch upload of examples/corpus (all of it) shows the totals the CLI computes.
     base, driver, _port = site
-    encounters = CORPUS.read_text().splitlines()[:DAY_SAMPLE]
-    day = tmp_path / "day.ndjson"
-    day.write_text("\n".join(encounters) + "\n")
-    singles = []
-    for i, text in enumerate(encounters):
-        singles.append(tmp_path / f"enc{i}.json")
-        singles[-1].write_text(text)
-    with ThreadPoolExecutor(2) as pool:         # the command line's own answers, while the browser works
-        expected = pool.map(lambda p: _cli_summary(p, "commercial"), singles)
+    with ThreadPoolExecutor(1) as pool:          # the command line's own audit, while the browser works
+        expected = pool.submit(_cli_audit, CORPUS, "medicare", tmp_path)
         driver.get(base + "/day")
-        driver.find_element("id", "claims_file").send_keys(str(day))
-        _choose(driver, "day-payer", "commercial")
+        driver.find_element("id", "claims_file").send_keys(str(CORPUS))
+        _choose(driver, "day-payer", "medicare")
         click_and_wait(driver, "start-day")
-        wait_for(driver, "#totals-verdict", timeout=120)         # the job page polls until the results are in
-        cli = {}
-        for summary in expected:
-            for key, n in summary.items():
-                cli[key] = cli.get(key, 0) + n
+        wait_for(driver, "#totals-verdict", timeout=600)         # the job page polls until the results are in
+        cli = expected.result()
+    encounters = sum(1 for line in CORPUS.read_text().splitlines() if line.strip())
+    assert cli["encounters"] == encounters == 3000 and cli["decided"] + cli["invalid"] == encounters
     shown = {row.get_attribute("data-verdict"): int(row.find_element(*_by("td.count")).text)
              for row in driver.find_elements(*_by("#totals-verdict tbody tr"))}
-    assert shown == {k: cli[k] for k in ("supportable", "needs_documentation", "not_supportable")}
-    assert f"{DAY_SAMPLE} claim(s), {DAY_SAMPLE} checked" in driver.find_element(*_by("p.lead")).text
-    assert f"supportable: {cli['overbilled']}" in driver.find_element("id", "overbilled").text
+    assert shown == {k: cli["by_verdict"].get(k, 0) for k in ("supportable", "needs_documentation", "not_supportable")}
+    assert sum(shown.values()) == cli["lines"]
+    lead = driver.find_element(*_by("p.lead")).text
+    assert f"{encounters} claim(s), {cli['decided']} checked, {cli['invalid']} could not be read" in lead
+    reasons = {row.get_attribute("data-reason"): int(row.find_element(*_by("td.count")).text)
+               for row in driver.find_elements(*_by("#totals-reason tbody tr[data-reason]"))}
+    assert reasons == cli["by_reason"]
+    units = cli["units"]
+    assert (f"Units billed {units['billed']}, supportable {units['supportable']}, not supportable "
+            f"{units['not_supportable']}") in driver.find_element("id", "units").text
+    for chart in ("chart-verdicts", "chart-payers", "chart-reasons"):    # the audit report's charts, drawn
+        assert driver.find_element(*_by(f"#{chart} svg")).size["height"] > 0
     # filtering by verdict shows that many lines; the CSV download link carries the filter
     _choose(driver, "filter-verdict", "not_supportable")
     click_and_wait(driver, "apply-filters")
+    refused = cli["by_verdict"].get("not_supportable", 0)
+    assert f"{refused} line(s) shown" in driver.find_element("id", "shown").text
     rows = driver.find_elements(*_by("#day-lines tbody tr"))
-    assert len(rows) == cli["not_supportable"] and all("Not supportable" in r.text for r in rows)
+    assert len(rows) == min(refused, 500) and all("Not supportable" in r.text for r in rows)
     assert "verdict=not_supportable" in driver.find_element("id", "download").get_attribute("href")
 
 

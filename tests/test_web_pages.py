@@ -4,7 +4,10 @@ traceback, a blank page or a 500), pages show what the engine says, and they sta
 OpenAPI document."""
 from __future__ import annotations
 
+import csv
 import io
+import json
+from collections import Counter
 from html import unescape as html_unescape
 import re
 import time
@@ -17,6 +20,8 @@ from supportable.server import wire
 from supportable.server.app import create_app
 from supportable.server.registry import Registry
 from supportable.server.settings import Settings
+
+CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"
 
 PAGES = ["/", "/day", "/payers", "/payers/medicare", "/payers/aetna/codes/97112", "/payers/diff?from=base&to=medicare",
          "/analyst"]
@@ -165,6 +170,67 @@ def test_a_csv_of_a_days_claims_groups_rows_into_encounters(client):
     assert csv_text[0].startswith("encounter,payer,line,code,verdict")
     got = {tuple(r.split(",")[2:5]) for r in csv_text[1:]}
     assert got == {(l["line"], l["code"], l["verdict"]) for l in decided["lines"]}
+
+
+def test_a_days_claims_are_audited_with_the_audits_summary_charts_and_logged_decisions(tmp_path):
+    # The day's claims run on the audit's path (docs/web.md, docs/audit.md): the page offers the audit's
+    # summary and report, shows its charts, counts money at risk from the lines' charges, and every
+    # decision is in the decision log under the id the CSV gives. Expectations come from POST /v1/check.
+    settings = Settings.from_env({}, tune_gc=False, reload_interval=0, decision_log=str(tmp_path / "d.jsonl"),
+                                 snapshot="", web_jobs=str(tmp_path / "jobs"))
+    client = create_app(settings, Registry.load(settings.policies)).test_client()
+    documents = [json.loads(t) for t in CORPUS.read_text().splitlines()[:12]]
+    for n, doc in enumerate(documents):
+        if n % 2 == 0:
+            for k, line in enumerate(doc["lines"]):
+                line["charge"] = 60.0 + 5 * k
+    text = "\n".join(json.dumps(d) for d in documents[:4]) + "\n{not json\n" + \
+        "\n".join(json.dumps(d) for d in documents[4:]) + "\n"
+    answer = client.post("/day", data={"claims_text": text, "payer": "medicare"})
+    assert answer.status_code == 303
+    location = answer.headers["Location"]
+    _finished(client, location)
+    decided = [client.post("/v1/check?payer=medicare&explain=none", json=d).get_json() for d in documents]
+    verdicts = Counter(l["verdict"] for d in decided for l in d["lines"])
+    at_risk = sum(line["charge"] * (l["units"]["billed"] - l["units"]["supportable"]) / l["units"]["billed"]
+                  for doc, d in zip(documents, decided) for line, l in zip(doc["lines"], d["lines"])
+                  if "charge" in line and l["units"]["supportable"] < l["units"]["billed"])
+    summary = client.get(location + "/summary.json").get_json()
+    assert summary["by_verdict"] == dict(verdicts) and summary["decided"] == 12 and summary["encounters"] == 13
+    assert summary["invalid_by_problem"] == {"invalid-claim": 1} and summary["cluster"] == "this process"
+    assert summary["units"]["billed"] == sum(l["units"]["billed"] for d in decided for l in d["lines"])
+    assert at_risk > 0 and summary["money"]["at_risk"] == pytest.approx(at_risk, abs=0.05)
+    html = client.get(location).data.decode()
+    for chart in ("chart-verdicts", "chart-payers", "chart-reasons"):
+        assert re.search(f'<figure id="{chart}" role="img" aria-label="[^"]+"><svg', html), chart
+    assert f"{summary['money']['at_risk']:.2f} is at risk" in text_of(html)
+    report = client.get(location + "/report.html").data.decode()
+    assert "Supportable audit report" in report and report.count("<svg") == 3 and "the uploaded file" in report
+    # every decision logged, found by the id its CSV rows carry, with the verdicts the page shows
+    rows = list(csv.DictReader(io.StringIO(client.get(location + "/results.csv").data.decode())))
+    assert len(rows) == sum(verdicts.values())
+    for row in rows[:5]:
+        entry = client.get(f"/v1/decisions/{row['decision_id']}").get_json()
+        assert entry["encounter"] == row["encounter"] and entry["payer"] == "medicare"
+        assert {l["line"]: l["verdict"] for l in entry["lines"]}[row["line"]] == row["verdict"]
+
+
+def test_a_csv_row_without_minutes_is_minutes_not_recorded_and_a_charge_is_money(client):
+    # docs/web.md: an empty minutes cell is minutes not recorded (docs/encounter.md), never a pass and never
+    # a guess; a charge that is not an amount is a problem in its row.
+    head = CSV_HEAD.rstrip("\n") + ",charge\n"
+    rows = [f"e1,medicare,2025-03-14,physical_therapist,p1,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,,2,GP,strength,A,\"$1,200.50\"",
+            f"e2,medicare,2025-03-14,physical_therapist,p2,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,lots",
+            f"e3,medicare,2025-03-14,physical_therapist,p3,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,$1,200"]
+    answer = client.post("/day", data={"claims_text": head + "\n".join(rows)})
+    location = answer.headers["Location"]
+    _finished(client, location)
+    html = text_of(client.get(location).data.decode())
+    assert "row 3, column charge: `lots` is not an amount in dollars" in html
+    assert "row 4 has 18 cells but the first row names 17 columns" in html
+    line = next(csv.DictReader(io.StringIO(client.get(location + "/results.csv").data.decode())))
+    assert (line["encounter"], line["verdict"], line["units_supportable"]) == ("e1", "needs_documentation", "0")
+    assert client.get(location + "/summary.json").get_json()["money"]["charged"] == 1200.5
 
 
 @pytest.mark.parametrize("text, message", [

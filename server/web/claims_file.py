@@ -15,7 +15,7 @@ import json
 ENCOUNTER_COLUMNS = ("encounter_id", "payer", "date_of_service", "provider_type", "patient_id", "condition_status",
                      "plan_certified_by", "plan_certified_on", "plan_start_of_care", "diagnoses", "documentation")
 LINE_COLUMNS = ("line_id", "code", "minutes", "units", "modifiers", "patients_in_session", "intended_outcomes",
-                "time_block", "line_documentation")
+                "time_block", "line_documentation", "charge")
 CSV_COLUMNS = ENCOUNTER_COLUMNS + LINE_COLUMNS
 REQUIRED = ("encounter_id", "date_of_service", "provider_type", "patient_id", "code", "minutes", "units")
 
@@ -110,6 +110,9 @@ def read_csv(text: str) -> list[tuple[str, object]]:
                 f"row {row_number}: the encounter's fields differ from its first row ({where[key]}); repeat them "
                 "unchanged on every row of an encounter"))
         line, problems = _line(cell, row_number, len(encounters[key]["lines"]))
+        if row.get(None):          # cells past the header's last column: never dropped unsaid
+            problems += _problem(f"row {row_number} has {len(header) + len(row[None])} cells but the first row names "
+                                 f"{len(header)} columns (a cell holding a comma must be in double quotes)")
         encounters[key]["lines"].append(line)
         if problems:
             bad.setdefault(key, []).extend(problems)
@@ -135,10 +138,12 @@ def _encounter(cell: dict) -> dict:
 def _line(cell: dict, row_number: int, index: int) -> tuple[dict, list[dict]]:
     problems = []
     line: dict = {"id": cell["line_id"] or str(index + 1), "code": cell["code"], "modifiers": _list(cell["modifiers"])}
-    for column, key, default in (("minutes", "minutes", None), ("units", "units", None),
-                                 ("patients_in_session", "patients_in_session", 1)):
+    # an empty minutes cell is minutes not recorded (docs/encounter.md: the line then needs its minutes
+    # documented, never a silent pass); an empty units cell is a problem
+    for column, key, optional in (("minutes", "minutes", True), ("units", "units", False),
+                                  ("patients_in_session", "patients_in_session", True)):
         raw = cell[column]
-        if not raw and default is not None:
+        if not raw and optional:
             continue
         if not raw.isdigit():
             problems += _problem(f"row {row_number}, column {column}: `{raw}` is not a whole number",
@@ -151,4 +156,14 @@ def _line(cell: dict, row_number: int, index: int) -> tuple[dict, list[dict]]:
         line["time_block"] = cell["time_block"]
     if cell["line_documentation"]:
         line["documentation"] = _list(cell["line_documentation"])
+    if cell["charge"]:
+        try:
+            charge = float(cell["charge"].replace("$", "").replace(",", ""))
+        except ValueError:
+            charge = -1.0
+        if not (charge >= 0 and charge != float("inf")):
+            problems += _problem(f"row {row_number}, column charge: `{cell['charge']}` is not an amount in dollars",
+                                 "invalid_value", f"lines[{index}].charge")
+        else:
+            line["charge"] = charge
     return line, problems

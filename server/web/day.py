@@ -2,21 +2,22 @@
 every encounter as a background job (server/web/jobs.py) with progress, then a table of every line
 with filters (payer, verdict, code, reason), totals by verdict and by reason, and the rows as CSV.
 
-The job runs through one function, :data:`RUN_DAY`: on the audit's path (a Dask cluster,
-server/web/day_audit.py) when the server has a scheduler (``SUPPORTABLE_DASK_SCHEDULER``), else in the
-web worker (``run_claims``: each encounter decided as ``POST /v1/check`` decides it). The page is the
-same either way, and says where the claims were checked."""
+The job runs through one function, :data:`RUN_DAY`, on the audit's path (``supportable.audit``'s
+``run_audit``, server/web/day_audit.py): on a Dask cluster when the server has a scheduler
+(``SUPPORTABLE_DASK_SCHEDULER``), else in the web worker with the policies it serves. The page is the
+same either way and says where the claims were checked; it shows the audit's charts, and offers the
+audit's summary (JSON) and report (HTML) of the upload as ``supportable audit`` writes them."""
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from typing import Callable
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from ..routes.common import ProblemError, State
-from ..routes.decisions import decide_document
+from ..routes.common import State
 from . import labels
 from ..routes.x12 import payer_table
 from .claims_file import CSV_COLUMNS, read_claims
@@ -25,46 +26,43 @@ from .pages import page, payer_ids
 
 FILTERS = ("payer", "verdict", "code", "reason")
 CSV_OUT = ("encounter", "payer", "line", "code", "verdict", "overbilled", "units_billed", "units_supportable",
-           "reasons")
+           "reasons", "decision_id")
 
 
 def line_rows(decision: dict) -> list[dict]:
     """The page's rows of one decision document: one per billed line."""
-    return [{"encounter": decision["encounter"], "payer": decision["payer"], "line": line["line"], "code": line["code"],
+    return [{"encounter": decision["encounter"], "decision_id": decision.get("decision_id"), "payer": decision["payer"],
+             "line": line["line"], "code": line["code"],
              "verdict": line["verdict"], "overbilled": line["overbilled"], "billed": line["units"]["billed"],
              "supportable": line["units"]["supportable"],
              "reasons": [{"id": r["id"], "message": r["message"], "source": labels.source_text(r.get("source"))}
                          for r in line["reasons"]]} for line in decision["lines"]]
 
 
-def run_claims(state: State, items: list[tuple[str, object]], payer: str | None, progress: Progress) -> dict:
-    """Decide each (where, document); problems for the ones that cannot be decided. The result is
-    what the page shows: ``lines`` (one row per billed line) and ``failed`` (one per encounter)."""
+def run_day(state: State, items: list[tuple[str, object]], payer: str | None, progress: Progress) -> dict:
+    """Decide the day's claims on the audit's path (server/web/day_audit.py): on the server's Dask
+    cluster when it has one (``SUPPORTABLE_DASK_SCHEDULER``), else in this worker. The result is what
+    the page shows: ``lines`` (one row per billed line), ``failed`` (one per claim not decided), the
+    audit's ``summary`` and its ``charts``."""
+    from supportable.audit.report import charts
+    from .day_audit import log_decisions, run_audit_of_day
+    results, summary = run_audit_of_day(state, items, payer, progress)
+    log_decisions(state, items, results)
     lines, failed = [], []
-    total = len(items)
-    for n, (where, document) in enumerate(items, start=1):
+    for (where, document), result in zip(items, results):
+        if "decision" in result:
+            lines += line_rows(result["decision"])
+            continue
         ident = document.get("id") if isinstance(document, dict) else None
-        if isinstance(document, list):              # problems found while reading the file
-            failed.append({"where": where, "encounter": ident, "problems": labels.problems_text(document)})
-        else:
-            try:
-                decision = decide_document(state, document, payer, "none")
-            except ProblemError as exc:
-                failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None,
-                               "problems": labels.problems_text(exc.problems) if exc.problems else [exc.detail]})
-            else:
-                lines += line_rows(decision)
-        progress.step(n, total, f"{n} of {total} claims checked")
-    return {"encounters": total, "decided": total - len(failed), "failed": failed, "lines": lines}
-
-
-def run_day(state: State, items: list, payer: str | None, progress: Progress) -> dict:
-    """On the audit's path (a Dask cluster, server/web/day_audit.py) when the server has a scheduler
-    (``SUPPORTABLE_DASK_SCHEDULER``), else in this worker (``run_claims``): the same page either way."""
-    if state.settings.dask_scheduler:
-        from .day_audit import run_on_cluster
-        return run_on_cluster(state, items, payer, progress)
-    return {**run_claims(state, items, payer, progress), "ran_on": "this server"}
+        error = result["error"]
+        problems = labels.problems_text(document) if isinstance(document, list) else \
+            labels.problems_text(error["problems"]) if error.get("problems") else [error.get("detail", "")]
+        failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None, "problems": problems})
+    progress.step(len(items), len(items), "drawing the charts", force=True)
+    return {"encounters": len(items), "decided": len(items) - len(failed), "failed": failed, "lines": lines,
+            "ran_on": (f"the Dask cluster at {summary['cluster']} ({len(summary['workers'])} worker(s))"
+                       if state.settings.dask_scheduler else "this server"),
+            "summary": summary, "charts": charts(summary)}
 
 
 # The one function a day's claims run through: (state, items, payer, progress) -> result.
@@ -76,9 +74,9 @@ def totals(lines: list[dict]) -> dict:
     by_reason: Counter = Counter()
     messages: dict[str, str] = {}
     for l in lines:
-        for r in l["reasons"]:
-            by_reason[r["id"]] += 1
+        for r in l["reasons"]:          # lines, not reasons: a rule may give one line a reason twice (two bindings)
             messages.setdefault(r["id"], r["message"])
+        by_reason.update({r["id"] for r in l["reasons"]})
     return {"lines": len(lines), "by_verdict": {v: by_verdict.get(v, 0) for v in labels.VERDICT_WORDS},
             "overbilled": sum(1 for l in lines if l["overbilled"]),
             "by_reason": [(rid, n, messages[rid]) for rid, n in by_reason.most_common()]}
@@ -145,6 +143,25 @@ def install(bp: Blueprint, state: State) -> None:
                     all_totals=totals(lines), totals=totals(shown), shown=shown, chosen=chosen, options=options,
                     labels=labels, csv_link=url_for("web.day_job_csv", job_id=job_id, **{k: v for k, v in chosen.items() if v}))
 
+    def summary_of(job_id: str) -> dict:
+        result = store.result(job_id)
+        if result is None or "summary" not in result:
+            abort(404, description="There is no such finished job (jobs are kept for a day).")
+        return result
+
+    @bp.get("/day/jobs/<job_id>/summary.json")
+    def day_job_summary(job_id: str):
+        """The audit's summary of the upload, as ``supportable audit`` writes NAME.summary.json."""
+        return Response(json.dumps(summary_of(job_id)["summary"], indent=2) + "\n", mimetype="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="claims-{job_id[:8]}.summary.json"'})
+
+    @bp.get("/day/jobs/<job_id>/report.html")
+    def day_job_report(job_id: str):
+        """The audit's HTML report of the upload (self-contained: print it or keep it)."""
+        from supportable.audit.report import render
+        result = summary_of(job_id)
+        return Response(render(result["summary"], result.get("charts")), mimetype="text/html")
+
     @bp.get("/day/jobs/<job_id>/results.csv")
     def day_job_csv(job_id: str):
         result = store.result(job_id)
@@ -155,6 +172,6 @@ def install(bp: Blueprint, state: State) -> None:
         writer.writerow(CSV_OUT)
         for l in filtered(result["lines"], {k: request.args.get(k, "") for k in FILTERS}):
             writer.writerow([l["encounter"], l["payer"], l["line"], l["code"], l["verdict"], str(l["overbilled"]).lower(),
-                             l["billed"], l["supportable"], "; ".join(f"{r['id']}: {r['message']}" for r in l["reasons"])])
+                             l["billed"], l["supportable"], "; ".join(f"{r['id']}: {r['message']}" for r in l["reasons"]), l.get("decision_id") or ""])
         return Response(out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="claims-{job_id[:8]}.csv"'})

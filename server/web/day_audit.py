@@ -1,64 +1,114 @@
-"""A day's claims on the audit's path (issue 15): when the server is given a Dask scheduler
-(``SUPPORTABLE_DASK_SCHEDULER``), the day's encounters are decided by ``supportable.audit`` on that
-cluster, as ``supportable audit --scheduler`` decides a corpus (policies loaded once per worker, the
-policy version checked equal on every worker, results in input order), and the page shows them as
-it shows those decided in the web worker (server/web/day.py ``run_claims``).
+"""A day's claims on the audit's path (issue 15, docs/audit.md): every upload is decided by
+``supportable.audit``'s ``run_audit``, the function behind ``supportable audit``: the same partitions,
+the same ``decide_partition``, the same result documents, the same summary and the same report charts.
 
-The encounters go to the cluster as an NDJSON file in the job's own temporary folder; progress comes
-from the audit as it writes each partition's results."""
+Where it runs:
+
+- with a Dask scheduler (``SUPPORTABLE_DASK_SCHEDULER``), on that cluster, as ``supportable audit
+  --scheduler`` runs: the workers load the policies from this server's paths once per process, their
+  policy versions are checked equal to each other and then to this server's, so the page never shows a
+  decision made under other policies than the ones the server serves;
+- without one, in this web worker (``AuditJob.here``), with the policies it already serves, in the
+  job's own thread: no second copy of the policies and no processes started per upload.
+
+Either way the results come back in the order of the file; a claim that could not be read stays in its
+place as an invalid result (``invalid-claim``), so the summary counts it as ``supportable audit``
+would. Every decision is written to this server's decision log with a decision id, as a claim checked
+on the form is.
+"""
 from __future__ import annotations
 
 import json
 import tempfile
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
-from supportable.engine import PolicySources
+from supportable.engine import PolicyError, PolicySources
 
-from ..registry import current_engine
+from ..registry import Registry
 from . import labels
-from .day import line_rows
 from .jobs import JobError, Progress
 
+EXPLAIN = "summary"        # as `supportable audit` decides by default: reasons and sources, no proof trees
 
-def run_on_cluster(state, items: list[tuple[str, object]], payer: str | None, progress: Progress) -> dict:
+
+class ServedPolicies:
+    """The web worker's own built policies, as the audit's ``decide_partition`` reads them."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self.known = set(registry.known)
+
+    def get(self, payer: str):
+        policy = self.registry.policies.get(payer)
+        return policy if policy is not None else PolicyError(self.registry.failed.get(payer, []))
+
+    def versions(self) -> dict[str, str]:
+        return {payer: self.registry.policies[payer].version if payer in self.registry.policies else "does-not-load"
+                for payer in sorted(self.known)}
+
+
+def audit_items(items: list[tuple[str, object]]) -> list:
+    """The day's (where, document or problems) as the audit's corpus items, in order."""
+    from supportable.audit.corpus import Item
+    out = []
+    for index, (where, document) in enumerate(items):
+        if isinstance(document, list):          # problems found while reading the file
+            out.append(Item(index, where, "", "the claim cannot be read: " + "; ".join(labels.problems_text(document)),
+                            "invalid-claim"))
+        else:
+            out.append(Item(index, where, json.dumps(document, separators=(",", ":"))))
+    return out
+
+
+def run_audit_of_day(state, items: list[tuple[str, object]], payer: str | None, progress: Progress
+                     ) -> tuple[list[dict], dict]:
+    """Decide the day's claims on the audit's path: (the result documents in order, the summary)."""
     from supportable.audit import AuditError, AuditJob, PolicyMismatch, Settings, run_audit
-    settings = state.settings
-    documents = [(where, d) for where, d in items if not isinstance(d, list)]   # a list: problems found reading
-    unread = len(items) - len(documents)
-    total = len(items)
+    settings, registry, total = state.settings, state.registry, len(items)
     policies = Path(settings.policies).resolve()
     payers = Path(settings.payers).resolve() if settings.payers else None
     edits = Path(settings.edits).resolve() if settings.edits else None
-    sources = PolicySources.from_dirs(policies, payers, edits)
+    scheduler = settings.dask_scheduler
+    # the workers of a cluster read the files themselves and are checked against their digest
+    digest = PolicySources.from_dirs(policies, payers, edits).digest() if scheduler else ""
     audit = Settings(str(policies), str(payers) if payers else None, str(edits) if edits else None,
-                     current_engine(), payer, "summary", sources.digest())
+                     registry.engine, payer, EXPLAIN, digest)
     with tempfile.TemporaryDirectory(prefix="supportable-day-") as folder:
-        corpus, output = Path(folder) / "claims.ndjson", Path(folder) / "results.ndjson"
-        corpus.write_text("".join(json.dumps(d, separators=(",", ":")) + "\n" for _, d in documents))
-        job = AuditJob([corpus], output, audit, scheduler=settings.dask_scheduler, progress=False,
-                       on_progress=lambda n: progress.step(n + unread, total, f"{n + unread} of {total} claims checked"))
+        output = Path(folder) / "results.ndjson"
+        job = AuditJob([], output, audit, scheduler=scheduler, progress=False, items=audit_items(items),
+                       here=None if scheduler else ServedPolicies(registry), corpus_label="the uploaded file",
+                       summary_path=Path(folder) / "summary.json",
+                       on_progress=lambda n: progress.step(n, total, f"{n} of {total} claims checked"))
         try:
             summary = run_audit(job)
         except PolicyMismatch as exc:
             raise JobError(f"The cluster's workers do not have this server's policies: {exc}") from None
         except AuditError as exc:
-            raise JobError(f"The claims could not be checked on the cluster at {settings.dask_scheduler}: "
-                           f"{exc.message}") from None
+            where = f"on the cluster at {scheduler}" if scheduler else "here"
+            raise JobError(f"The claims could not be checked {where}: {exc.message}") from None
         results = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
-    lines, failed = [], []
-    decided = iter(results)
-    for where, document in items:               # in the order of the file, as run_claims lists them
-        if isinstance(document, list):
-            failed.append({"where": where, "encounter": None, "problems": labels.problems_text(document)})
+    summary.pop("summary_file", None)
+    summary["output"] = "this page"
+    if scheduler:
+        served = ServedPolicies(registry).versions()
+        differ = sorted(p for p, v in summary["policy_versions"].items() if served.get(p) != v)
+        if differ:
+            raise JobError("The cluster's workers decided under other policies than this server serves ("
+                           + ", ".join(f"`{p}` {summary['policy_versions'][p]}, here {served.get(p)}" for p in differ)
+                           + "); give the workers this server's policy files.")
+    return results, summary
+
+
+def log_decisions(state, items: list[tuple[str, object]], results: list[dict]) -> None:
+    """Give every decision an id and write it to the decision log, as ``POST /v1/check`` does."""
+    for (_, document), result in zip(items, results):
+        decision = result.get("decision")
+        if decision is None:
             continue
-        result = next(decided)
-        if "decision" in result:
-            lines += line_rows(result["decision"])
-        else:
-            error = result["error"]
-            ident = document.get("id") if isinstance(document, dict) else None
-            failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None,
-                           "problems": labels.problems_text(error["problems"]) if error.get("problems")
-                           else [error.get("detail", "")]})
-    return {"encounters": total, "decided": total - len(failed), "failed": failed, "lines": lines,
-            "ran_on": f"the Dask cluster at {settings.dask_scheduler} ({len(summary['workers'])} worker(s))"}
+        decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        decision["decision_id"] = uuid.uuid4().hex
+        decision["decided_at"] = decided_at
+        state.metrics.decided(decision["payer"], decision["lines"])
+        state.decision_log.append(decision, document, decided_at)
