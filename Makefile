@@ -17,8 +17,12 @@ $(STAMP): requirements.lock pyproject.toml
 serve: $(STAMP)
 	$(BIN)/supportable serve --host 127.0.0.1 --port 8080
 
+# The suite in TEST_WORKERS processes (pytest-xdist), each taking whole test files (their servers, clusters
+# and browser are started once per file): most of the slow tests wait on servers they start, so two
+# processes on two cores about halve the wall time. `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(BROWSER_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The browser tests' own set-up: Debian's chromium and chromium-driver (apt-get, as root, when either is
 # missing; never a browser download of Selenium's own) and Selenium pinned in requirements-browser.lock.
