@@ -68,19 +68,24 @@ def payer_chart(summary: dict) -> str:
     return _svg(fig)
 
 
+def counts_chart(title: str, counts: list[tuple[str, int]], unit: str = "lines", colour: str = "#546e7a") -> str:
+    """A horizontal bar chart of (label, count), largest first as given, each bar labelled with its count."""
+    fig, ax = _figure(8, 0.32 * len(counts) + 1.2)
+    bars = ax.barh([label for label, _ in counts], [n for _, n in counts], color=colour)
+    ax.bar_label(bars, padding=3, fontsize="small")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize="small")
+    ax.set_xlabel(unit)
+    ax.set_title(title)
+    ax.margins(x=0.15)
+    return _svg(fig)
+
+
 def reasons_chart(summary: dict) -> str:
     reasons = summary["top_reasons"][:TOP]
     if not reasons:
         return "<p>No line was refused or reduced for a reason.</p>"
-    fig, ax = _figure(8, 0.32 * len(reasons) + 1.2)
-    bars = ax.barh([r["id"] for r in reasons], [r["lines"] for r in reasons], color="#546e7a")
-    ax.bar_label(bars, padding=3, fontsize="small")
-    ax.invert_yaxis()
-    ax.tick_params(axis="y", labelsize="small")
-    ax.set_xlabel("lines")
-    ax.set_title(f"Top {len(reasons)} reasons")
-    ax.margins(x=0.15)
-    return _svg(fig)
+    return counts_chart(f"Top {len(reasons)} reasons", [(r["id"], r["lines"]) for r in reasons])
 
 
 def _table(headers: list[str], rows: list[list]) -> str:

@@ -71,6 +71,8 @@ def main(out: str) -> int:
         shoot(d, folder, "05-day-progress")
         wait_for(d, "#totals-verdict", timeout=300)
         shoot(d, folder, "06-day-results")
+        d.get(d.find_element("id", "report").get_attribute("href"))       # the audit's report of the upload
+        shoot(d, folder, "06-day-report")
         for name, path in [("07-payers", "/payers"), ("08-payer", "/payers/medicare"),
                            ("09-payer-code", "/payers/medicare/codes/97116"),
                            ("10-payer-diff", "/payers/diff?from=commercial&to=medicare"), ("11-analyst", "/analyst?payer=aetna")]:

@@ -280,6 +280,10 @@ def test_the_analyst_page_shows_the_impact_the_command_line_reports(client, tmp_
     assert shown and shown == {t: by_type.get(t, 0) for t in shown}
     assert sum(shown.values()) > 0                      # the candidate changes something on this sample
     assert "0 error(s)" in text_of(html)
+    # the counts as a chart too, its text alternative naming every count
+    chart = re.search(r'<figure id="chart-change-types" class="charts" role="img" aria-label="([^"]+)"><svg', html)
+    assert chart and all(f"{t.replace('->', ' to ').replace('_', ' ')} {n}" in html_unescape(chart.group(1))
+                         for t, n in shown.items())
 
 
 def test_a_candidate_that_does_not_load_is_located_in_its_file(client):

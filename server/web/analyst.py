@@ -79,7 +79,11 @@ def _impact(policies: Path, payers: Path, payer: str, candidate: Path, corpus: P
         return {"error": exc.message, "problems": wire.problem_items(exc.problems)}
     summary = result.summary()
     by_type = {t: summary["by_type"].get(t, 0) for t in CHANGE_TYPES if t != RULES_CHANGED}
-    return {"summary": summary, "by_type": by_type, "policy_diff": wire.policy_diff(pair.policy_diff),
+    from supportable.audit.report import counts_chart
+    chart = counts_chart("Lines whose decision changes, by type of change",
+                         [(t.replace("->", " → ").replace("_", " "), n) for t, n in by_type.items()]) \
+        if any(by_type.values()) else None
+    return {"summary": summary, "by_type": by_type, "chart": chart, "policy_diff": wire.policy_diff(pair.policy_diff),
             "warnings": wire.problem_items(pair.warnings),
             "changes": [wire_tools.change(c) for c in result.changes if c.type != RULES_CHANGED][:500],
             "invalid": [wire_tools.invalid_encounter(i) for i in result.invalid][:100]}
