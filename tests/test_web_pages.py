@@ -20,6 +20,7 @@ from supportable.server import wire
 from supportable.server.app import create_app
 from supportable.server.registry import Registry
 from supportable.server.settings import Settings
+from supportable.server.web.labels import VERDICT_WORDS
 
 CORPUS = ROOT / "examples" / "corpus" / "encounters.jsonl"
 
@@ -364,6 +365,30 @@ def test_a_pasted_fhir_claim_is_checked_as_the_fhir_front_door_checks_it(client)
     assert answer.status_code == 422, answer.status_code
     shown = errors_of(answer.data.decode())
     assert "no CPT" in shown and "productOrService" in shown, shown
+
+
+def test_an_837_of_one_claim_is_checked_on_the_check_page_as_the_837_front_door_checks_it(client):
+    # docs/web.md, docs/x12.md: an 837P holding one claim is read as POST /v1/x12/837/check reads it (its payer
+    # through the payer-identifier table) and answered line by line; one of several goes to the day's page.
+    text = (ROOT / "tests" / "data" / "x12" / "chiropractic.837").read_text()
+    answer = client.post("/check", data={"source": "paste", "format": "x12", "encounter_text": text})
+    assert answer.status_code == 200, errors_of(answer.data.decode())
+    front = client.post("/v1/x12/837/check?explain=none", data=text, content_type="application/edi-x12").get_json()
+    (decided,) = [r["decision"] for r in front["results"]]
+    html = answer.data.decode()
+    for line in decided["lines"]:
+        row = re.search(rf'<tr class="line verdict-{line["verdict"]}" data-line="{line["line"]}" '
+                        rf'data-code="{line["code"]}">.*?</tr>', html, re.S)
+        assert row and VERDICT_WORDS[line["verdict"]][0] in text_of(row.group(0)), line
+    several = (ROOT / "examples" / "x12" / "therapy.837").read_text()     # one claim, two dates of service
+    answer = client.post("/check", data={"source": "paste", "format": "x12", "encounter_text": several})
+    shown = errors_of(answer.data.decode())
+    assert answer.status_code == 422 and "this 837 holds 2 encounters" in shown and "“A day's claims” page" in shown
+    assert "claim 26463774 on 20" in shown
+    assert '<option value="x12" selected>' in answer.data.decode()        # the choice is kept with the text
+    broken = (ROOT / "tests" / "data" / "x12" / "malformed-missing-isa.837").read_text()
+    answer = client.post("/check", data={"source": "paste", "format": "x12", "encounter_text": broken})
+    assert answer.status_code == 422 and "not a readable X12 837P" in errors_of(answer.data.decode())
 
 
 def test_an_837_uploaded_as_a_days_claims_shows_what_the_837_front_door_decides(client):

@@ -75,7 +75,7 @@ def install(bp: Blueprint, state: State) -> None:
                 upload = request.files.get("encounter_file")
                 pasted = form.get("encounter_text", "")
                 text = upload.read().decode("utf-8-sig") if upload and upload.filename else pasted
-                document = intake(form.get("format", "encounter"), text, payer_table(state.settings).payer_for)
+                document = intake(form.get("format", "encounter"), text, payer_table(state.settings))
                 payer = form.get("payer") or None
             else:
                 document = encounter_from_form(form)

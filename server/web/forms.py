@@ -101,7 +101,7 @@ def read_fhir_claim(text: str, payer_ids=None) -> dict:
     from ..wire import fhir
     document = read_encounter_json(text)
     try:
-        claim = fhir.read_claim(document, None, payer_ids)
+        claim = fhir.read_claim(document, None, payer_ids.payer_for if payer_ids is not None else None)
     except fhir.ClaimError as exc:
         raise FormError([_problem(issue.expression or "Claim", issue.message, issue.problem)
                          for issue in exc.issues]) from None
@@ -111,10 +111,31 @@ def read_fhir_claim(text: str, payer_ids=None) -> dict:
     return encounter
 
 
-# name -> (label shown on the page, reader(text, payer_ids)).
+def read_x12_claim(text: str, payer_ids=None) -> dict:
+    """The one encounter of an X12 837P holding one claim and date of service, read as ``POST
+    /v1/x12/837/check`` reads it (docs/x12.md), its payer through the payer-identifier table; an 837 of
+    several is sent to the day's-claims page, which checks them all."""
+    from .claims_file import read_837
+    try:
+        items = read_837("this", text, payer_ids)
+    except ValueError as exc:
+        raise FormError([_problem("", str(exc), "invalid_x12")]) from None
+    if len(items) != 1:
+        claims = ", ".join(where.split(" (")[0] + (f" on {doc['date_of_service']}" if isinstance(doc, dict) else "")
+                           for where, doc in items[:5]) + (", …" if len(items) > 5 else "")
+        raise FormError([_problem("", f"this 837 holds {len(items)} encounters ({claims}); check them together on "
+                                      "the “A day's claims” page", "several_claims")])
+    where, document = items[0]
+    if isinstance(document, list):
+        raise FormError([{**p, "message": f"{where}: {p['message']}"} for p in document])
+    return document
+
+
+# name -> (label shown on the page, reader(text, payer_ids: the payer-identifier table)).
 READERS: dict[str, tuple[str, Callable[..., dict | list]]] = {
     "encounter": ("Encounter JSON (docs/encounter.md)", read_encounter_json),
     "fhir": ("FHIR R4 Claim (docs/fhir.md)", read_fhir_claim),
+    "x12": ("X12 837P holding one claim (docs/x12.md)", read_x12_claim),
 }
 
 
