@@ -129,6 +129,9 @@ def test_the_diff_of_two_payers_shows_the_engines_diff(client):
     ("/payers/medicare/codes/00000", 404, "no code `00000`"),
     ("/payers/diff?from=base", 422, "Choose the payer to compare to"),
     ("/day/jobs/0123456789abcdef0123456789abcdef", 404, "no such job"),
+    ("/day/jobs/0123456789abcdef0123456789abcdef/report.html", 404, "no such finished job"),
+    ("/day/jobs/0123456789abcdef0123456789abcdef/summary.json", 404, "no such finished job"),
+    ("/day/jobs/not-a-job/results.csv", 404, "no such finished job"),
 ])
 def test_bad_addresses_are_messages_on_a_page(client, path, status, message):
     answer = client.get(path)
