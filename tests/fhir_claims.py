@@ -118,6 +118,8 @@ def claim_of(enc: dict, payer: str | None = None) -> dict:
             item["diagnosisSequence"] = [d["sequence"] for d in claim["diagnosis"]][:4]
         if sequences:
             item["informationSequence"] = sequences
+        if line.get("charge") is not None:
+            item["net"] = {"value": line["charge"], "currency": "USD"}
         if line.get("modifiers"):
             item["modifier"] = [_cc(_code_system(m) if m[:1].isdigit() else HCPCS, m) for m in line["modifiers"]]
         exts = []

@@ -453,7 +453,8 @@ def test_every_mapped_field_reads_back_as_it_was_written():
     enc = make_encounter(
         [{"code": "97110", "minutes": 23, "units": 2, "furnished_by": "physical_therapist_assistant",
           "modifiers": ["GP", "CQ"], "one_on_one": False, "patients_in_session": 1, "allowed_amount": 31.5,
-          "time_blocks": ["A", "C"], "regions": ["lumbar", "thoracic"], "documentation": ["distinct_region"]},
+          "time_blocks": ["A", "C"], "regions": ["lumbar", "thoracic"], "documentation": ["distinct_region"],
+          "charge": 145.25},
          {"code": "97140", "minutes": 8, "units": 1, "region": "cervical", "one_on_one": True}],
         payer="medicare",
         provider={"type": "acupuncturist", "npi": "1234567893", "credentials": ["acupuncture_degree"],
@@ -478,6 +479,24 @@ def test_every_mapped_field_reads_back_as_it_was_written():
     assert fhir.fhirpath_of(read.paths, "plan_of_care.recertified_on").endswith(f"extension('{s.EXT_RECERTIFIED_ON}')")
     assert fhir.fhirpath_of(read.paths, "patient.history[1].codes[0]").endswith(".code")
     assert fhir.fhirpath_of(read.paths, "lines[0].regions[1]") == "Claim.item[0].extension[5].valueCoding"
+    assert fhir.fhirpath_of(read.paths, "lines[0].charge") == "Claim.item[0].net.value"
+
+
+def test_an_items_charge_is_its_net_and_what_cannot_be_read_is_said(client):
+    # docs/fhir.md: item.net is the line's charge (USD); a charge in another currency and item details
+    # (services inside an item, which the decision would not see) are refused where they are, never dropped.
+    claim = _claim()
+    claim["item"][0]["net"] = {"value": 120, "currency": "USD"}
+    assert fhir.read_claim(claim).encounter["lines"][0]["charge"] == 120
+    claim["item"][0]["net"] = {"value": -5, "currency": "USD"}
+    status, body = check(client, claim)
+    assert status == 422 and [w for w, _ in outcome_issues(body)] == ["Claim.item[0].net.value"]
+    claim["item"][0]["net"] = {"value": 120, "currency": "EUR"}
+    claim["item"][1]["detail"] = [{"sequence": 1, "productOrService": {"coding": [
+        {"system": "http://www.ama-assn.org/go/cpt", "code": "97112"}]}}]
+    status, body = check(client, claim)
+    assert status == 422 and set(outcome_issues(body)) == {("Claim.item[0].net.currency", "unsupported_currency"),
+                                                           ("Claim.item[1].detail", "unsupported")}
 
 
 def test_the_payer_identifier_goes_through_the_same_table_as_the_837s(registry, tmp_path):

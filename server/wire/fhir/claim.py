@@ -221,6 +221,16 @@ class _Reader(InfoReader):
                 if e.valueMoney is not None and e.valueMoney.value is not None:
                     line["allowed_amount"] = _number(e.valueMoney.value)
                 self.at(f"{p}.allowed_amount", f"{where}.extension('{s.EXT_ALLOWED}')")
+            if item.net is not None and item.net.value is not None:      # the line's charge (an 837's SV102)
+                if item.net.currency not in (None, "USD"):
+                    self.issue(f"{where}.net.currency", f"the charge is in `{item.net.currency}`; only US dollars "
+                               "(USD) are read", "not-supported", "unsupported_currency")
+                else:
+                    line["charge"] = _number(item.net.value)
+                    self.at(f"{p}.charge", f"{where}.net.value")
+            if item.detail:          # never dropped unsaid: a detail is a service the decision would not see
+                self.issue(f"{where}.detail", "item details (services inside an item) are not read: send each "
+                           "service as an item of its own", "not-supported", "unsupported")
             self.regions(item, line, p, where)
             day = _date(item.servicedDate) or (_date(item.servicedPeriod.start)
                                                if item.servicedPeriod is not None else None)
