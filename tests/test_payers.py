@@ -502,12 +502,17 @@ def test_aetna_manual_therapy_with_manipulation_in_another_region_needs_document
     assert line_of(decide_for(policies["aetna"], visit), "2").verdict == "supportable"
 
 
-def test_commercial_never_59_with_an_x_modifier(policies):
+def test_never_59_with_an_x_modifier_under_every_payer(policies):
+    # domain-notes.md §4.2: CMS's instruction (quoted by [CADLASYS-X], with [AMERIHEALTH-X]) never to put 59 and an
+    # X modifier on one line holds for every payer, so the rule is in the base; either modifier alone is no fault.
     visit = make_encounter([L("97530", 20, 1), L("97140", 15, 1, modifiers=["GP", "59", "XS"])])
-    line = line_of(decide_for(policies["commercial"], visit), "2")
-    assert reason_ids(line) == ["commercial.modifiers.not_59_with_x"]
-    assert wire.fix(line.fixes[0])["action"] == "remove_modifier"
-    assert line_of(decide_for(policies["base"], visit), "2").verdict == "supportable"
+    for payer in policies:
+        line = line_of(decide_for(policies[payer], visit), "2")
+        assert line.verdict == "not_supportable" and "base.ncci.not_59_with_x" in reason_ids(line), payer
+        assert any(wire.fix(f)["action"] == "remove_modifier" for f in line.fixes), payer
+    for alone in (["GP", "59"], ["GP", "XS"]):
+        visit["lines"][1]["modifiers"] = alone
+        assert "base.ncci.not_59_with_x" not in reason_ids(line_of(decide_for(policies["medicare"], visit), "2"))
 
 
 # --- Inheritance: a Medicare Advantage plan extends Medicare --------------------------------------

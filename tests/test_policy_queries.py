@@ -40,7 +40,7 @@ def test_explain_code_merges_aetnas_layers(policies):
     assert required["aetna.nmr.needs_neurologic_diagnosis"]["layer"] == "aetna"
     assert required["aetna.nmr.visit_cap"]["effective"] == {"from": None, "to": "2025-10-29"}
     assert required["base.documentation.nmr_needs_neuro_deficit"]["layer"] == "base"
-    assert required["commercial.modifiers.not_59_with_x"]["layer"] == "commercial"
+    assert required["base.ncci.not_59_with_x"]["layer"] == "base"
     assert required["aetna.nmr.needs_neurologic_diagnosis"]["source"]["file"] == "001_649d21cd2997f164.txt"
     # rules for other codes, or for the unit method Aetna does not use, are left out
     assert "base.documentation.gait_training_needs_gait_impairment" not in required
@@ -141,7 +141,7 @@ def test_explain_code_cli_text_and_json():
 def test_diff_base_aetna_covers_the_whole_chain(policies):
     report = diff_policies(policies["base"], policies["aetna"])
     added = ids(report["added"])
-    assert "commercial.modifiers.not_59_with_x" in added          # from the parent overlay
+    assert "aetna.nmr.visit_cap" in added
     assert "aetna.same_day.not_together" in added
     assert report["replaced"] == [] and report["removed"] == []
     assert [p["name"] for p in report["parameters"]] == ["edit_97530_with_97140", "nmr_revision_date", "nmr_visit_cap",
