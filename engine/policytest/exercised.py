@@ -91,7 +91,7 @@ def exercised_rules(decision: Decision, explainer: Explainer) -> dict[str, set[s
 
     Derivations: each line's deny or units proof, its units proof also when it is denied, its
     suggested codes' proofs and the unit method's proof, recursively through every premise,
-    including the facts an aggregate counted. Why-nots: for every line, each deny rule that did not
+    including the facts an aggregate counted. Why-nots: for every line, each deny and deny_units rule that did not
     apply to it (and the helper rules its why-not looks into), when it was really tried: at least
     one of its own premises held before one failed, or the failed premise is a derived fact whose
     rules were tried. A rule that fails at its very first premise (another code's rule, a rule for
@@ -112,6 +112,7 @@ def exercised_rules(decision: Decision, explainer: Explainer) -> dict[str, set[s
         for (lid, units) in sorted(model.rows("supportable_units"), key=repr):
             if lid == line.line:
                 c.node(explainer.prove("supportable_units", (lid, units)))
-        for attempt in explainer.why_not("deny", (line.line,)):
-            c.attempt(attempt)
+        for head in ("deny", "deny_units"):          # the why-nots a full decision shows (engine/decision.py)
+            for attempt in explainer.why_not(head, (line.line,)):
+                c.attempt(attempt)
     return c.found
