@@ -35,6 +35,7 @@ def _figure(width: float, height: float):
     several threads at once (the web server's day jobs)."""
     import matplotlib
     from matplotlib.figure import Figure
+    matplotlib.rcParams["text.parse_math"] = False     # labels are data (payer names, rule ids): `$` is a dollar
     matplotlib.rcParams["svg.fonttype"] = "path"
     matplotlib.rcParams["svg.hashsalt"] = "supportable-audit"     # stable element ids: the same report twice
     fig = Figure(figsize=(width, height))
@@ -53,12 +54,29 @@ def verdict_chart(summary: dict) -> str:
     return _svg(fig)
 
 
+PAYERS_SHOWN = 12          # payers drawn by name; the rest (names from the input, unknown ones) as one bar
+
+
+def _payer_rows(summary: dict) -> list[tuple[str, dict]]:
+    """The payers to draw, most lines first, at most PAYERS_SHOWN of them, the others summed in one row."""
+    if len(summary["by_payer"]) <= PAYERS_SHOWN:
+        return list(summary["by_payer"].items())
+    ranked = sorted(summary["by_payer"].items(), key=lambda kv: (-kv[1].get("lines", 0), -kv[1].get("encounters", 0), kv[0]))
+    shown, rest = ranked[:PAYERS_SHOWN - 1], ranked[PAYERS_SHOWN - 1:]
+    other: dict = {}
+    for _, counts in rest:
+        for key, n in counts.items():
+            other[key] = other.get(key, 0) + n
+    return shown + [(f"{len(rest)} other payers", other)]
+
+
 def payer_chart(summary: dict) -> str:
-    payers = list(summary["by_payer"])
+    rows = _payer_rows(summary)
+    payers = [name for name, _ in rows]
     fig, ax = _figure(7, 0.5 * len(payers) + 1.4)
     left = [0] * len(payers)
     for verdict in VERDICT_ORDER:
-        values = [summary["by_payer"][p].get(verdict, 0) for p in payers]
+        values = [counts.get(verdict, 0) for _, counts in rows]
         ax.barh(payers, values, left=left, color=COLOURS[verdict], label=verdict)
         left = [a + b for a, b in zip(left, values)]
     ax.invert_yaxis()

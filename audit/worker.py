@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,10 +83,14 @@ LOADS = {"count": 0}       # how many times this process read and parsed policy 
 
 
 def worker_name() -> str:
+    """This Dask worker's address, else the process id (a program deciding in its own process, such
+    as a web worker, which never imports distributed for it)."""
+    if "distributed" not in sys.modules:
+        return f"pid {os.getpid()}"
     try:
         from distributed import get_worker
         return get_worker().address
-    except (ImportError, ValueError):
+    except ValueError:
         return f"pid {os.getpid()}"
 
 

@@ -213,10 +213,34 @@ def test_a_days_claims_are_audited_with_the_audits_summary_charts_and_logged_dec
     # every decision logged, found by the id its CSV rows carry, with the verdicts the page shows
     rows = list(csv.DictReader(io.StringIO(client.get(location + "/results.csv").data.decode())))
     assert len(rows) == sum(verdicts.values())
-    for row in rows[:5]:
+    for row in rows:             # rows after the unreadable claim too: results stay aligned with their claims
         entry = client.get(f"/v1/decisions/{row['decision_id']}").get_json()
         assert entry["encounter"] == row["encounter"] and entry["payer"] == "medicare"
         assert {l["line"]: l["verdict"] for l in entry["lines"]}[row["line"]] == row["verdict"]
+
+
+def test_input_that_reaches_the_charts_cannot_fail_the_day(client):
+    # Payer names come from the upload: one read as math by the charts (`$...$`) or thousands of them must not
+    # lose the results; an array among the claims is a claim that is not an object, never a reading problem;
+    # a job of another kind is no day's job.
+    lines = [json.dumps({**json.loads(t), "payer": "$\\foo$"}) for t in CORPUS.read_text().splitlines()[:2]]
+    lines += [json.dumps({**json.loads(CORPUS.read_text().splitlines()[2]), "payer": f"unknown-{n}"}) for n in range(40)]
+    lines += ["[1, 2]", CORPUS.read_text().splitlines()[3]]
+    answer = client.post("/day", data={"claims_text": "\n".join(lines)})
+    location = answer.headers["Location"]
+    _finished(client, location)
+    assert client.get(location + "/status").get_json()["status"] == "done"
+    html = client.get(location).data.decode()
+    assert "44 claim(s), 1 checked, 43 could not be read" in text_of(html)
+    summary = client.get(location + "/summary.json").get_json()
+    more = len(summary["by_payer"]) - 12
+    assert more > 20 and re.search(rf'<figure id="chart-payers" role="img" aria-label="[^"]*and {more} more payers"><svg', html)
+    assert "unknown payer `$\\foo$`" in text_of(html_unescape(html))
+    assert summary["invalid_by_problem"].get("invalid_type", 0) + summary["invalid_by_problem"].get("invalid-encounter", 0) >= 1
+    analyst = client.post("/analyst", data={"payer": "aetna", "candidate": "id: aetna\n", "run-lint": "1"})
+    other = analyst.headers["Location"].rsplit("/", 1)[-1]
+    for path in (f"/day/jobs/{other}", f"/day/jobs/{other}/results.csv", f"/day/jobs/{other}/summary.json"):
+        assert client.get(path).status_code == 404, path
 
 
 def test_a_csv_row_without_minutes_is_minutes_not_recorded_and_a_charge_is_money(client):
@@ -225,13 +249,17 @@ def test_a_csv_row_without_minutes_is_minutes_not_recorded_and_a_charge_is_money
     head = CSV_HEAD.rstrip("\n") + ",charge\n"
     rows = [f"e1,medicare,2025-03-14,physical_therapist,p1,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,,2,GP,strength,A,\"$1,200.50\"",
             f"e2,medicare,2025-03-14,physical_therapist,p2,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,lots",
-            f"e3,medicare,2025-03-14,physical_therapist,p3,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,$1,200"]
+            f"e3,medicare,2025-03-14,physical_therapist,p3,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,$1,200",
+            f"e4,medicare,2025-03-14,physical_therapist,p4,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP",
+            f'e5,medicare,2025-03-14,physical_therapist,p5,physician,2025-03-01,2025-02-24,I69.354,{DOCS},97110,23,2,GP,strength,A,"120,50"']
     answer = client.post("/day", data={"claims_text": head + "\n".join(rows)})
     location = answer.headers["Location"]
     _finished(client, location)
     html = text_of(client.get(location).data.decode())
     assert "row 3, column charge: `lots` is not an amount in dollars" in html
     assert "row 4 has 18 cells but the first row names 17 columns" in html
+    assert "row 5 has 14 cells but the first row names 17 columns" in html
+    assert "row 6, column charge: `120,50` is not an amount in dollars" in html
     line = next(csv.DictReader(io.StringIO(client.get(location + "/results.csv").data.decode())))
     assert (line["encounter"], line["verdict"], line["units_supportable"]) == ("e1", "needs_documentation", "0")
     assert client.get(location + "/summary.json").get_json()["money"]["charged"] == 1200.5

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 
 from supportable.engine import (CHANGE_TYPES, RULES_CHANGED, ImpactError, compare, default_payers_dir,
                                 lint_policies, load_candidate, read_corpus, run_tests)
@@ -157,6 +157,8 @@ def install(bp: Blueprint, state: State) -> None:
     @bp.get("/analyst/jobs/<job_id>")
     def analyst_job(job_id: str):
         status, meta, running = finished(store, job_id, "Analyst: running", "web.analyst_job_status")
+        if meta.get("kind") != "analyst":          # a day's job shares the folder
+            abort(404, description="There is no such job (jobs are kept for a day).")
         if running is not None:
             return running
         return page("analyst_result.html", f"Analyst: candidate for {meta['payer']}", result=store.result(job_id) or {},

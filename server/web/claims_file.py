@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 # The CSV layout: encounter fields (repeated on every row of the encounter), then the line's fields.
 # Lists inside a cell are separated by `;` (or spaces).
@@ -20,8 +21,21 @@ CSV_COLUMNS = ENCOUNTER_COLUMNS + LINE_COLUMNS
 REQUIRED = ("encounter_id", "date_of_service", "provider_type", "patient_id", "code", "minutes", "units")
 
 
-def _problem(message: str, code: str = "invalid_value", path: str = "") -> list[dict]:
-    return [{"path": path, "code": code, "level": "error", "message": message}]
+# A charge in US dollars: 1200.50, $1,200.50 (thousands separated by commas, in threes), never 120,50.
+AMOUNT = re.compile(r"^\$?((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?)$")
+
+
+class ReadProblems(list):
+    """The problems of a claim that could not be read, in its place among the documents (a list of
+    its own type, so that an encounter that is itself a JSON array is never taken for one)."""
+
+
+def is_unread(item: object) -> bool:
+    return isinstance(item, ReadProblems)
+
+
+def _problem(message: str, code: str = "invalid_value", path: str = "") -> ReadProblems:
+    return ReadProblems([{"path": path, "code": code, "level": "error", "message": message}])
 
 
 X12_SUFFIXES = (".837", ".x12", ".edi")
@@ -40,7 +54,7 @@ def read_837(name: str, text: str, payer_ids) -> list[tuple[str, object]]:
     for built in build(claims, payer_ids, None, None):
         where = f"claim {built.claim.claim_id} (CLM at segment {built.claim.at.segment})"
         if built.document is None:
-            out.append((where, [p for issue in built.issues for p in _problem(issue.message, issue.code)]))
+            out.append((where, ReadProblems(p for issue in built.issues for p in _problem(issue.message, issue.code))))
         else:
             out.append((where, {**built.document, "payer": built.payer}))
     return out
@@ -106,16 +120,20 @@ def read_csv(text: str) -> list[tuple[str, object]]:
             where[key] = f"row {row_number}"
             encounters[key] = _encounter(cell)
         elif _encounter(cell) | {"lines": []} != encounters[key] | {"lines": []}:
-            bad.setdefault(key, []).extend(_problem(
+            bad.setdefault(key, ReadProblems()).extend(_problem(
                 f"row {row_number}: the encounter's fields differ from its first row ({where[key]}); repeat them "
                 "unchanged on every row of an encounter"))
         line, problems = _line(cell, row_number, len(encounters[key]["lines"]))
         if row.get(None):          # cells past the header's last column: never dropped unsaid
             problems += _problem(f"row {row_number} has {len(header) + len(row[None])} cells but the first row names "
                                  f"{len(header)} columns (a cell holding a comma must be in double quotes)")
+        elif any(row.get(column) is None for column in header):      # a row cut short: its last cells are missing
+            given = sum(1 for column in header if row.get(column) is not None)
+            problems += _problem(f"row {row_number} has {given} cells but the first row names {len(header)} columns "
+                                 "(write every column, empty where there is nothing)")
         encounters[key]["lines"].append(line)
         if problems:
-            bad.setdefault(key, []).extend(problems)
+            bad.setdefault(key, ReadProblems()).extend(problems)
     return [(where[k], bad.get(k) or doc) for k, doc in encounters.items()] + \
            [(k, v) for k, v in bad.items() if k not in encounters]
 
@@ -157,11 +175,9 @@ def _line(cell: dict, row_number: int, index: int) -> tuple[dict, list[dict]]:
     if cell["line_documentation"]:
         line["documentation"] = _list(cell["line_documentation"])
     if cell["charge"]:
-        try:
-            charge = float(cell["charge"].replace("$", "").replace(",", ""))
-        except ValueError:
-            charge = -1.0
-        if not (charge >= 0 and charge != float("inf")):
+        amount = AMOUNT.match(cell["charge"])
+        charge = float(amount.group(1).replace(",", "")) if amount else -1.0
+        if charge < 0:
             problems += _problem(f"row {row_number}, column charge: `{cell['charge']}` is not an amount in dollars",
                                  "invalid_value", f"lines[{index}].charge")
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections import Counter
 from typing import Callable
 
@@ -20,10 +21,11 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 from ..routes.common import State
 from . import labels
 from ..routes.x12 import payer_table
-from .claims_file import CSV_COLUMNS, read_claims
+from .claims_file import CSV_COLUMNS, is_unread, read_claims
 from .jobs import JobStore, Progress, finished, status_answer
 from .pages import page, payer_ids
 
+LOG = logging.getLogger("supportable")
 FILTERS = ("payer", "verdict", "code", "reason")
 CSV_OUT = ("encounter", "payer", "line", "code", "verdict", "overbilled", "units_billed", "units_supportable",
            "reasons", "decision_id")
@@ -43,8 +45,8 @@ def run_day(state: State, items: list[tuple[str, object]], payer: str | None, pr
     """Decide the day's claims on the audit's path (server/web/day_audit.py): on the server's Dask
     cluster when it has one (``SUPPORTABLE_DASK_SCHEDULER``), else in this worker. The result is what
     the page shows: ``lines`` (one row per billed line), ``failed`` (one per claim not decided), the
-    audit's ``summary`` and its ``charts``."""
-    from supportable.audit.report import charts
+    audit's ``summary`` and its ``charts`` (None, with ``charts_note``, when they cannot be drawn:
+    the results never depend on the pictures)."""
     from .day_audit import log_decisions, run_audit_of_day
     results, summary = run_audit_of_day(state, items, payer, progress)
     log_decisions(state, items, results)
@@ -55,14 +57,28 @@ def run_day(state: State, items: list[tuple[str, object]], payer: str | None, pr
             continue
         ident = document.get("id") if isinstance(document, dict) else None
         error = result["error"]
-        problems = labels.problems_text(document) if isinstance(document, list) else \
+        problems = labels.problems_text(document) if is_unread(document) else \
             labels.problems_text(error["problems"]) if error.get("problems") else [error.get("detail", "")]
         failed.append({"where": where, "encounter": ident if isinstance(ident, str) else None, "problems": problems})
     progress.step(len(items), len(items), "drawing the charts", force=True)
+    drawn, note = draw_charts(summary)           # never raises: a picture cannot lose the results
     return {"encounters": len(items), "decided": len(items) - len(failed), "failed": failed, "lines": lines,
             "ran_on": (f"the Dask cluster at {summary['cluster']} ({len(summary['workers'])} worker(s))"
                        if state.settings.dask_scheduler else "this server"),
-            "summary": summary, "charts": charts(summary)}
+            "summary": summary, "charts": drawn, "charts_note": note}
+
+
+def draw_charts(summary: dict) -> tuple[dict | None, str | None]:
+    """The audit report's charts of ``summary``, or (None, why not)."""
+    try:
+        from supportable.audit.report import charts
+    except ImportError:
+        return None, "The charts need matplotlib (pip install 'supportable[audit-extras]'); the counts are below."
+    try:
+        return charts(summary), None
+    except Exception:  # a picture that cannot be drawn must not lose the results
+        LOG.exception("the day's charts could not be drawn")
+        return None, "The charts could not be drawn (the server's log says why); the counts are below."
 
 
 # The one function a day's claims run through: (state, items, payer, progress) -> result.
@@ -130,9 +146,11 @@ def install(bp: Blueprint, state: State) -> None:
     @bp.get("/day/jobs/<job_id>")
     def day_job(job_id: str):
         status, meta, running = finished(store, job_id, "A day's claims: checking", "web.day_job_status")
+        if meta.get("kind") != "day":
+            abort(404, description="There is no such job (jobs are kept for a day).")
         if running is not None:
             return running
-        result = store.result(job_id) or {"lines": [], "failed": [], "encounters": 0, "decided": 0}
+        result = day_result(job_id)
         chosen = {k: request.args.get(k, "") for k in FILTERS}
         lines = result["lines"]
         shown = filtered(lines, chosen)
@@ -143,10 +161,18 @@ def install(bp: Blueprint, state: State) -> None:
                     all_totals=totals(lines), totals=totals(shown), shown=shown, chosen=chosen, options=options,
                     labels=labels, csv_link=url_for("web.day_job_csv", job_id=job_id, **{k: v for k, v in chosen.items() if v}))
 
-    def summary_of(job_id: str) -> dict:
-        result = store.result(job_id)
-        if result is None or "summary" not in result:
+    def day_result(job_id: str) -> dict:
+        """A finished day's job's result; 404 for any other job (an analyst's shares the folder)."""
+        result, meta = store.result(job_id), store.meta(job_id)
+        if result is None or (meta or {}).get("kind") != "day":
             abort(404, description="There is no such finished job (jobs are kept for a day).")
+        return result
+
+    def summary_of(job_id: str) -> dict:
+        result = day_result(job_id)
+        if "summary" not in result:
+            abort(404, description="This job was checked before the audit's report and summary were kept: "
+                                   "upload the file again to have them.")
         return result
 
     @bp.get("/day/jobs/<job_id>/summary.json")
@@ -164,9 +190,7 @@ def install(bp: Blueprint, state: State) -> None:
 
     @bp.get("/day/jobs/<job_id>/results.csv")
     def day_job_csv(job_id: str):
-        result = store.result(job_id)
-        if result is None:
-            abort(404, description="There is no such finished job (jobs are kept for a day).")
+        result = day_result(job_id)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(CSV_OUT)

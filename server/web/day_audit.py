@@ -28,6 +28,7 @@ from supportable.engine import PolicyError, PolicySources
 
 from ..registry import Registry
 from . import labels
+from .claims_file import is_unread
 from .jobs import JobError, Progress
 
 EXPLAIN = "summary"        # as `supportable audit` decides by default: reasons and sources, no proof trees
@@ -54,7 +55,7 @@ def audit_items(items: list[tuple[str, object]]) -> list:
     from supportable.audit.corpus import Item
     out = []
     for index, (where, document) in enumerate(items):
-        if isinstance(document, list):          # problems found while reading the file
+        if is_unread(document):          # problems found while reading the file
             out.append(Item(index, where, "", "the claim cannot be read: " + "; ".join(labels.problems_text(document)),
                             "invalid-claim"))
         else:
@@ -66,6 +67,7 @@ def run_audit_of_day(state, items: list[tuple[str, object]], payer: str | None, 
                      ) -> tuple[list[dict], dict]:
     """Decide the day's claims on the audit's path: (the result documents in order, the summary)."""
     from supportable.audit import AuditError, AuditJob, PolicyMismatch, Settings, run_audit
+    from supportable.audit.run import DEFAULT_PARTITION
     settings, registry, total = state.settings, state.registry, len(items)
     policies = Path(settings.policies).resolve()
     payers = Path(settings.payers).resolve() if settings.payers else None
@@ -77,7 +79,10 @@ def run_audit_of_day(state, items: list[tuple[str, object]], payer: str | None, 
                      registry.engine, payer, EXPLAIN, digest)
     with tempfile.TemporaryDirectory(prefix="supportable-day-") as folder:
         output = Path(folder) / "results.ndjson"
+        # in this worker partitions cost nothing: small ones move the progress bar often
+        size = DEFAULT_PARTITION if scheduler else max(10, min(DEFAULT_PARTITION, total // 50))
         job = AuditJob([], output, audit, scheduler=scheduler, progress=False, items=audit_items(items),
+                       partition_size=size,
                        here=None if scheduler else ServedPolicies(registry), corpus_label="the uploaded file",
                        summary_path=Path(folder) / "summary.json",
                        on_progress=lambda n: progress.step(n, total, f"{n} of {total} claims checked"))
@@ -90,7 +95,7 @@ def run_audit_of_day(state, items: list[tuple[str, object]], payer: str | None, 
             raise JobError(f"The claims could not be checked {where}: {exc.message}") from None
         results = [json.loads(line) for line in output.read_text().splitlines() if line.strip()]
     summary.pop("summary_file", None)
-    summary["output"] = "this page"
+    summary["output"] = "the day's results page"
     if scheduler:
         served = ServedPolicies(registry).versions()
         differ = sorted(p for p, v in summary["policy_versions"].items() if served.get(p) != v)

@@ -141,7 +141,7 @@ READERS: dict[str, tuple[str, Callable[..., dict | list]]] = {
 
 def intake(kind: str, text: str, payer_ids=None) -> dict:
     """One encounter document from pasted or uploaded text of the given kind (``payer_ids``: the
-    payer-identifier table's lookup, for formats that name their payer by identifier)."""
+    payer-identifier table, server/payer_ids.py, for formats that name their payer by identifier)."""
     if kind not in READERS:
         raise FormError([_problem("format", f"unknown format `{kind}`; choose one of {', '.join(READERS)}")])
     if not text.strip():
