@@ -106,12 +106,14 @@ def test_disable_of_an_unknown_rule_id_with_nothing_close(tmp_path):
 
 def test_unknown_rule_id_is_looked_up_in_the_whole_parent_chain(tmp_path):
     commercial = (ROOT / "payers" / "commercial.yaml").read_text(encoding="utf-8")
+    # a rule the parent overlay adds (commercial adds none of its own now: one written here for the test)
+    commercial += ("\nadd:\n" + rule_entry("commercial.modifiers.plan_modifier", "plan_modifier(M) :- has_modifier(_, M)."))
     text = ("id: acme\nname: Acme\nextends: commercial\n"
-            "replace:\n" + rule_entry("commercial.modifiers.x_modifer", "x_modifier(M) :- has_modifier(_, M)."))
+            "replace:\n" + rule_entry("commercial.modifiers.plan_modifer", "plan_modifier(M) :- has_modifier(_, M)."))
     p = only(problems_for(tmp_path, {"acme": text, "commercial": commercial}))
     assert where(p) == ("unknown_rule_id", ACME, 5, 9)
     assert "payer `acme` extends `commercial`" in p.message
-    assert p.message.endswith("did you mean `commercial.modifiers.x_modifier`?")
+    assert p.message.endswith("did you mean `commercial.modifiers.plan_modifier`?")
 
 
 @pytest.mark.parametrize("action", ["replace", "disable"])
