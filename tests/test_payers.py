@@ -170,7 +170,9 @@ def test_therapy_line_without_discipline_modifier(policies):
     assert wire.fix(line.fixes[0]) == {"action": "add_modifier", "one_of": ["GN", "GO", "GP"],
                                        "satisfies": "medicare.modifiers.discipline_required"}
     both = decide_for(policies["medicare"], make_encounter([L("97110", 20, 1, modifiers=["GP", "GO"])])).lines[0]
-    assert reason_ids(both) == ["medicare.modifiers.one_discipline"]
+    # GP and GO on a physical therapist's line: one discipline only, and GO is not the PT's (domain-notes §5.1)
+    assert sorted(reason_ids(both)) == ["medicare.modifiers.discipline_not_the_therapists",
+                                        "medicare.modifiers.one_discipline"]
 
 
 def test_assistant_needs_cq_from_2020(policies):
