@@ -10,6 +10,7 @@ earlier audit can be rendered again (``python -m supportable.audit.report SUMMAR
 """
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
@@ -33,13 +34,19 @@ def _svg(fig) -> str:
 def _figure(width: float, height: float):
     """A figure and its axes, made without pyplot: no global figure state, so reports can be drawn in
     several threads at once (the web server's day jobs)."""
-    import matplotlib
     from matplotlib.figure import Figure
+    _settings()
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+@functools.cache
+def _settings() -> None:
+    """matplotlib's settings for every chart, set once a process (they are global: the same for all)."""
+    import matplotlib
     matplotlib.rcParams["text.parse_math"] = False     # labels are data (payer names, rule ids): `$` is a dollar
     matplotlib.rcParams["svg.fonttype"] = "path"
     matplotlib.rcParams["svg.hashsalt"] = "supportable-audit"     # stable element ids: the same report twice
-    fig = Figure(figsize=(width, height))
-    return fig, fig.subplots()
 
 
 def verdict_chart(summary: dict) -> str:

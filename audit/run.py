@@ -150,7 +150,9 @@ def run_audit(job: AuditJob) -> dict:
             patients, history_note = derive(encounters())
         except corpus_mod.CorpusError as exc:
             raise AuditError("unreadable_corpus", str(exc)) from None
-    total = len(job.items) if job.items is not None else corpus_mod.count_encounters(files)
+    # the progress bar's total: counting a corpus's files reads them once more, so only for a bar shown
+    total = len(job.items) if job.items is not None else \
+        corpus_mod.count_encounters(files) if job.progress else None
     sink = None            # opened once the policy versions are agreed: nothing is written before
     try:
         if job.here is not None:

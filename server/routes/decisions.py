@@ -88,10 +88,16 @@ def _decide(state: State, document, payer_param: str | None, explain: str) -> di
     except InputError as exc:
         raise ProblemError("invalid-encounter", 422, f"the encounter is not valid: {len(exc.problems)} problem(s)",
                            wire.problem_items(exc.problems)) from None
+    return record_decision(state, wire.decision(policy.decide(encounter, explain), explain), document)
+
+
+def record_decision(state: State, decision: dict, document) -> dict:
+    """A decision document with its id and time, counted in the metrics and written to the decision log
+    with the input it answers: every decision the server gives (``POST /v1/check``, the pages, a day's
+    claims decided on the audit's path) goes through here."""
     decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    body = {"decision_id": uuid.uuid4().hex, "decided_at": decided_at,
-            **wire.decision(policy.decide(encounter, explain), explain)}
-    state.metrics.decided(policy.payer, body["lines"])
+    body = {"decision_id": uuid.uuid4().hex, "decided_at": decided_at, **decision}
+    state.metrics.decided(body["payer"], body["lines"])
     state.decision_log.append(body, document, decided_at)
     return body
 

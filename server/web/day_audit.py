@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 from supportable.engine import PolicyError, PolicySources
@@ -108,12 +106,7 @@ def run_audit_of_day(state, items: list[tuple[str, object]], payer: str | None, 
 
 def log_decisions(state, items: list[tuple[str, object]], results: list[dict]) -> None:
     """Give every decision an id and write it to the decision log, as ``POST /v1/check`` does."""
+    from ..routes.decisions import record_decision
     for (_, document), result in zip(items, results):
-        decision = result.get("decision")
-        if decision is None:
-            continue
-        decided_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        decision["decision_id"] = uuid.uuid4().hex
-        decision["decided_at"] = decided_at
-        state.metrics.decided(decision["payer"], decision["lines"])
-        state.decision_log.append(decision, document, decided_at)
+        if "decision" in result:
+            result["decision"] = record_decision(state, result["decision"], document)
